@@ -1,0 +1,1 @@
+//! lunxun-hub: a node that also accepts its subordinates' syncs.

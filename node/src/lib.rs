@@ -1,0 +1,9 @@
+//! lunxun-node: everything one petition bureau needs on its own.
+//!
+//! # Layout
+//!
+//! - [`model`]: the domain (people, roster entries, classes, attendance), plain Rust.
+//! - [`orgs`]: the org directory (the real division tree, extensible).
+
+pub mod model;
+pub mod orgs;

@@ -1,0 +1,370 @@
+//! The org directory: every bureau that can exist in the tree, with its level
+//! and parent.
+//!
+//! The built-in directory is the real administrative-division tree
+//! (`data/divisions.csv`, GB/T 2260 codes, embedded at build time). A node may
+//! extend it with a local CSV of the same columns for units without a region
+//! code (central organs' petition offices, 新疆生产建设兵团): codes of the form
+//! `[A-Z][A-Z0-9-]{1,31}`. The directory decides who may send what: a parent
+//! accepts from a child only origins inside that child's subtree.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+
+use crate::model::Level;
+
+/// The built-in directory, embedded in the binary.
+const DIVISIONS_CSV: &str = include_str!("../data/divisions.csv");
+
+/// The national bureau's code.
+pub const NATIONAL: &str = "100000";
+
+/// Most orgs a directory may hold (the built-in one has 3,499).
+pub const ORGS_MAX: usize = 100_000;
+
+/// A dense index into one process's directory. Never stored or sent: codes are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OrgId(u32);
+
+impl OrgId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// One bureau.
+#[derive(Debug, Clone)]
+pub struct Org {
+    pub code: String,
+    pub name: String,
+    pub level: Level,
+    pub parent: Option<OrgId>,
+    /// Longitude and latitude, when the division has them (for the map).
+    pub location: Option<(f64, f64)>,
+}
+
+/// Why a directory file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum OrgError {
+    /// The file could not be read.
+    #[error("{file}: {source}")]
+    Io {
+        file: String,
+        source: std::io::Error,
+    },
+    /// A row is malformed or inconsistent with the rest of the tree.
+    #[error("{file}:{line}: {reason}")]
+    Row {
+        file: String,
+        line: u64,
+        reason: String,
+    },
+}
+
+/// Whether `code` is a well-formed org code: six digits (GB/T 2260), or
+/// `[A-Z][A-Z0-9-]{1,31}` for units without a region code.
+pub fn is_valid_code(code: &str) -> bool {
+    let b = code.as_bytes();
+    if b.len() == 6 && b.iter().all(u8::is_ascii_digit) {
+        return true;
+    }
+    (2..=32).contains(&b.len())
+        && b[0].is_ascii_uppercase()
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'-')
+}
+
+/// The tree of bureaus.
+#[derive(Debug, Clone)]
+pub struct OrgDirectory {
+    orgs: Vec<Org>,
+    by_code: HashMap<String, OrgId>,
+    children: Vec<Vec<OrgId>>,
+    depth: Vec<u8>,
+}
+
+impl OrgDirectory {
+    /// The built-in directory from divisions.csv.
+    pub fn builtin() -> OrgDirectory {
+        let mut dir = OrgDirectory {
+            orgs: Vec::new(),
+            by_code: HashMap::new(),
+            children: Vec::new(),
+            depth: Vec::new(),
+        };
+        // The embedded file is checked by this module's tests; a failure here
+        // would be a build defect, not bad input.
+        if let Err(e) = dir.add_csv("divisions.csv", DIVISIONS_CSV) {
+            panic!("built-in org directory is malformed: {e}");
+        }
+        dir
+    }
+
+    /// The built-in directory extended by a local file (if it exists).
+    pub fn with_extension(path: &Path) -> Result<OrgDirectory, OrgError> {
+        let mut dir = Self::builtin();
+        if path.exists() {
+            let file = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|source| OrgError::Io {
+                file: file.clone(),
+                source,
+            })?;
+            dir.add_csv(&file, &text)?;
+        }
+        Ok(dir)
+    }
+
+    /// Adds rows `code,name,level,parent[,longitude,latitude]` (header
+    /// required). Parents must precede their children or already exist.
+    pub fn add_csv(&mut self, file: &str, text: &str) -> Result<(), OrgError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+        let row_err = |line: u64, reason: String| OrgError::Row {
+            file: file.to_owned(),
+            line,
+            reason,
+        };
+        for (i, row) in reader.records().enumerate() {
+            let line = i as u64 + 2;
+            let row = row.map_err(|e| row_err(line, e.to_string()))?;
+            let field = |n: usize| row.get(n).unwrap_or("");
+            let (code, name, level, parent) = (field(0), field(1), field(2), field(3));
+            if !is_valid_code(code) {
+                return Err(row_err(line, format!("org code {code:?} is malformed")));
+            }
+            if self.by_code.contains_key(code) {
+                return Err(row_err(line, format!("org {code} is listed twice")));
+            }
+            if name.is_empty() {
+                return Err(row_err(line, format!("org {code} has no name")));
+            }
+            let level: Level = level.parse().map_err(|e| row_err(line, format!("{e}")))?;
+            let parent = if parent.is_empty() {
+                if level != Level::National {
+                    return Err(row_err(line, format!("org {code} ({level}) has no parent")));
+                }
+                if self.orgs.iter().any(|o| o.level == Level::National) {
+                    return Err(row_err(line, "a second national org".into()));
+                }
+                None
+            } else {
+                let p = *self.by_code.get(parent).ok_or_else(|| {
+                    row_err(
+                        line,
+                        format!("parent {parent} of {code} is not in the directory"),
+                    )
+                })?;
+                if self.orgs[p.index()].level >= level {
+                    return Err(row_err(
+                        line,
+                        format!(
+                            "parent {parent} ({}) is not above {code} ({level})",
+                            self.orgs[p.index()].level
+                        ),
+                    ));
+                }
+                Some(p)
+            };
+            let location = match (field(4).parse::<f64>(), field(5).parse::<f64>()) {
+                (Ok(lon), Ok(lat)) if lon.is_finite() && lat.is_finite() => Some((lon, lat)),
+                _ => None,
+            };
+            if self.orgs.len() >= ORGS_MAX {
+                return Err(row_err(line, format!("more than {ORGS_MAX} orgs")));
+            }
+            let id = OrgId(self.orgs.len() as u32);
+            self.by_code.insert(code.to_owned(), id);
+            self.depth
+                .push(parent.map_or(0, |p| self.depth[p.index()].saturating_add(1)));
+            self.children.push(Vec::new());
+            if let Some(p) = parent {
+                self.children[p.index()].push(id);
+            }
+            self.orgs.push(Org {
+                code: code.to_owned(),
+                name: name.to_owned(),
+                level,
+                parent,
+                location,
+            });
+        }
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.orgs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.orgs.is_empty()
+    }
+
+    /// Looks up a code.
+    pub fn get(&self, code: &str) -> Option<OrgId> {
+        self.by_code.get(code).copied()
+    }
+
+    pub fn org(&self, id: OrgId) -> &Org {
+        &self.orgs[id.index()]
+    }
+
+    pub fn code(&self, id: OrgId) -> &str {
+        &self.orgs[id.index()].code
+    }
+
+    pub fn parent(&self, id: OrgId) -> Option<OrgId> {
+        self.orgs[id.index()].parent
+    }
+
+    pub fn children(&self, id: OrgId) -> &[OrgId] {
+        &self.children[id.index()]
+    }
+
+    /// Every org, in directory order (parents before children).
+    pub fn ids(&self) -> impl Iterator<Item = OrgId> + '_ {
+        (0..self.orgs.len() as u32).map(OrgId)
+    }
+
+    /// Whether `id` is `ancestor` or lies below it.
+    pub fn is_within(&self, id: OrgId, ancestor: OrgId) -> bool {
+        let target_depth = self.depth[ancestor.index()];
+        let mut cur = id;
+        while self.depth[cur.index()] > target_depth {
+            match self.parent(cur) {
+                Some(p) => cur = p,
+                None => return false,
+            }
+        }
+        cur == ancestor
+    }
+
+    /// The path from the root down to `id`, inclusive.
+    pub fn ancestry(&self, id: OrgId) -> Vec<OrgId> {
+        let mut path = vec![id];
+        let mut cur = id;
+        while let Some(p) = self.parent(cur) {
+            path.push(p);
+            cur = p;
+        }
+        path.reverse();
+        path
+    }
+
+    /// `root` and its descendants down to `depth` levels below it (all with
+    /// `None`), in pre-order, with each one's depth below `root`.
+    pub fn subtree(&self, root: OrgId, depth: Option<u32>) -> Vec<(OrgId, u32)> {
+        let mut out = Vec::new();
+        let mut stack = vec![(root, 0u32)];
+        while let Some((id, d)) = stack.pop() {
+            out.push((id, d));
+            if depth.is_none_or(|max| d < max) {
+                for &c in self.children(id).iter().rev() {
+                    stack.push((c, d + 1));
+                }
+            }
+        }
+        out
+    }
+
+    /// Number of orgs in the subtree of `root`, `root` included.
+    pub fn subtree_len(&self, root: OrgId) -> usize {
+        self.subtree(root, None).len()
+    }
+
+    /// The direct child of `ancestor` on the way down to `id`, if `id` lies
+    /// strictly below `ancestor`.
+    pub fn child_towards(&self, ancestor: OrgId, id: OrgId) -> Option<OrgId> {
+        let mut cur = id;
+        loop {
+            let p = self.parent(cur)?;
+            if p == ancestor {
+                return Some(cur);
+            }
+            cur = p;
+        }
+    }
+}
+
+impl fmt::Display for Org {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.code, self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_tree_shape() {
+        let dir = OrgDirectory::builtin();
+        assert_eq!(dir.len(), 3_499);
+        let count = |l: Level| dir.ids().filter(|&i| dir.org(i).level == l).count();
+        assert_eq!(count(Level::National), 1);
+        assert_eq!(count(Level::Province), 31);
+        assert_eq!(count(Level::Prefecture), 334);
+        assert_eq!(count(Level::County), 3_133);
+        let root = dir.get(NATIONAL).unwrap();
+        assert_eq!(dir.subtree_len(root), 3_499);
+    }
+
+    #[test]
+    fn skipped_levels_and_subtrees() {
+        let dir = OrgDirectory::builtin();
+        let id = |c: &str| dir.get(c).unwrap();
+        // 济源 hangs directly under 河南.
+        assert_eq!(dir.parent(id("419001")), Some(id("410000")));
+        assert!(dir.is_within(id("410102"), id("410100")));
+        assert!(dir.is_within(id("410102"), id("410000")));
+        assert!(dir.is_within(id("410102"), id("100000")));
+        assert!(dir.is_within(id("410100"), id("410100")));
+        assert!(!dir.is_within(id("410100"), id("410102")));
+        assert!(!dir.is_within(id("420100"), id("410000")));
+        assert_eq!(
+            dir.child_towards(id("410000"), id("410102")),
+            Some(id("410100"))
+        );
+        assert_eq!(dir.child_towards(id("410000"), id("410000")), None);
+        let depth1 = dir.subtree(id("410000"), Some(1));
+        assert!(depth1.iter().all(|&(_, d)| d <= 1));
+        assert!(depth1.iter().any(|&(o, _)| o == id("419001")));
+        assert_eq!(dir.ancestry(id("410102")).len(), 4);
+    }
+
+    #[test]
+    fn extension_rows_are_checked() {
+        let mut dir = OrgDirectory::builtin();
+        dir.add_csv(
+            "x.csv",
+            "code,name,level,parent\nBINGTUAN,新疆生产建设兵团信访局,province,100000\n",
+        )
+        .unwrap();
+        assert!(dir.get("BINGTUAN").is_some());
+        let err = |text: &str| {
+            let mut d = OrgDirectory::builtin();
+            d.add_csv("x.csv", text).unwrap_err().to_string()
+        };
+        assert!(err("code,name,level,parent\nlower,x,province,100000\n").contains("malformed"));
+        assert!(err("code,name,level,parent\n410000,x,province,100000\n").contains("twice"));
+        assert!(
+            err("code,name,level,parent\nAB,x,province,999999\n").contains("not in the directory")
+        );
+        assert!(err("code,name,level,parent\nAB,x,province,410102\n").contains("not above"));
+        assert!(err("code,name,level,parent\nAB,x,county,\n").contains("no parent"));
+        assert!(err("code,name,level,parent\nAB,x,planet,100000\n").contains("x.csv:2"));
+    }
+
+    #[test]
+    fn code_shapes() {
+        assert!(is_valid_code("410102"));
+        assert!(is_valid_code("ZY-GUOBAN"));
+        assert!(!is_valid_code("4101"));
+        assert!(!is_valid_code("A"));
+        assert!(!is_valid_code("a1"));
+        assert!(!is_valid_code("X\u{0}"));
+    }
+}
