@@ -1,0 +1,900 @@
+//! The policy document (DOMAIN.md section 7): every number the rules use, as
+//! one TOML file a node may load to override the national bureau's defaults.
+//!
+//! [`Policy::default`] is the documents' own numbers. A policy file only
+//! names what it changes: every table and key is optional, a missing one keeps
+//! its default, and a misspelt key is an error rather than a silently ignored
+//! line. Rotation cycles and centralized-hour rules are filled key by key over
+//! *their own* level's or rank band's default, so `[rotation.province]
+//! max_years = 4` keeps the province's `min_years = 2`.
+//!
+//! [`Policy::to_toml`] writes the whole document with a comment per section;
+//! `policy show` prints it, and a bureau can save it as the starting point of
+//! its own file.
+
+use std::path::Path;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::model::{CLASS_DAYS_MAX, Level};
+
+/// Longest rotation cycle, plan period or window a policy may name, in years:
+/// the documents speak of at most 5, and anything past 10 is a typo.
+pub const POLICY_YEARS_MAX: u32 = 10;
+/// Earliest plan-period start year, the same bound as record dates.
+pub const PLAN_START_YEAR_MIN: i32 = 1950;
+/// Latest plan-period start year, the same bound as record dates.
+pub const PLAN_START_YEAR_MAX: i32 = 2099;
+/// Most hours one calendar year can hold (366 days of 24 hours): a threshold
+/// above this times the window's length in years could never be met.
+pub const HOURS_PER_YEAR_MAX: u32 = 366 * 24;
+/// Most days one calendar year can hold.
+pub const DAYS_PER_YEAR_MAX: u32 = 366;
+
+/// The file name `policy show` suggests and the node looks for.
+pub const POLICY_FILE_NAME: &str = "policy.toml";
+
+/// One level's rotation cycle (每…年轮训一遍): the whole roster is rotated
+/// once every `min_years`..=`max_years` years.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Cycle {
+    /// Trained within this many years: `current` (在周期内).
+    pub min_years: u32,
+    /// Trained longer ago than this, or never and on the roster this long:
+    /// `overdue` (逾期).
+    pub max_years: u32,
+}
+
+/// The rotation cycle of each responsible level (earlier text section 二).
+///
+/// The cycle depends on the level of the node that keeps the roster, never on
+/// its parent's: a county under a province still rotates every year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RotationPolicy {
+    /// 国家信访局: every 3–4 years.
+    #[serde(deserialize_with = "national_cycle")]
+    pub national: Cycle,
+    /// 省级信访部门: every 2–3 years.
+    #[serde(deserialize_with = "province_cycle")]
+    pub province: Cycle,
+    /// 地市级信访部门: every 1–2 years.
+    #[serde(deserialize_with = "prefecture_cycle")]
+    pub prefecture: Cycle,
+    /// 县级信访部门: every year.
+    #[serde(deserialize_with = "county_cycle")]
+    pub county: Cycle,
+}
+
+impl Default for RotationPolicy {
+    fn default() -> Self {
+        RotationPolicy {
+            national: Cycle {
+                min_years: 3,
+                max_years: 4,
+            },
+            province: Cycle {
+                min_years: 2,
+                max_years: 3,
+            },
+            prefecture: Cycle {
+                min_years: 1,
+                max_years: 2,
+            },
+            county: Cycle {
+                min_years: 1,
+                max_years: 1,
+            },
+        }
+    }
+}
+
+/// Over which stretch of time hours and days are summed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Window {
+    /// 1 January of `as_of`'s year to `as_of` (每年).
+    CalendarYear,
+    /// 1 January of the first year of the plan period containing `as_of` to
+    /// `as_of` (每5年, the National Cadre Training Plan 2023–2027).
+    PlanPeriod,
+}
+
+impl Window {
+    /// The spelling used in the policy file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Window::CalendarYear => "calendar_year",
+            Window::PlanPeriod => "plan_period",
+        }
+    }
+
+    /// The label reports print.
+    pub fn zh(self) -> &'static str {
+        match self {
+            Window::CalendarYear => "每年",
+            Window::PlanPeriod => "每个规划期",
+        }
+    }
+}
+
+/// A centralized-training requirement: met when the hours *or* the days
+/// reach the threshold within the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CentralizedRule {
+    /// Whole hours of centralized training that meet the rule.
+    pub hours: u32,
+    /// Days of centralized training that meet the rule on their own
+    /// ("3 months" is 90 days).
+    pub days: u32,
+    /// Over which stretch the hours and days are summed.
+    pub window: Window,
+}
+
+/// The online self-study requirement (网络自学): met by hours alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OnlineRule {
+    /// Whole hours of online self-study that meet the rule.
+    pub hours: u32,
+    /// Over which stretch the hours are summed.
+    pub window: Window,
+}
+
+impl Default for OnlineRule {
+    fn default() -> Self {
+        OnlineRule {
+            hours: 50,
+            window: Window::CalendarYear,
+        }
+    }
+}
+
+/// The hour rules per rank band (2024 text section 一(四)). Grassroots
+/// workers have none: they are only rotated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HoursPolicy {
+    /// 县处级及以上: 3 months (90 days) or 550 hours per plan period.
+    #[serde(deserialize_with = "leading_rule")]
+    pub leading: CentralizedRule,
+    /// 乡科级及以下: 12 days or 90 hours per calendar year.
+    #[serde(deserialize_with = "general_rule")]
+    pub general: CentralizedRule,
+    /// Leading and general alike: 50 hours of online self-study per year.
+    pub online: OnlineRule,
+}
+
+impl Default for HoursPolicy {
+    fn default() -> Self {
+        HoursPolicy {
+            leading: CentralizedRule {
+                hours: 550,
+                days: 90,
+                window: Window::PlanPeriod,
+            },
+            general: CentralizedRule {
+                hours: 90,
+                days: 12,
+                window: Window::CalendarYear,
+            },
+            online: OnlineRule::default(),
+        }
+    }
+}
+
+/// The national cadre-training plan periods: `start_year` and every `years`
+/// before and after it (2018, 2023, 2028, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlanPeriod {
+    /// First year of one known period (全国干部教育培训规划 2023–2027).
+    pub start_year: i32,
+    /// Length of every period, in years.
+    pub years: u32,
+}
+
+impl Default for PlanPeriod {
+    fn default() -> Self {
+        PlanPeriod {
+            start_year: 2023,
+            years: 5,
+        }
+    }
+}
+
+/// Every number the rules use. `Default` is the national bureau's documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// Rotation cycles per responsible level (DOMAIN.md section 2).
+    pub rotation: RotationPolicy,
+    /// Hour and day thresholds per rank band (DOMAIN.md section 3).
+    pub hours: HoursPolicy,
+    /// Where the plan-period window starts (DOMAIN.md section 3).
+    pub plan_period: PlanPeriod,
+    /// Off-job trainings lasting more than this many calendar days go into
+    /// the appointment approval form ("2 months", DOMAIN.md section 4).
+    pub long_off_job_days: u32,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            rotation: RotationPolicy::default(),
+            hours: HoursPolicy::default(),
+            plan_period: PlanPeriod::default(),
+            long_off_job_days: 60,
+        }
+    }
+}
+
+/// Why a policy file could not be used. Every message names the file and,
+/// where there is one, the field.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The file exists but could not be read.
+    #[error("{file}: {source}")]
+    Io {
+        file: String,
+        source: std::io::Error,
+    },
+    /// The file is not TOML, or a key or value does not fit the document.
+    #[error("{file}:{line}: {field}: {reason}")]
+    Parse {
+        file: String,
+        /// 1-based line of the offending key or value.
+        line: usize,
+        /// Dotted path of the key, as far as it can be told (`rotation.province.min_years`).
+        field: String,
+        reason: String,
+    },
+    /// The document parses but a value is out of its sensible range.
+    #[error("{file}: {field} {reason}")]
+    Invalid {
+        file: String,
+        /// Dotted path of the field (`plan_period.years`).
+        field: String,
+        reason: String,
+    },
+}
+
+/// The file name `validate` reports when the policy came from no file.
+const IN_MEMORY: &str = "policy";
+
+impl Policy {
+    /// The rotation cycle of a responsible node of `level`.
+    pub fn cycle(&self, level: Level) -> Cycle {
+        match level {
+            Level::National => self.rotation.national,
+            Level::Province => self.rotation.province,
+            Level::Prefecture => self.rotation.prefecture,
+            Level::County => self.rotation.county,
+        }
+    }
+
+    /// Parses a policy document and validates it. `file` only names the
+    /// source in error messages.
+    pub fn from_toml(text: &str, file: &str) -> Result<Policy, PolicyError> {
+        let policy: Policy = toml::from_str(text).map_err(|e| parse_error(file, text, &e))?;
+        policy.validate().map_err(|e| match e {
+            PolicyError::Invalid { field, reason, .. } => PolicyError::Invalid {
+                file: file.to_owned(),
+                field,
+                reason,
+            },
+            other => other,
+        })?;
+        Ok(policy)
+    }
+
+    /// Loads `path`, or the defaults when there is no such file (a node
+    /// without a policy file follows the national documents).
+    pub fn load_or_default(path: &Path) -> Result<Policy, PolicyError> {
+        let file = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Ok(text) => Policy::from_toml(&text, &file),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Policy::default()),
+            Err(source) => Err(PolicyError::Io { file, source }),
+        }
+    }
+
+    /// The whole document as commented TOML, readable by a bureau's IT staff.
+    /// [`Policy::from_toml`] reads it back to the same policy.
+    pub fn to_toml(&self) -> String {
+        let r = &self.rotation;
+        let h = &self.hours;
+        let p = &self.plan_period;
+        format!(
+            r#"# lunxun policy (培训政策): every number the training rules use.
+# The defaults are the national bureau's documents. A node's policy file only
+# needs the lines it changes; a missing line keeps its default, and an unknown
+# key is an error.
+
+# Off-job (脱产) trainings lasting more than this many calendar days go into
+# the appointment approval form (干部任免审批表). Default 60 (2 months).
+long_off_job_days = {long}
+
+# Rotation cycles (轮训周期), by the level of the node that keeps the roster.
+# Last trained within min_years: current (在周期内); within max_years: due
+# (应安排轮训); never trained and on the roster less than max_years: new
+# (新列入); otherwise overdue (逾期未训).
+# Defaults: national 3-4, province 2-3, prefecture 1-2, county every year.
+[rotation.national]
+min_years = {nat_min}
+max_years = {nat_max}
+
+[rotation.province]
+min_years = {prov_min}
+max_years = {prov_max}
+
+[rotation.prefecture]
+min_years = {pref_min}
+max_years = {pref_max}
+
+[rotation.county]
+min_years = {county_min}
+max_years = {county_max}
+
+# Hour rules (学时要求). A centralized rule (集中培训) is met when the hours OR
+# the days reach the threshold; the online rule (网络自学) by hours alone.
+# Only attended classes (completed or failed) whose end date falls in the
+# window count. window is "calendar_year" (1 January to the report date) or
+# "plan_period" (1 January of the plan period's first year to the report date).
+# Grassroots (村、社区) workers have no hour rule.
+
+# Leading cadres (县处级及以上). Default 550 hours or 90 days (3 months) per plan period.
+[hours.leading]
+hours = {lead_hours}
+days = {lead_days}
+window = "{lead_window}"
+
+# General cadres (乡科级及以下). Default 90 hours or 12 days per calendar year.
+[hours.general]
+hours = {gen_hours}
+days = {gen_days}
+window = "{gen_window}"
+
+# Online self-study, leading and general cadres. Default 50 hours per calendar year.
+[hours.online]
+hours = {online_hours}
+window = "{online_window}"
+
+# Plan periods (全国干部教育培训规划): start_year and every `years` years before
+# and after it. Default 2023, every 5 years (2018, 2023, 2028, ...).
+[plan_period]
+start_year = {start}
+years = {years}
+"#,
+            long = self.long_off_job_days,
+            nat_min = r.national.min_years,
+            nat_max = r.national.max_years,
+            prov_min = r.province.min_years,
+            prov_max = r.province.max_years,
+            pref_min = r.prefecture.min_years,
+            pref_max = r.prefecture.max_years,
+            county_min = r.county.min_years,
+            county_max = r.county.max_years,
+            lead_hours = h.leading.hours,
+            lead_days = h.leading.days,
+            lead_window = h.leading.window.as_str(),
+            gen_hours = h.general.hours,
+            gen_days = h.general.days,
+            gen_window = h.general.window.as_str(),
+            online_hours = h.online.hours,
+            online_window = h.online.window.as_str(),
+            start = p.start_year,
+            years = p.years,
+        )
+    }
+
+    /// Checks every number is in a range where the rules still make sense:
+    /// cycles `1 <= min <= max <= 10` years, thresholds above zero and
+    /// reachable within their window, plan periods of 1..=10 years starting
+    /// in 1950..=2099, and a long off-job threshold a class can exceed.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let bad = |field: &str, reason: String| PolicyError::Invalid {
+            file: IN_MEMORY.to_owned(),
+            field: field.to_owned(),
+            reason,
+        };
+        for level in Level::ALL {
+            let c = self.cycle(level);
+            let field = |key: &str| format!("rotation.{}.{key}", level.as_str());
+            for (key, years) in [("min_years", c.min_years), ("max_years", c.max_years)] {
+                if !(1..=POLICY_YEARS_MAX).contains(&years) {
+                    return Err(bad(
+                        &field(key),
+                        format!("{years} is not within 1..={POLICY_YEARS_MAX}"),
+                    ));
+                }
+            }
+            if c.min_years > c.max_years {
+                return Err(bad(
+                    &field("min_years"),
+                    format!("{} is greater than max_years {}", c.min_years, c.max_years),
+                ));
+            }
+        }
+
+        let p = self.plan_period;
+        if !(1..=POLICY_YEARS_MAX).contains(&p.years) {
+            return Err(bad(
+                "plan_period.years",
+                format!("{} is not within 1..={POLICY_YEARS_MAX}", p.years),
+            ));
+        }
+        if !(PLAN_START_YEAR_MIN..=PLAN_START_YEAR_MAX).contains(&p.start_year) {
+            return Err(bad(
+                "plan_period.start_year",
+                format!(
+                    "{} is not within {PLAN_START_YEAR_MIN}..={PLAN_START_YEAR_MAX}",
+                    p.start_year
+                ),
+            ));
+        }
+
+        let window_years = |w: Window| match w {
+            Window::CalendarYear => 1,
+            Window::PlanPeriod => p.years,
+        };
+        let threshold = |field: &str, value: u32, per_year_max: u32, w: Window| {
+            let max = per_year_max * window_years(w);
+            if value == 0 {
+                return Err(bad(field, "must be greater than 0".to_owned()));
+            }
+            if value > max {
+                return Err(bad(
+                    field,
+                    format!(
+                        "{value} can never be reached in a {} window (at most {max})",
+                        w.as_str()
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        for (band, rule) in [
+            ("leading", self.hours.leading),
+            ("general", self.hours.general),
+        ] {
+            threshold(
+                &format!("hours.{band}.hours"),
+                rule.hours,
+                HOURS_PER_YEAR_MAX,
+                rule.window,
+            )?;
+            threshold(
+                &format!("hours.{band}.days"),
+                rule.days,
+                DAYS_PER_YEAR_MAX,
+                rule.window,
+            )?;
+        }
+        let online = self.hours.online;
+        threshold(
+            "hours.online.hours",
+            online.hours,
+            HOURS_PER_YEAR_MAX,
+            online.window,
+        )?;
+
+        // A class spans at most CLASS_DAYS_MAX days, so the threshold must be
+        // below that for any class to be "longer".
+        if !(1..CLASS_DAYS_MAX).contains(&self.long_off_job_days) {
+            return Err(bad(
+                "long_off_job_days",
+                format!(
+                    "{} is not within 1..={}",
+                    self.long_off_job_days,
+                    CLASS_DAYS_MAX - 1
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Key-by-key overrides of the tables whose default depends on where they sit
+// ---------------------------------------------------------------------------
+
+/// A `[rotation.<level>]` table as written: each key optional.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CyclePatch {
+    min_years: Option<u32>,
+    max_years: Option<u32>,
+}
+
+impl CyclePatch {
+    fn over(self, base: Cycle) -> Cycle {
+        Cycle {
+            min_years: self.min_years.unwrap_or(base.min_years),
+            max_years: self.max_years.unwrap_or(base.max_years),
+        }
+    }
+}
+
+/// A `[hours.leading]` or `[hours.general]` table as written: each key optional.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CentralizedPatch {
+    hours: Option<u32>,
+    days: Option<u32>,
+    window: Option<Window>,
+}
+
+impl CentralizedPatch {
+    fn over(self, base: CentralizedRule) -> CentralizedRule {
+        CentralizedRule {
+            hours: self.hours.unwrap_or(base.hours),
+            days: self.days.unwrap_or(base.days),
+            window: self.window.unwrap_or(base.window),
+        }
+    }
+}
+
+fn national_cycle<'de, D: Deserializer<'de>>(d: D) -> Result<Cycle, D::Error> {
+    Ok(CyclePatch::deserialize(d)?.over(RotationPolicy::default().national))
+}
+
+fn province_cycle<'de, D: Deserializer<'de>>(d: D) -> Result<Cycle, D::Error> {
+    Ok(CyclePatch::deserialize(d)?.over(RotationPolicy::default().province))
+}
+
+fn prefecture_cycle<'de, D: Deserializer<'de>>(d: D) -> Result<Cycle, D::Error> {
+    Ok(CyclePatch::deserialize(d)?.over(RotationPolicy::default().prefecture))
+}
+
+fn county_cycle<'de, D: Deserializer<'de>>(d: D) -> Result<Cycle, D::Error> {
+    Ok(CyclePatch::deserialize(d)?.over(RotationPolicy::default().county))
+}
+
+fn leading_rule<'de, D: Deserializer<'de>>(d: D) -> Result<CentralizedRule, D::Error> {
+    Ok(CentralizedPatch::deserialize(d)?.over(HoursPolicy::default().leading))
+}
+
+fn general_rule<'de, D: Deserializer<'de>>(d: D) -> Result<CentralizedRule, D::Error> {
+    Ok(CentralizedPatch::deserialize(d)?.over(HoursPolicy::default().general))
+}
+
+/// Turns a toml error into one line naming the file, the line and, as far as
+/// the text tells, the dotted key.
+fn parse_error(file: &str, text: &str, err: &toml::de::Error) -> PolicyError {
+    let reason = err.message().trim().replace('\n', " ");
+    let offset = err.span().map_or(0, |s| s.start).min(text.len());
+    let before = text.get(..offset).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let line_text = text.lines().nth(line - 1).unwrap_or("");
+    let field = field_at(text, line - 1, line_text);
+    PolicyError::Parse {
+        file: file.to_owned(),
+        line,
+        field,
+        reason,
+    }
+}
+
+/// The dotted key of line `index`: the table header itself, or the enclosing
+/// header joined with the key before `=`. Good enough for the flat tables a
+/// policy file holds.
+fn field_at(text: &str, index: usize, line_text: &str) -> String {
+    let header = |l: &str| {
+        let l = l.trim();
+        l.strip_prefix('[')
+            .and_then(|l| l.split(']').next())
+            .map(|h| h.trim().to_owned())
+    };
+    if let Some(h) = header(line_text) {
+        return h;
+    }
+    let key = line_text
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_owned())
+        .unwrap_or_default();
+    let table = text.lines().take(index).filter_map(header).last();
+    match (table, key.is_empty()) {
+        (Some(t), false) => format!("{t}.{key}"),
+        (Some(t), true) => t,
+        (None, false) => key,
+        (None, true) => "document".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        Policy::from_toml(text, "p.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_are_the_documents_numbers() {
+        let p = Policy::default();
+        let c = |l| {
+            let c = p.cycle(l);
+            (c.min_years, c.max_years)
+        };
+        assert_eq!(c(Level::National), (3, 4));
+        assert_eq!(c(Level::Province), (2, 3));
+        assert_eq!(c(Level::Prefecture), (1, 2));
+        assert_eq!(c(Level::County), (1, 1));
+        assert_eq!(
+            p.hours.leading,
+            CentralizedRule {
+                hours: 550,
+                days: 90,
+                window: Window::PlanPeriod
+            }
+        );
+        assert_eq!(
+            p.hours.general,
+            CentralizedRule {
+                hours: 90,
+                days: 12,
+                window: Window::CalendarYear
+            }
+        );
+        assert_eq!(
+            p.hours.online,
+            OnlineRule {
+                hours: 50,
+                window: Window::CalendarYear
+            }
+        );
+        assert_eq!(
+            p.plan_period,
+            PlanPeriod {
+                start_year: 2023,
+                years: 5
+            }
+        );
+        assert_eq!(p.long_off_job_days, 60);
+        assert!(p.validate().is_ok());
+    }
+
+    #[test]
+    fn empty_file_is_the_default() {
+        assert_eq!(Policy::from_toml("", "p.toml").unwrap(), Policy::default());
+        assert_eq!(
+            Policy::from_toml("# nothing\n", "p.toml").unwrap(),
+            Policy::default()
+        );
+    }
+
+    #[test]
+    fn to_toml_round_trips() {
+        let default = Policy::default();
+        let text = default.to_toml();
+        assert_eq!(Policy::from_toml(&text, "shown.toml").unwrap(), default);
+
+        // Every field changed, so a field the template forgot would show.
+        let mut p = Policy::default();
+        p.rotation.national = Cycle {
+            min_years: 4,
+            max_years: 5,
+        };
+        p.rotation.province = Cycle {
+            min_years: 1,
+            max_years: 4,
+        };
+        p.rotation.prefecture = Cycle {
+            min_years: 2,
+            max_years: 2,
+        };
+        p.rotation.county = Cycle {
+            min_years: 1,
+            max_years: 2,
+        };
+        p.hours.leading = CentralizedRule {
+            hours: 500,
+            days: 80,
+            window: Window::CalendarYear,
+        };
+        p.hours.general = CentralizedRule {
+            hours: 100,
+            days: 14,
+            window: Window::PlanPeriod,
+        };
+        p.hours.online = OnlineRule {
+            hours: 40,
+            window: Window::PlanPeriod,
+        };
+        p.plan_period = PlanPeriod {
+            start_year: 2021,
+            years: 4,
+        };
+        p.long_off_job_days = 45;
+        assert!(p.validate().is_ok());
+        assert_eq!(Policy::from_toml(&p.to_toml(), "p.toml").unwrap(), p);
+    }
+
+    #[test]
+    fn to_toml_is_commented_for_people() {
+        let text = Policy::default().to_toml();
+        for header in [
+            "[rotation.national]",
+            "[rotation.county]",
+            "[hours.leading]",
+            "[hours.general]",
+            "[hours.online]",
+            "[plan_period]",
+        ] {
+            assert!(text.contains(header), "missing {header}");
+        }
+        assert!(text.lines().filter(|l| l.starts_with('#')).count() >= 15);
+        assert!(text.contains("window = \"plan_period\""));
+    }
+
+    #[test]
+    fn partial_file_overrides_only_what_it_names() {
+        let p = Policy::from_toml(
+            "long_off_job_days = 30\n\
+             [rotation.province]\nmax_years = 4\n\
+             [hours.general]\nwindow = \"plan_period\"\n",
+            "p.toml",
+        )
+        .unwrap();
+        let mut expected = Policy {
+            long_off_job_days: 30,
+            ..Policy::default()
+        };
+        // The province's own min_years (2) stays, not some generic default.
+        expected.rotation.province.max_years = 4;
+        expected.hours.general.window = Window::PlanPeriod;
+        assert_eq!(p, expected);
+
+        let p = Policy::from_toml("[hours.leading]\ndays = 60\n", "p.toml").unwrap();
+        assert_eq!(p.hours.leading.hours, 550);
+        assert_eq!(p.hours.leading.days, 60);
+        assert_eq!(p.hours.leading.window, Window::PlanPeriod);
+        assert_eq!(p.hours.general, HoursPolicy::default().general);
+
+        let p = Policy::from_toml("[plan_period]\nstart_year = 2021\n", "p.toml").unwrap();
+        assert_eq!(p.plan_period.years, 5);
+        assert_eq!(p.plan_period.start_year, 2021);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_file_line_and_field() {
+        let e = err("[rotation.province]\nmin_years = 2\nmax_yeras = 4\n");
+        assert!(e.starts_with("p.toml:3: "), "{e}");
+        assert!(e.contains("rotation.province.max_yeras"), "{e}");
+        assert!(e.contains("unknown field"), "{e}");
+
+        let e = err("[rotaton.province]\nmax_years = 4\n");
+        assert!(e.starts_with("p.toml:1: "), "{e}");
+        assert!(e.contains("rotaton"), "{e}");
+
+        let e = err("long_off_job = 60\n");
+        assert!(e.contains("p.toml:1: long_off_job: unknown field"), "{e}");
+
+        let e = err("[hours.online]\ndays = 3\n");
+        assert!(e.contains("hours.online.days"), "{e}");
+
+        let e = err("[rotation]\nmunicipal = { min_years = 1 }\n");
+        assert!(e.contains("rotation.municipal"), "{e}");
+    }
+
+    #[test]
+    fn wrong_types_are_errors_naming_the_field() {
+        let e = err("[hours.leading]\nwindow = \"every_year\"\n");
+        assert!(e.starts_with("p.toml:2: hours.leading.window: "), "{e}");
+        let e = err("[plan_period]\nyears = \"five\"\n");
+        assert!(e.starts_with("p.toml:2: plan_period.years: "), "{e}");
+        let e = err("[rotation.county]\nmin_years = -1\n");
+        assert!(e.contains("rotation.county.min_years"), "{e}");
+        assert!(err("this is not toml").starts_with("p.toml:1: "));
+        // One line, as the CLI prints it.
+        assert!(!err("[plan_period]\nyears = \"five\"\n").contains('\n'));
+    }
+
+    #[test]
+    fn invalid_values_are_errors_naming_file_and_field() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "min above max",
+                "[rotation.province]\nmin_years = 4\n",
+                "p.toml: rotation.province.min_years 4 is greater than max_years 3",
+            ),
+            (
+                "zero-year cycle",
+                "[rotation.county]\nmin_years = 0\n",
+                "p.toml: rotation.county.min_years 0 is not within 1..=10",
+            ),
+            (
+                "eleven-year cycle",
+                "[rotation.national]\nmax_years = 11\n",
+                "p.toml: rotation.national.max_years 11 is not within 1..=10",
+            ),
+            (
+                "plan period of zero years",
+                "[plan_period]\nyears = 0\n",
+                "p.toml: plan_period.years 0 is not within 1..=10",
+            ),
+            (
+                "plan period of eleven years",
+                "[plan_period]\nyears = 11\n",
+                "p.toml: plan_period.years 11 is not within 1..=10",
+            ),
+            (
+                "start year before 1950",
+                "[plan_period]\nstart_year = 1949\n",
+                "p.toml: plan_period.start_year 1949 is not within 1950..=2099",
+            ),
+            (
+                "start year after 2099",
+                "[plan_period]\nstart_year = 2100\n",
+                "p.toml: plan_period.start_year 2100 is not within 1950..=2099",
+            ),
+            (
+                "zero hours",
+                "[hours.general]\nhours = 0\n",
+                "p.toml: hours.general.hours must be greater than 0",
+            ),
+            (
+                "zero days",
+                "[hours.leading]\ndays = 0\n",
+                "p.toml: hours.leading.days must be greater than 0",
+            ),
+            (
+                "zero online hours",
+                "[hours.online]\nhours = 0\n",
+                "p.toml: hours.online.hours must be greater than 0",
+            ),
+            (
+                "400 days in one calendar year",
+                "[hours.general]\ndays = 400\n",
+                "p.toml: hours.general.days 400 can never be reached in a calendar_year window (at most 366)",
+            ),
+            (
+                "hours beyond 5 years of 24-hour days",
+                "[hours.leading]\nhours = 50000\n",
+                "p.toml: hours.leading.hours 50000 can never be reached in a plan_period window (at most 43920)",
+            ),
+            (
+                "long off-job of zero days",
+                "long_off_job_days = 0\n",
+                "p.toml: long_off_job_days 0 is not within 1..=365",
+            ),
+            (
+                "long off-job no class can exceed",
+                "long_off_job_days = 366\n",
+                "p.toml: long_off_job_days 366 is not within 1..=365",
+            ),
+        ];
+        for (name, text, expected) in cases {
+            assert_eq!(err(text), *expected, "case {name}");
+        }
+        // The same check without a file names the in-memory policy.
+        let mut p = Policy::default();
+        p.plan_period.years = 0;
+        assert_eq!(
+            p.validate().unwrap_err().to_string(),
+            "policy: plan_period.years 0 is not within 1..=10"
+        );
+    }
+
+    #[test]
+    fn load_or_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(POLICY_FILE_NAME);
+        assert_eq!(Policy::load_or_default(&path).unwrap(), Policy::default());
+        std::fs::write(&path, "[rotation.county]\nmax_years = 2\n").unwrap();
+        assert_eq!(
+            Policy::load_or_default(&path).unwrap().rotation.county,
+            Cycle {
+                min_years: 1,
+                max_years: 2
+            }
+        );
+        std::fs::write(&path, "[rotation.county]\nmax_years = 0\n").unwrap();
+        let e = Policy::load_or_default(&path).unwrap_err().to_string();
+        assert!(e.contains(&path.display().to_string()), "{e}");
+        // A directory where the file should be is an error, not the default.
+        let e = Policy::load_or_default(dir.path()).unwrap_err();
+        assert!(matches!(e, PolicyError::Io { .. }), "{e}");
+    }
+}
