@@ -676,6 +676,18 @@ impl std::ops::AddAssign for Hours {
     }
 }
 
+/// Reports and JSON show hours as a plain number: `12` or `12.5`, as
+/// [`Hours`]'s `Display` writes them.
+impl Serialize for Hours {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.is_multiple_of(10) {
+            s.serialize_u32(self.0 / 10)
+        } else {
+            s.serialize_f64(self.as_f64())
+        }
+    }
+}
+
 impl fmt::Display for Hours {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0.is_multiple_of(10) {
