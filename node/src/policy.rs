@@ -31,9 +31,6 @@ pub const HOURS_PER_YEAR_MAX: u32 = 366 * 24;
 /// Most days one calendar year can hold.
 pub const DAYS_PER_YEAR_MAX: u32 = 366;
 
-/// The file name `policy show` suggests and the node looks for.
-pub const POLICY_FILE_NAME: &str = "policy.toml";
-
 /// One level's rotation cycle (每…年轮训一遍): the whole roster is rotated
 /// once every `min_years`..=`max_years` years.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -50,7 +47,11 @@ pub struct Cycle {
 /// The cycle depends on the level of the node that keeps the roster, never on
 /// its parent's: a county under a province still rotates every year.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(
+    default,
+    deny_unknown_fields,
+    expecting = "a table of national, province, prefecture and county"
+)]
 pub struct RotationPolicy {
     /// 国家信访局: every 3–4 years.
     #[serde(deserialize_with = "national_cycle")]
@@ -133,7 +134,11 @@ pub struct CentralizedRule {
 
 /// The online self-study requirement (网络自学): met by hours alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(
+    default,
+    deny_unknown_fields,
+    expecting = "a table of hours and window"
+)]
 pub struct OnlineRule {
     /// Whole hours of online self-study that meet the rule.
     pub hours: u32,
@@ -153,7 +158,11 @@ impl Default for OnlineRule {
 /// The hour rules per rank band (2024 text section 一(四)). Grassroots
 /// workers have none: they are only rotated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(
+    default,
+    deny_unknown_fields,
+    expecting = "a table of leading, general and online"
+)]
 pub struct HoursPolicy {
     /// 县处级及以上: 3 months (90 days) or 550 hours per plan period.
     #[serde(deserialize_with = "leading_rule")]
@@ -186,7 +195,11 @@ impl Default for HoursPolicy {
 /// The national cadre-training plan periods: `start_year` and every `years`
 /// before and after it (2018, 2023, 2028, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(
+    default,
+    deny_unknown_fields,
+    expecting = "a table of start_year and years"
+)]
 pub struct PlanPeriod {
     /// First year of one known period (全国干部教育培训规划 2023–2027).
     pub start_year: i32,
@@ -236,25 +249,31 @@ pub enum PolicyError {
     /// The file exists but could not be read.
     #[error("{file}: {source}")]
     Io {
+        /// The path as given, so the operator can find it.
         file: String,
+        /// What the operating system said.
         source: std::io::Error,
     },
     /// The file is not TOML, or a key or value does not fit the document.
     #[error("{file}:{line}: {field}: {reason}")]
     Parse {
+        /// The path as given.
         file: String,
         /// 1-based line of the offending key or value.
         line: usize,
         /// Dotted path of the key, as far as it can be told (`rotation.province.min_years`).
         field: String,
+        /// What toml or serde found wrong, on one line.
         reason: String,
     },
     /// The document parses but a value is out of its sensible range.
     #[error("{file}: {field} {reason}")]
     Invalid {
+        /// The path as given, or `policy` for a policy built in code.
         file: String,
         /// Dotted path of the field (`plan_period.years`).
         field: String,
+        /// The value and the range it should be in.
         reason: String,
     },
 }
@@ -501,7 +520,7 @@ years = {years}
 
 /// A `[rotation.<level>]` table as written: each key optional.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table of min_years and max_years")]
 struct CyclePatch {
     min_years: Option<u32>,
     max_years: Option<u32>,
@@ -518,7 +537,7 @@ impl CyclePatch {
 
 /// A `[hours.leading]` or `[hours.general]` table as written: each key optional.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, expecting = "a table of hours, days and window")]
 struct CentralizedPatch {
     hours: Option<u32>,
     days: Option<u32>,
@@ -774,6 +793,12 @@ mod tests {
         let e = err("[hours.online]\ndays = 3\n");
         assert!(e.contains("hours.online.days"), "{e}");
 
+        let e = err("[rotation]\nprovince = 3\n");
+        assert_eq!(
+            e,
+            "p.toml:2: rotation.province: invalid type: integer `3`, expected a table of min_years and max_years"
+        );
+
         let e = err("[rotation]\nmunicipal = { min_years = 1 }\n");
         assert!(e.contains("rotation.municipal"), "{e}");
     }
@@ -880,7 +905,7 @@ mod tests {
     #[test]
     fn load_or_default() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(POLICY_FILE_NAME);
+        let path = dir.path().join("policy.toml");
         assert_eq!(Policy::load_or_default(&path).unwrap(), Policy::default());
         std::fs::write(&path, "[rotation.county]\nmax_years = 2\n").unwrap();
         assert_eq!(
