@@ -878,6 +878,52 @@ fn corrupt_workbook_is_a_format_error() {
 }
 
 // ---------------------------------------------------------------------------
+// The sample files of the README walkthrough
+// ---------------------------------------------------------------------------
+
+fn sample(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/county-410102")
+        .join(name)
+}
+
+#[test]
+fn sample_files_import() {
+    let roster = read_roster(&sample("roster.csv"), &OPTS).unwrap();
+    assert!(roster.len() >= 10);
+    assert!(roster.iter().any(|r| r.entry.until.is_some()));
+    assert!(roster.iter().any(|r| r.entry.rank == Rank::Leading));
+    assert!(
+        roster
+            .iter()
+            .all(|r| r.entry.person.to_string().starts_with("410102"))
+    );
+    let english = read_roster(&sample("roster-en.csv"), &OPTS).unwrap();
+    for row in &english {
+        assert!(
+            roster.iter().any(|r| r.entry == row.entry),
+            "roster-en.csv line {} differs from roster.csv",
+            row.line
+        );
+    }
+    let file = read_trainings(&sample("trainings.csv"), &OPTS).unwrap();
+    assert!((3..=4).contains(&file.classes.len()));
+    for outcome in [
+        Outcome::Failed,
+        Outcome::AbsentJustified,
+        Outcome::AbsentUnjustified,
+    ] {
+        assert!(file.attendance.iter().any(|a| a.outcome == outcome));
+    }
+    assert!(file.classes.iter().any(|c| c.mode == Mode::Online));
+    assert!(
+        file.classes
+            .iter()
+            .any(|c| c.mode == Mode::Centralized && c.off_job)
+    );
+}
+
+// ---------------------------------------------------------------------------
 // Nothing from a file panics
 // ---------------------------------------------------------------------------
 
