@@ -4,9 +4,11 @@
 //!
 //! - [`model`]: the domain (people, roster entries, classes, attendance), plain Rust.
 //! - [`orgs`]: the org directory (the real division tree, extensible).
-//! - [`policy`]: the policy document: every number the rules use, defaults from the documents.
-//! - [`rules`]: rotation status, hour tallies and personnel consequences, as pure functions.
+//! - [`policy`]: the policy document (cycles, hour thresholds, windows) with the texts' defaults.
+//! - [`rules`]: the rules of DOMAIN.md as pure functions over records.
+//! - [`import`]: CSV/XLSX rosters and trainings into validated records.
 
+pub mod import;
 pub mod model;
 pub mod orgs;
 pub mod policy;
