@@ -1,1 +1,193 @@
-fn main() {}
+//! Import benchmark: a county-style node with 20,000 people and 200,000
+//! attendance rows (CSV files from the deterministic generator), imported
+//! through the same path as `lunxun-node import`, then coverage computed.
+//!
+//! The write path is compared with raw sled inserts of the very same records
+//! (the log entries the import wrote, key and value byte for byte) into a
+//! fresh store on the same disk, in the same run.
+//!
+//! Run: `cargo bench -p lunxun-node --bench import` (a few seconds; set
+//! `LUNXUN_BENCH_PEOPLE` / `LUNXUN_BENCH_ROWS` to change the scale).
+
+use std::time::{Duration, Instant};
+
+use lunxun_node::config::Config;
+use lunxun_node::coverage;
+use lunxun_node::generate;
+use lunxun_node::import::{self, ImportOptions};
+use lunxun_node::model::{Date, Record};
+use lunxun_node::node::Node;
+use lunxun_node::orgs::OrgDirectory;
+use lunxun_node::store;
+
+fn env_u32(name: &str, default: u32) -> u32 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn rate(n: usize, d: Duration) -> f64 {
+    n as f64 / d.as_secs_f64()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() -> anyhow::Result<()> {
+    // `cargo bench` passes `--bench`; ignore arguments.
+    let people = env_u32("LUNXUN_BENCH_PEOPLE", 20_000);
+    let rows = env_u32("LUNXUN_BENCH_ROWS", 200_000);
+    let as_of = Date::from_ymd_opt(2026, 6, 30).expect("valid date");
+    let orgs = OrgDirectory::builtin();
+    let county = orgs.get("410102").expect("中原区 is in the directory");
+    let tmp = tempfile::tempdir()?;
+
+    let data = generate::generate_scaled(42, &orgs, county, people, rows, as_of);
+    let files = tmp.path().join("files");
+    generate::write_csv(&data, &files, true)?;
+    println!(
+        "data: {} roster rows, {} attendance rows, {} classes (CSV, Chinese headers)",
+        data.roster.len(),
+        data.attendance.len(),
+        data.classes.len()
+    );
+
+    let node_dir = tmp.path().join("node");
+    let node = Node::init(
+        &node_dir,
+        Config {
+            org: "410102".into(),
+            upstream: None,
+            tls_dir: None,
+            insecure: false,
+        },
+    )?;
+    let opts = ImportOptions { progress: false };
+
+    // Import: parse + validate + encode + hash + durable append + view.
+    let t = Instant::now();
+    let roster = import::read_roster(&files.join("roster.csv"), &opts)?;
+    let parsed_roster = t.elapsed();
+    let n_roster = roster.len();
+    let s1 = node.write_records(
+        roster
+            .into_iter()
+            .map(|r| Record::Roster(r.entry))
+            .collect(),
+    )?;
+    let roster_time = t.elapsed();
+
+    let t = Instant::now();
+    let trainings = import::read_trainings(&files.join("trainings.csv"), &opts)?;
+    let parsed_trainings = t.elapsed();
+    let n_att = trainings.attendance.len();
+    let mut records: Vec<Record> = trainings.classes.into_iter().map(Record::Class).collect();
+    records.extend(trainings.attendance.into_iter().map(Record::Attendance));
+    let s2 = node.write_records(records)?;
+    let trainings_time = t.elapsed();
+
+    let changes = s1.written + s2.written;
+    let import_time = roster_time + trainings_time;
+    println!(
+        "import: {changes} changes in {:.2?} = {:.0} changes/s (parse+validate {:.2?}, write {:.2?})",
+        import_time,
+        rate(changes, import_time),
+        parsed_roster + parsed_trainings,
+        import_time - parsed_roster - parsed_trainings
+    );
+    println!(
+        "  roster {n_roster} rows {:.2?}; trainings {n_att} rows {:.2?}",
+        roster_time, trainings_time
+    );
+
+    // Re-import writes nothing.
+    let t = Instant::now();
+    let again = import::read_trainings(&files.join("trainings.csv"), &opts)?;
+    let mut records: Vec<Record> = again.classes.into_iter().map(Record::Class).collect();
+    records.extend(again.attendance.into_iter().map(Record::Attendance));
+    let s3 = node.write_records(records)?;
+    assert_eq!(s3.written, 0, "re-import must write nothing");
+    println!(
+        "re-import of trainings: 0 changes written, {:.2?}",
+        t.elapsed()
+    );
+
+    // The same records, raw: collect the log entries exactly as stored.
+    let raw: Vec<(Vec<u8>, Vec<u8>)> = node
+        .store()
+        .scan_all()
+        .map(|e| {
+            let e = e.expect("stored entry");
+            let mut v = e.received_at_ms.to_be_bytes().to_vec();
+            v.extend_from_slice(&e.change);
+            (store::change_key(&e.origin, e.seq), v)
+        })
+        .collect();
+    assert_eq!(raw.len(), changes);
+    let bytes: usize = raw.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let t = Instant::now();
+    store::raw_insert_baseline(&tmp.path().join("raw"), &raw)?;
+    let raw_time = t.elapsed();
+    println!(
+        "raw sled inserts of the same {} records ({:.1} MiB): {:.2?} = {:.0} records/s",
+        raw.len(),
+        bytes as f64 / 1048576.0,
+        raw_time,
+        rate(raw.len(), raw_time)
+    );
+    println!(
+        "ratio import / raw inserts: {:.2} (target >= 0.50)",
+        rate(changes, import_time) / rate(raw.len(), raw_time)
+    );
+
+    // Coverage: warm (view in memory), and cold (open = replay the log).
+    let mut warm = Vec::new();
+    let mut report = None;
+    for _ in 0..7 {
+        let t = Instant::now();
+        let view = node.view();
+        report = Some(coverage::coverage(
+            &view,
+            node.orgs(),
+            node.policy(),
+            node.me(),
+            None,
+            as_of,
+        ));
+        warm.push(t.elapsed());
+    }
+    let report = report.expect("at least one run");
+    let root = &report.nodes[0];
+    println!(
+        "coverage of {} people: median {:.2?} (warm, 7 runs); rate {:.3}, leading {}/{}, general {}/{}, online {}/{}",
+        root.rotation.roster,
+        median(warm),
+        root.rotation.rate.unwrap_or(0.0),
+        root.hours.leading.compliant,
+        root.hours.leading.people,
+        root.hours.general.compliant,
+        root.hours.general.people,
+        root.hours.online.compliant,
+        root.hours.online.people
+    );
+    drop(node);
+    let t = Instant::now();
+    let node = Node::open(&node_dir)?;
+    let opened = t.elapsed();
+    let view = node.view();
+    let _ = coverage::coverage(&view, node.orgs(), node.policy(), node.me(), None, as_of);
+    println!(
+        "cold: open (replay {} changes) {:.2?}, open + coverage {:.2?}",
+        changes,
+        opened,
+        t.elapsed()
+    );
+    println!(
+        "node store on disk: {:.1} MiB",
+        node.store().size_on_disk() as f64 / 1048576.0
+    );
+    Ok(())
+}

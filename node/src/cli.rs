@@ -1,0 +1,792 @@
+//! The command line: argument definitions (clap) and the commands, which
+//! write to the given output rather than to stdout, so a running daemon can
+//! run them for a client on the same data dir.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::config::{Config, ORGS_FILE};
+use crate::coverage::{self, format_timestamp};
+use crate::error::Error;
+use crate::import::{self, ImportError, ImportOptions};
+use crate::model::{Date, Rank, Record};
+use crate::node::Node;
+use crate::orgs::OrgId;
+use crate::render::{self, Column, Lang, col, num};
+use crate::rules::RotationStatus;
+
+/// Exit codes, documented in `--help`.
+pub mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// The operation failed (store, network, configuration).
+    pub const FAILED: i32 = 1;
+    /// The command line is wrong.
+    pub const USAGE: i32 = 2;
+    /// Input was refused (a bad file or value); nothing was changed.
+    pub const REFUSED: i32 = 3;
+    /// A sync did not complete: the parent did not ack everything.
+    pub const INCOMPLETE: i32 = 4;
+}
+
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes: 0 success; 1 failure (store, network, configuration); 2 usage error;
+3 input refused, nothing changed; 4 sync incomplete.
+
+Environment: LUNXUN_DATA (data dir), RUST_LOG (log filter, e.g. info or lunxun_node=debug).";
+
+/// A command's failure: a one-line message and an exit code.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: i32,
+    pub message: String,
+}
+
+impl CliError {
+    pub fn new(code: i32, message: impl Into<String>) -> CliError {
+        CliError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Error> for CliError {
+    fn from(e: Error) -> CliError {
+        let code = match &e {
+            Error::Import(_) | Error::UnknownOrg(_) => exit::REFUSED,
+            Error::Usage(_) => exit::USAGE,
+            _ => exit::FAILED,
+        };
+        CliError::new(code, e.to_string())
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> CliError {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            // The reader went away (`| head`): not a failure, nothing to say.
+            return CliError::new(exit::OK, "");
+        }
+        CliError::new(exit::FAILED, format!("output: {e}"))
+    }
+}
+
+pub type CliResult = Result<(), CliError>;
+
+/// Where a command writes.
+pub struct Output<'a> {
+    pub out: &'a mut dyn Write,
+    /// Whether to draw progress bars (the user's terminal is attached).
+    pub progress: bool,
+}
+
+/// lunxun-node: one petition bureau's cadre-training records (轮训).
+#[derive(Debug, Parser)]
+#[command(name = "lunxun-node", version, about, long_about = None, after_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    /// The node's data dir (config, store, policy overrides).
+    #[arg(
+        long,
+        global = true,
+        env = "LUNXUN_DATA",
+        default_value = "./lunxun-data"
+    )]
+    pub data: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands every node has.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a node for a bureau: its name, level and parent come from the org directory.
+    Init(InitArgs),
+    /// Import a roster or a training file (CSV in UTF-8 or GB18030, or XLSX; English or Chinese headers).
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Rotation and hour coverage of this node and its subtree.
+    Coverage(CoverageArgs),
+    /// People on a roster with their rotation status and hour compliance.
+    People(PeopleArgs),
+    /// Identity, counts and sync state of this node.
+    Status(StatusArgs),
+    /// The policy in force (cycles, hour thresholds, windows).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// This bureau's org code (e.g. 410102 for 中原区; 100000 is the national bureau).
+    #[arg(long)]
+    pub org: String,
+    /// The parent's sync endpoint: https://host:port, or http://host:port with --insecure.
+    #[arg(long)]
+    pub upstream: Option<String>,
+    /// Directory holding ca.pem, node.pem and node.key for mTLS.
+    #[arg(long, conflicts_with = "insecure")]
+    pub tls_dir: Option<PathBuf>,
+    /// Plaintext links (tests, closed networks): logs a warning at every start.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Org-directory extension (code,name,level,parent) for units without a region code.
+    #[arg(long)]
+    pub orgs: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// A roster: person_id/身份证号, name/姓名, rank/职级, since/列入日期 [, employer/工作单位, position/职务, group/培训对象类别, until/移出日期].
+    Roster(ImportArgs),
+    /// Trainings, one row per person per class: class_id/培训班编号, title/培训班名称, mode/培训方式, start/开始日期, end/结束日期, hours/学时, person_id/身份证号, result/结果 [, off_job/脱产, days/天数, name/姓名, category/类别].
+    Trainings(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file (.csv or .xlsx).
+    pub file: PathBuf,
+    /// Only check the file and list every bad row; write nothing.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// JSON, as the external contract documents.
+    Json,
+    /// CSV for spreadsheets.
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    /// Root of the subtree (default: this node).
+    #[arg(long)]
+    pub org: Option<String>,
+    /// The date to evaluate on, YYYY-MM-DD (default: today).
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Levels below the root to list (0: the root alone; default: all).
+    #[arg(long)]
+    pub depth: Option<u32>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Language of CSV column names.
+    #[arg(long, value_enum, default_value_t = Lang::En)]
+    pub lang: Lang,
+    /// In tables, list only nodes that report or have a roster.
+    #[arg(long)]
+    pub reporting_only: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PeopleArgs {
+    /// Whose roster (default: this node's).
+    #[arg(long)]
+    pub org: Option<String>,
+    /// The date to evaluate on, YYYY-MM-DD (default: today).
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Only these rotation statuses (repeat or comma-separate).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub status: Vec<StatusFilter>,
+    /// Only these rank bands (repeat or comma-separate).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub rank: Vec<RankFilter>,
+    /// Only people who do not meet an hour rule that applies to them.
+    #[arg(long)]
+    pub non_compliant: bool,
+    /// Show full ID numbers (masked by default: 410102********1234).
+    #[arg(long)]
+    pub show_ids: bool,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Language of CSV column names.
+    #[arg(long, value_enum, default_value_t = Lang::En)]
+    pub lang: Lang,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFilter {
+    Current,
+    Due,
+    New,
+    Overdue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RankFilter {
+    Leading,
+    General,
+    Grassroots,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
+    pub format: StatusFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Print the policy in force as TOML (copy it to policy.toml in the data dir to override).
+    Show,
+}
+
+/// Today, in the machine's time zone (bureaus work in China Standard Time).
+pub fn today() -> Date {
+    chrono::Local::now().date_naive()
+}
+
+fn parse_as_of(text: Option<&str>) -> Result<Date, CliError> {
+    match text {
+        None => Ok(today()),
+        Some(t) => {
+            crate::model::parse_date("--as-of", t).map_err(|e| CliError::new(exit::USAGE, e.0))
+        }
+    }
+}
+
+fn resolve_org(node: &Node, code: Option<&str>) -> Result<OrgId, CliError> {
+    match code {
+        None => Ok(node.me()),
+        Some(c) => node.orgs().get(c).ok_or_else(|| {
+            CliError::new(
+                exit::REFUSED,
+                format!("org {c} is not in the org directory"),
+            )
+        }),
+    }
+}
+
+/// Runs a command that needs no open node, or opens the node in `data` and
+/// runs it.
+pub fn run(data: &Path, command: Command, io: &mut Output<'_>) -> CliResult {
+    match command {
+        Command::Init(args) => init(data, args, io),
+        Command::Policy(PolicyCommand::Show) if !data.join(crate::config::CONFIG_FILE).exists() => {
+            write!(io.out, "{}", crate::policy::Policy::default().to_toml())?;
+            Ok(())
+        }
+        command => {
+            let node = Node::open(data)?;
+            run_on(&node, command, io)
+        }
+    }
+}
+
+/// Runs a command against an open node.
+pub fn run_on(node: &Node, command: Command, io: &mut Output<'_>) -> CliResult {
+    match command {
+        Command::Init(_) => Err(CliError::new(
+            exit::USAGE,
+            format!(
+                "{} already holds node {}",
+                node.dir().display(),
+                node.code()
+            ),
+        )),
+        Command::Import(ImportCommand::Roster(args)) => import_file(node, Kind::Roster, args, io),
+        Command::Import(ImportCommand::Trainings(args)) => {
+            import_file(node, Kind::Trainings, args, io)
+        }
+        Command::Coverage(args) => coverage_cmd(node, args, io),
+        Command::People(args) => people(node, args, io),
+        Command::Status(args) => status(node, args, io),
+        Command::Policy(PolicyCommand::Show) => {
+            let source = node.dir().join(crate::config::POLICY_FILE);
+            if source.exists() {
+                writeln!(
+                    io.out,
+                    "# in force: defaults overridden by {}",
+                    source.display()
+                )?;
+            } else {
+                writeln!(
+                    io.out,
+                    "# in force: the defaults (no {} in the data dir)",
+                    crate::config::POLICY_FILE
+                )?;
+            }
+            write!(io.out, "{}", node.policy().to_toml())?;
+            Ok(())
+        }
+    }
+}
+
+fn init(data: &Path, args: InitArgs, io: &mut Output<'_>) -> CliResult {
+    if let Some(orgs) = &args.orgs {
+        std::fs::create_dir_all(data)
+            .map_err(|e| CliError::new(exit::FAILED, format!("{}: {e}", data.display())))?;
+        // Check it before copying, so a bad file leaves the dir untouched.
+        let mut dir = crate::orgs::OrgDirectory::builtin();
+        let text = std::fs::read_to_string(orgs)
+            .map_err(|e| CliError::new(exit::REFUSED, format!("{}: {e}", orgs.display())))?;
+        dir.add_csv(&orgs.display().to_string(), &text)
+            .map_err(|e| CliError::new(exit::REFUSED, e.to_string()))?;
+        std::fs::write(data.join(ORGS_FILE), text)
+            .map_err(|e| CliError::new(exit::FAILED, format!("{}: {e}", data.display())))?;
+    }
+    let config = Config {
+        org: args.org,
+        upstream: args.upstream,
+        tls_dir: args.tls_dir.map(|p| std::path::absolute(&p).unwrap_or(p)),
+        insecure: args.insecure,
+    };
+    if config.insecure {
+        tracing::warn!("--insecure: links to the parent will be plaintext");
+    }
+    let node = Node::init(data, config)?;
+    let org = node.orgs().org(node.me());
+    let parent = org
+        .parent
+        .map(|p| node.orgs().org(p).to_string())
+        .unwrap_or_else(|| "none".into());
+    writeln!(
+        io.out,
+        "initialized {} ({}) in {}; parent in the directory: {}",
+        org,
+        org.level,
+        data.display(),
+        parent
+    )?;
+    match &node.config().upstream {
+        Some(u) => writeln!(io.out, "upstream: {u}")?,
+        None => writeln!(io.out, "no upstream: records stay on this machine")?,
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Roster,
+    Trainings,
+}
+
+fn import_file(node: &Node, kind: Kind, args: ImportArgs, io: &mut Output<'_>) -> CliResult {
+    let opts = ImportOptions {
+        progress: io.progress,
+    };
+    let file = args.file.display().to_string();
+    let read = match kind {
+        Kind::Roster => import::read_roster(&args.file, &opts).map(|rows| {
+            let n = rows.len();
+            (
+                n,
+                rows.into_iter()
+                    .map(|r| Record::Roster(r.entry))
+                    .collect::<Vec<_>>(),
+            )
+        }),
+        Kind::Trainings => import::read_trainings(&args.file, &opts).map(|t| {
+            let n = t.attendance.len();
+            let mut records: Vec<Record> = t.classes.into_iter().map(Record::Class).collect();
+            records.extend(t.attendance.into_iter().map(Record::Attendance));
+            (n, records)
+        }),
+    };
+    let (rows, records) = match read {
+        Ok(r) => r,
+        Err(ImportError::Rows {
+            file,
+            problems,
+            bad_rows,
+        }) if args.check => {
+            for p in &problems {
+                writeln!(io.out, "{}", p.render(&file))?;
+            }
+            if bad_rows > problems.len() {
+                writeln!(io.out, "... and {} more", bad_rows - problems.len())?;
+            }
+            return Err(CliError::new(
+                exit::REFUSED,
+                format!("{file}: {bad_rows} bad rows; nothing written"),
+            ));
+        }
+        Err(e) => return Err(Error::Import(e).into()),
+    };
+    if args.check {
+        writeln!(
+            io.out,
+            "{file}: {rows} rows, all valid ({} records)",
+            records.len()
+        )?;
+        return Ok(());
+    }
+    let spinner = (io.progress && records.len() >= import::PROGRESS_ROWS_MIN).then(|| {
+        let s = indicatif::ProgressBar::new_spinner();
+        s.set_message(format!("writing {} records", records.len()));
+        s.enable_steady_tick(std::time::Duration::from_millis(120));
+        s
+    });
+    let summary = node.write_records(records);
+    if let Some(s) = spinner {
+        s.finish_and_clear();
+    }
+    let summary = summary?;
+    writeln!(
+        io.out,
+        "{file}: {rows} rows; {} changes written, {} records unchanged (log at seq {})",
+        summary.written, summary.unchanged, summary.seq
+    )?;
+    Ok(())
+}
+
+const COVERAGE_COLUMNS: [Column; 14] = [
+    col("org", "机构代码"),
+    col("name", "名称"),
+    col("level", "层级"),
+    num("roster", "名单人数"),
+    num("current", "周期内"),
+    num("due", "应安排"),
+    num("new", "新列入"),
+    num("overdue", "逾期"),
+    num("rotation_rate", "轮训覆盖率"),
+    num("leading_ok", "县处级达标"),
+    num("general_ok", "乡科级达标"),
+    num("online_ok", "网络学时达标"),
+    num("subtree_rate", "下辖覆盖率"),
+    col("freshness", "数据时间"),
+];
+
+fn coverage_cmd(node: &Node, args: CoverageArgs, io: &mut Output<'_>) -> CliResult {
+    let as_of = parse_as_of(args.as_of.as_deref())?;
+    let root = resolve_org(node, args.org.as_deref())?;
+    let report = {
+        let view = node.view();
+        coverage::coverage(&view, node.orgs(), node.policy(), root, args.depth, as_of)
+    };
+    match args.format {
+        Format::Json => render::json(io.out, &report)?,
+        Format::Table | Format::Csv => {
+            let ratio = |c: &coverage::RuleCount| format!("{}/{}", c.compliant, c.people);
+            let rows: Vec<Vec<String>> = report
+                .nodes
+                .iter()
+                .filter(|n| {
+                    !(args.reporting_only && args.format == Format::Table)
+                        || n.depth == 0
+                        || n.reporting
+                        || n.subtree.rotation.roster > 0
+                })
+                .map(|n| {
+                    let indent = if args.format == Format::Table {
+                        "  ".repeat(n.depth as usize)
+                    } else {
+                        String::new()
+                    };
+                    vec![
+                        n.org.clone(),
+                        format!("{indent}{}", n.name),
+                        n.level.to_owned(),
+                        n.rotation.roster.to_string(),
+                        n.rotation.current.to_string(),
+                        n.rotation.due.to_string(),
+                        n.rotation.new.to_string(),
+                        n.rotation.overdue.to_string(),
+                        render::percent(n.rotation.rate),
+                        ratio(&n.hours.leading),
+                        ratio(&n.hours.general),
+                        ratio(&n.hours.online),
+                        render::percent(n.subtree.rotation.rate),
+                        n.freshness.clone().unwrap_or_else(|| {
+                            if args.format == Format::Table {
+                                "未报送 silent".into()
+                            } else {
+                                String::new()
+                            }
+                        }),
+                    ]
+                })
+                .collect();
+            if args.format == Format::Table {
+                writeln!(io.out, "coverage on {} (覆盖情况)", report.as_of)?;
+                render::table(io.out, &COVERAGE_COLUMNS, &rows)?;
+            } else {
+                render::csv(io.out, &COVERAGE_COLUMNS, &rows, args.lang)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One row of `people --format json`.
+#[derive(Debug, Serialize)]
+struct PersonJson {
+    person_id: String,
+    name: String,
+    rank: Rank,
+    since: Date,
+    until: Option<Date>,
+    employer: String,
+    position: String,
+    group: String,
+    last_trained: Option<Date>,
+    rotation: RotationStatus,
+    hours: crate::rules::HoursStatus,
+    compliant: Option<bool>,
+}
+
+const PEOPLE_COLUMNS: [Column; 10] = [
+    col("person_id", "身份证号"),
+    col("name", "姓名"),
+    col("rank", "职级"),
+    col("since", "列入日期"),
+    col("last_trained", "最近轮训"),
+    col("rotation", "轮训状态"),
+    col("centralized", "集中培训"),
+    col("online", "网络学时"),
+    col("compliant", "学时达标"),
+    col("employer", "工作单位"),
+];
+
+fn people(node: &Node, args: PeopleArgs, io: &mut Output<'_>) -> CliResult {
+    let as_of = parse_as_of(args.as_of.as_deref())?;
+    let org = resolve_org(node, args.org.as_deref())?;
+    let view = node.view();
+    let statuses = coverage::roster_statuses(&view, node.orgs(), node.policy(), org, as_of);
+    let wanted = |s: &coverage::PersonStatus<'_>| {
+        let status_ok = args.status.is_empty()
+            || args.status.iter().any(|f| {
+                matches!(
+                    (f, s.rotation),
+                    (StatusFilter::Current, RotationStatus::Current)
+                        | (StatusFilter::Due, RotationStatus::Due)
+                        | (StatusFilter::New, RotationStatus::New)
+                        | (StatusFilter::Overdue, RotationStatus::Overdue)
+                )
+            });
+        let rank_ok = args.rank.is_empty()
+            || args.rank.iter().any(|f| {
+                matches!(
+                    (f, s.entry.rank),
+                    (RankFilter::Leading, Rank::Leading)
+                        | (RankFilter::General, Rank::General)
+                        | (RankFilter::Grassroots, Rank::Grassroots)
+                )
+            });
+        status_ok && rank_ok && (!args.non_compliant || compliant(&s.hours) == Some(false))
+    };
+    let selected: Vec<&coverage::PersonStatus<'_>> =
+        statuses.iter().filter(|s| wanted(s)).collect();
+    let id = |s: &coverage::PersonStatus<'_>| {
+        if args.show_ids {
+            s.entry.person.to_string()
+        } else {
+            s.entry.person.masked()
+        }
+    };
+    match args.format {
+        Format::Json => {
+            let rows: Vec<PersonJson> = selected
+                .iter()
+                .map(|s| PersonJson {
+                    person_id: id(s),
+                    name: s.entry.name.clone(),
+                    rank: s.entry.rank,
+                    since: s.entry.since,
+                    until: s.entry.until,
+                    employer: s.entry.employer.clone(),
+                    position: s.entry.position.clone(),
+                    group: s.entry.group.clone(),
+                    last_trained: s.last_trained,
+                    rotation: s.rotation,
+                    hours: s.hours,
+                    compliant: compliant(&s.hours),
+                })
+                .collect();
+            #[derive(Serialize)]
+            struct PeopleJson<'a> {
+                org: &'a str,
+                as_of: Date,
+                people: Vec<PersonJson>,
+            }
+            render::json(
+                io.out,
+                &PeopleJson {
+                    org: node.orgs().code(org),
+                    as_of,
+                    people: rows,
+                },
+            )?;
+        }
+        Format::Table | Format::Csv => {
+            let zh = args.format == Format::Table || args.lang == Lang::Zh;
+            let rows: Vec<Vec<String>> = selected
+                .iter()
+                .map(|s| {
+                    let tally = |t: Option<crate::rules::Tally>, days: bool| match t {
+                        None => "-".to_owned(),
+                        Some(t) if days => format!("{}h/{}d", t.hours, t.days),
+                        Some(t) => format!("{}h", t.hours),
+                    };
+                    vec![
+                        id(s),
+                        s.entry.name.clone(),
+                        if zh {
+                            s.entry.rank.zh()
+                        } else {
+                            s.entry.rank.as_str()
+                        }
+                        .to_owned(),
+                        s.entry.since.to_string(),
+                        s.last_trained
+                            .map(|d| d.to_string())
+                            .unwrap_or_else(|| "-".into()),
+                        if zh {
+                            s.rotation.zh()
+                        } else {
+                            s.rotation.as_str()
+                        }
+                        .to_owned(),
+                        tally(s.hours.centralized, true),
+                        tally(s.hours.online, false),
+                        match compliant(&s.hours) {
+                            None => "-".into(),
+                            Some(true) => if zh { "达标" } else { "yes" }.into(),
+                            Some(false) => if zh { "未达标" } else { "no" }.into(),
+                        },
+                        s.entry.employer.clone(),
+                    ]
+                })
+                .collect();
+            if args.format == Format::Table {
+                writeln!(
+                    io.out,
+                    "{} on {}: {} of {} active roster entries",
+                    node.orgs().org(org),
+                    as_of,
+                    rows.len(),
+                    statuses.len()
+                )?;
+                render::table(io.out, &PEOPLE_COLUMNS, &rows)?;
+            } else {
+                render::csv(io.out, &PEOPLE_COLUMNS, &rows, args.lang)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether the hour rules that apply are all met (None: none apply).
+fn compliant(h: &crate::rules::HoursStatus) -> Option<bool> {
+    match (h.centralized, h.online) {
+        (None, None) => None,
+        (c, o) => Some(c.is_none_or(|t| t.met) && o.is_none_or(|t| t.met)),
+    }
+}
+
+/// `status --format json`.
+#[derive(Debug, Serialize)]
+pub struct StatusJson {
+    pub org: String,
+    pub name: String,
+    pub level: &'static str,
+    pub parent: Option<String>,
+    pub data_dir: String,
+    pub store_bytes: u64,
+    pub incarnation: String,
+    pub own_seq: u64,
+    pub last_write: Option<String>,
+    pub writable: bool,
+    pub counts: crate::view::ViewCounts,
+    pub unknown_origin_changes: u64,
+    pub upstream: Option<String>,
+}
+
+/// The node's own part of `status` (sync state is added by the sync worker).
+pub fn status_json(node: &Node) -> StatusJson {
+    let view = node.view();
+    let org = node.orgs().org(node.me());
+    let own = view.head(node.me());
+    StatusJson {
+        org: org.code.clone(),
+        name: org.name.clone(),
+        level: org.level.as_str(),
+        parent: org.parent.map(|p| node.orgs().code(p).to_owned()),
+        data_dir: node.dir().display().to_string(),
+        store_bytes: node.store().size_on_disk(),
+        incarnation: node
+            .incarnation()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+        own_seq: own.map_or(0, |h| h.seq),
+        last_write: own.map(|h| format_timestamp(h.received_at_ms)),
+        writable: !node.lost_tail(),
+        counts: view.counts(),
+        unknown_origin_changes: node.unknown_origin_changes(),
+        upstream: node.config().upstream.clone(),
+    }
+}
+
+fn status(node: &Node, args: StatusArgs, io: &mut Output<'_>) -> CliResult {
+    let s = status_json(node);
+    match args.format {
+        StatusFormat::Json => render::json(io.out, &s)?,
+        StatusFormat::Table => {
+            let out = &mut io.out;
+            writeln!(
+                out,
+                "node       {} {} ({}), parent {}",
+                s.org,
+                s.name,
+                s.level,
+                s.parent.as_deref().unwrap_or("none")
+            )?;
+            writeln!(
+                out,
+                "data       {} ({:.1} MiB on disk)",
+                s.data_dir,
+                s.store_bytes as f64 / (1024.0 * 1024.0)
+            )?;
+            writeln!(
+                out,
+                "own log    seq {}, last write {}{}",
+                s.own_seq,
+                s.last_write.as_deref().unwrap_or("never"),
+                if s.writable {
+                    ""
+                } else {
+                    "; WRITES REFUSED: lost tail, run `restore --from-upstream`"
+                }
+            )?;
+            writeln!(
+                out,
+                "held       {} changes from {} origins",
+                s.counts.changes, s.counts.origins
+            )?;
+            writeln!(
+                out,
+                "records    {} roster entries, {} people, {} classes, {} attendance records",
+                s.counts.roster_entries, s.counts.people, s.counts.classes, s.counts.attendance
+            )?;
+            if s.unknown_origin_changes > 0 {
+                writeln!(
+                    out,
+                    "warning    {} changes of origins not in the org directory are held but not shown",
+                    s.unknown_origin_changes
+                )?;
+            }
+            writeln!(
+                out,
+                "upstream   {}",
+                s.upstream.as_deref().unwrap_or("none configured")
+            )?;
+        }
+    }
+    Ok(())
+}

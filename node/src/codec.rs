@@ -1,0 +1,457 @@
+//! Conversion between domain values and their wire form (`lunxun.v1`).
+//!
+//! The only module of this crate, with the sync transport, that sees prost
+//! types. Decoding never panics and never trusts its input: every decoded
+//! record is validated with [`Record::validate`], so a record from the network
+//! passes exactly the checks a record from a spreadsheet does.
+
+use bytes::Bytes;
+use lunxun_proto::v1 as pb;
+use prost::Message;
+
+use crate::changelog::{Change, HASH_LEN, Hash};
+use crate::model::{
+    Attendance, Class, ClassId, Hours, Invalid, Mode, Obligation, ObligationKind, Outcome,
+    PersonId, Rank, Record, RecordKey, RosterEntry, check_date, date_to_days, days_to_date,
+};
+use crate::orgs::is_valid_code;
+
+/// Largest encoded record accepted (a record is a few hundred bytes at most).
+pub const RECORD_BYTES_MAX: usize = 16 * 1024;
+/// Largest encoded change accepted: a record plus its header.
+pub const CHANGE_BYTES_MAX: usize = RECORD_BYTES_MAX + 256;
+
+fn invalid(msg: impl Into<String>) -> Invalid {
+    Invalid(msg.into())
+}
+
+// ---------------------------------------------------------------------------
+// Records
+// ---------------------------------------------------------------------------
+
+fn rank_to_pb(r: Rank) -> pb::Rank {
+    match r {
+        Rank::Leading => pb::Rank::Leading,
+        Rank::General => pb::Rank::General,
+        Rank::Grassroots => pb::Rank::Grassroots,
+    }
+}
+
+fn rank_from_pb(v: i32) -> Result<Rank, Invalid> {
+    match pb::Rank::try_from(v) {
+        Ok(pb::Rank::Leading) => Ok(Rank::Leading),
+        Ok(pb::Rank::General) => Ok(Rank::General),
+        Ok(pb::Rank::Grassroots) => Ok(Rank::Grassroots),
+        _ => Err(invalid(format!("unknown rank {v}"))),
+    }
+}
+
+fn mode_to_pb(m: Mode) -> pb::Mode {
+    match m {
+        Mode::Centralized => pb::Mode::Centralized,
+        Mode::Online => pb::Mode::Online,
+    }
+}
+
+fn mode_from_pb(v: i32) -> Result<Mode, Invalid> {
+    match pb::Mode::try_from(v) {
+        Ok(pb::Mode::Centralized) => Ok(Mode::Centralized),
+        Ok(pb::Mode::Online) => Ok(Mode::Online),
+        _ => Err(invalid(format!("unknown mode {v}"))),
+    }
+}
+
+fn outcome_to_pb(o: Outcome) -> pb::Outcome {
+    match o {
+        Outcome::Completed => pb::Outcome::Completed,
+        Outcome::Failed => pb::Outcome::Failed,
+        Outcome::AbsentJustified => pb::Outcome::AbsentJustified,
+        Outcome::AbsentUnjustified => pb::Outcome::AbsentUnjustified,
+    }
+}
+
+fn outcome_from_pb(v: i32) -> Result<Outcome, Invalid> {
+    match pb::Outcome::try_from(v) {
+        Ok(pb::Outcome::Completed) => Ok(Outcome::Completed),
+        Ok(pb::Outcome::Failed) => Ok(Outcome::Failed),
+        Ok(pb::Outcome::AbsentJustified) => Ok(Outcome::AbsentJustified),
+        Ok(pb::Outcome::AbsentUnjustified) => Ok(Outcome::AbsentUnjustified),
+        _ => Err(invalid(format!("unknown result {v}"))),
+    }
+}
+
+fn obligation_to_pb(k: ObligationKind) -> pb::ObligationKind {
+    match k {
+        ObligationKind::Study => pb::ObligationKind::Study,
+        ObligationKind::TraineeMeeting => pb::ObligationKind::TraineeMeeting,
+        ObligationKind::AnnualPlan => pb::ObligationKind::AnnualPlan,
+        ObligationKind::CallupReport => pb::ObligationKind::CallupReport,
+    }
+}
+
+fn obligation_from_pb(v: i32) -> Result<ObligationKind, Invalid> {
+    match pb::ObligationKind::try_from(v) {
+        Ok(pb::ObligationKind::Study) => Ok(ObligationKind::Study),
+        Ok(pb::ObligationKind::TraineeMeeting) => Ok(ObligationKind::TraineeMeeting),
+        Ok(pb::ObligationKind::AnnualPlan) => Ok(ObligationKind::AnnualPlan),
+        Ok(pb::ObligationKind::CallupReport) => Ok(ObligationKind::CallupReport),
+        _ => Err(invalid(format!("unknown obligation kind {v}"))),
+    }
+}
+
+fn date_from_pb(field: &str, days: i32) -> Result<crate::model::Date, Invalid> {
+    let date = days_to_date(days).ok_or_else(|| invalid(format!("{field} is not a date")))?;
+    check_date(field, date)?;
+    Ok(date)
+}
+
+fn person_from_pb(text: &str) -> Result<PersonId, Invalid> {
+    text.parse()
+}
+
+fn class_id_from_pb(text: &str) -> Result<ClassId, Invalid> {
+    text.parse()
+}
+
+fn hours_from_pb(tenths: u32) -> Hours {
+    Hours::from_tenths(tenths)
+}
+
+fn key_to_pb(key: &RecordKey) -> pb::RecordKey {
+    use pb::record_key::Kind;
+    let kind = match key {
+        RecordKey::Roster(p) => Kind::Roster(p.to_string()),
+        RecordKey::Class(c) => Kind::Class(c.to_string()),
+        RecordKey::Attendance(c, p) => Kind::Attendance(pb::AttendanceKey {
+            class_id: c.to_string(),
+            person_id: p.to_string(),
+        }),
+        RecordKey::Obligation(k, d) => Kind::Obligation(pb::ObligationKey {
+            kind: obligation_to_pb(*k) as i32,
+            date: date_to_days(*d),
+        }),
+    };
+    pb::RecordKey { kind: Some(kind) }
+}
+
+fn key_from_pb(key: pb::RecordKey) -> Result<RecordKey, Invalid> {
+    use pb::record_key::Kind;
+    match key.kind {
+        Some(Kind::Roster(p)) => Ok(RecordKey::Roster(person_from_pb(&p)?)),
+        Some(Kind::Class(c)) => Ok(RecordKey::Class(class_id_from_pb(&c)?)),
+        Some(Kind::Attendance(a)) => Ok(RecordKey::Attendance(
+            class_id_from_pb(&a.class_id)?,
+            person_from_pb(&a.person_id)?,
+        )),
+        Some(Kind::Obligation(o)) => Ok(RecordKey::Obligation(
+            obligation_from_pb(o.kind)?,
+            date_from_pb("date", o.date)?,
+        )),
+        None => Err(invalid("tombstone without a key")),
+    }
+}
+
+/// Encodes a record (deterministically: prost writes fields in tag order).
+pub fn encode_record(record: &Record) -> Bytes {
+    use pb::record::Kind;
+    let kind = match record {
+        Record::Roster(r) => Kind::Roster(pb::RosterEntry {
+            person_id: r.person.to_string(),
+            name: r.name.clone(),
+            rank: rank_to_pb(r.rank) as i32,
+            since: date_to_days(r.since),
+            until: r.until.map(date_to_days),
+            employer: r.employer.clone(),
+            position: r.position.clone(),
+            group: r.group.clone(),
+        }),
+        Record::Class(c) => Kind::Class(pb::Class {
+            class_id: c.class_id.to_string(),
+            title: c.title.clone(),
+            category: c.category.clone(),
+            mode: mode_to_pb(c.mode) as i32,
+            off_job: c.off_job,
+            start: date_to_days(c.start),
+            end: date_to_days(c.end),
+            hours_tenths: c.hours.tenths(),
+            days: c.days.unwrap_or(0),
+        }),
+        Record::Attendance(a) => Kind::Attendance(pb::Attendance {
+            class_id: a.class_id.to_string(),
+            person_id: a.person.to_string(),
+            hours_tenths: a.hours.tenths(),
+            outcome: outcome_to_pb(a.outcome) as i32,
+            name: a.name.clone(),
+        }),
+        Record::Obligation(o) => Kind::Obligation(pb::Obligation {
+            kind: obligation_to_pb(o.kind) as i32,
+            date: date_to_days(o.date),
+            note: o.note.clone(),
+        }),
+        Record::Tombstone(k) => Kind::Tombstone(key_to_pb(k)),
+    };
+    Bytes::from(pb::Record { kind: Some(kind) }.encode_to_vec())
+}
+
+/// Decodes and validates a record.
+pub fn decode_record(bytes: &[u8]) -> Result<Record, Invalid> {
+    use pb::record::Kind;
+    if bytes.len() > RECORD_BYTES_MAX {
+        return Err(invalid(format!(
+            "record of {} bytes exceeds {RECORD_BYTES_MAX}",
+            bytes.len()
+        )));
+    }
+    let msg = pb::Record::decode(bytes).map_err(|e| invalid(format!("malformed record: {e}")))?;
+    let record = match msg.kind {
+        Some(Kind::Roster(r)) => Record::Roster(RosterEntry {
+            person: person_from_pb(&r.person_id)?,
+            name: r.name,
+            rank: rank_from_pb(r.rank)?,
+            since: date_from_pb("since", r.since)?,
+            until: r.until.map(|u| date_from_pb("until", u)).transpose()?,
+            employer: r.employer,
+            position: r.position,
+            group: r.group,
+        }),
+        Some(Kind::Class(c)) => Record::Class(Class {
+            class_id: class_id_from_pb(&c.class_id)?,
+            title: c.title,
+            category: c.category,
+            mode: mode_from_pb(c.mode)?,
+            off_job: c.off_job,
+            start: date_from_pb("start", c.start)?,
+            end: date_from_pb("end", c.end)?,
+            hours: hours_from_pb(c.hours_tenths),
+            days: (c.days != 0).then_some(c.days),
+        }),
+        Some(Kind::Attendance(a)) => Record::Attendance(Attendance {
+            class_id: class_id_from_pb(&a.class_id)?,
+            person: person_from_pb(&a.person_id)?,
+            hours: hours_from_pb(a.hours_tenths),
+            outcome: outcome_from_pb(a.outcome)?,
+            name: a.name,
+        }),
+        Some(Kind::Obligation(o)) => Record::Obligation(Obligation {
+            kind: obligation_from_pb(o.kind)?,
+            date: date_from_pb("date", o.date)?,
+            note: o.note,
+        }),
+        Some(Kind::Tombstone(k)) => Record::Tombstone(key_from_pb(k)?),
+        None => return Err(invalid("record without content")),
+    };
+    record.validate()?;
+    Ok(record)
+}
+
+// ---------------------------------------------------------------------------
+// Changes
+// ---------------------------------------------------------------------------
+
+/// Encodes a change: the bytes that are stored and forwarded from then on.
+pub fn encode_change(change: &Change) -> Bytes {
+    Bytes::from(
+        pb::Change {
+            origin: change.origin.clone(),
+            seq: change.seq,
+            prev_hash: Bytes::copy_from_slice(&change.prev_hash),
+            hash: Bytes::copy_from_slice(&change.hash),
+            written_at_ms: change.written_at_ms,
+            record: change.record.clone(),
+        }
+        .encode_to_vec(),
+    )
+}
+
+fn hash_from(field: &str, bytes: &[u8]) -> Result<Hash, Invalid> {
+    bytes.try_into().map_err(|_| {
+        invalid(format!(
+            "{field} has {} bytes, expected {HASH_LEN}",
+            bytes.len()
+        ))
+    })
+}
+
+/// Decodes a change's envelope (not its record) and checks its shape. Does
+/// not check the hash: see [`Change::hash_is_valid`].
+pub fn decode_change(bytes: Bytes) -> Result<Change, Invalid> {
+    if bytes.len() > CHANGE_BYTES_MAX {
+        return Err(invalid(format!(
+            "change of {} bytes exceeds {CHANGE_BYTES_MAX}",
+            bytes.len()
+        )));
+    }
+    let msg = pb::Change::decode(bytes).map_err(|e| invalid(format!("malformed change: {e}")))?;
+    if !is_valid_code(&msg.origin) {
+        return Err(invalid(format!(
+            "change has a malformed origin {:?}",
+            msg.origin.chars().take(40).collect::<String>()
+        )));
+    }
+    if msg.seq == 0 {
+        return Err(invalid(format!("change of {} has seq 0", msg.origin)));
+    }
+    Ok(Change {
+        prev_hash: hash_from("prev_hash", &msg.prev_hash)?,
+        hash: hash_from("hash", &msg.hash)?,
+        origin: msg.origin,
+        seq: msg.seq,
+        written_at_ms: msg.written_at_ms,
+        record: msg.record,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::changelog::GENESIS;
+
+    fn d(s: &str) -> crate::model::Date {
+        s.parse().unwrap()
+    }
+
+    fn samples() -> Vec<Record> {
+        let person: PersonId = "11010519491231002X".parse().unwrap();
+        let class: ClassId = "2024-01".parse().unwrap();
+        vec![
+            Record::Roster(RosterEntry {
+                person,
+                name: "张三".into(),
+                rank: Rank::General,
+                since: d("2023-01-01"),
+                until: Some(d("2025-06-30")),
+                employer: "中原区信访局".into(),
+                position: "科员".into(),
+                group: "乡镇（街道）信访工作骨干".into(),
+            }),
+            Record::Class(Class {
+                class_id: class.clone(),
+                title: "信访业务培训班".into(),
+                category: "履职能力".into(),
+                mode: Mode::Centralized,
+                off_job: true,
+                start: d("2024-03-01"),
+                end: d("2024-03-05"),
+                hours: Hours::from_tenths(405),
+                days: Some(5),
+            }),
+            Record::Attendance(Attendance {
+                class_id: class.clone(),
+                person,
+                hours: Hours::from_tenths(405),
+                outcome: Outcome::Failed,
+                name: String::new(),
+            }),
+            Record::Obligation(Obligation {
+                kind: ObligationKind::AnnualPlan,
+                date: d("2024-01-15"),
+                note: "2024年度计划".into(),
+            }),
+            Record::Tombstone(RecordKey::Attendance(class, person)),
+        ]
+    }
+
+    #[test]
+    fn records_roundtrip() {
+        for r in samples() {
+            let bytes = encode_record(&r);
+            assert_eq!(decode_record(&bytes).unwrap(), r);
+            // Deterministic.
+            assert_eq!(encode_record(&r), bytes);
+        }
+    }
+
+    #[test]
+    fn absurd_records_are_refused() {
+        use pb::record::Kind;
+        let enc = |k: Kind| pb::Record { kind: Some(k) }.encode_to_vec();
+        let roster = |f: &dyn Fn(&mut pb::RosterEntry)| {
+            let mut r = pb::RosterEntry {
+                person_id: "11010519491231002X".into(),
+                name: "x".into(),
+                rank: 1,
+                since: 19_000,
+                ..Default::default()
+            };
+            f(&mut r);
+            decode_record(&enc(Kind::Roster(r)))
+        };
+        assert!(roster(&|_| {}).is_ok());
+        assert!(
+            roster(&|r| r.rank = 9)
+                .unwrap_err()
+                .0
+                .contains("unknown rank")
+        );
+        assert!(roster(&|r| r.since = 3_000_000).is_err());
+        assert!(roster(&|r| r.since = i32::MIN).is_err());
+        assert!(roster(&|r| r.person_id = "110105194912310021".into()).is_err());
+        assert!(roster(&|r| r.name = String::new()).is_err());
+        assert!(roster(&|r| r.until = Some(18_000)).is_err());
+        assert!(decode_record(&[0xff, 0xff, 0xff]).is_err());
+        assert!(
+            decode_record(&[])
+                .unwrap_err()
+                .0
+                .contains("without content")
+        );
+        assert!(decode_record(&vec![0u8; RECORD_BYTES_MAX + 1]).is_err());
+        let class = pb::Class {
+            class_id: "c".into(),
+            title: "t".into(),
+            mode: 1,
+            start: 19_000,
+            end: 19_001,
+            hours_tenths: u32::MAX,
+            ..Default::default()
+        };
+        assert!(decode_record(&enc(Kind::Class(class))).is_err());
+    }
+
+    #[test]
+    fn changes_roundtrip_and_shape_checks() {
+        let c = Change::new(
+            "410102".into(),
+            1,
+            GENESIS,
+            1_700_000_000_000,
+            encode_record(&samples()[0]),
+        );
+        let bytes = encode_change(&c);
+        let back = decode_change(bytes).unwrap();
+        assert_eq!(back, c);
+        assert!(back.hash_is_valid());
+
+        let bad = |m: pb::Change| decode_change(Bytes::from(m.encode_to_vec())).unwrap_err().0;
+        let base = pb::Change {
+            origin: "410102".into(),
+            seq: 1,
+            prev_hash: Bytes::from(vec![0; 32]),
+            hash: Bytes::from(vec![0; 32]),
+            written_at_ms: 0,
+            record: Bytes::new(),
+        };
+        assert!(
+            bad(pb::Change {
+                origin: "bad origin".into(),
+                ..base.clone()
+            })
+            .contains("origin")
+        );
+        assert!(
+            bad(pb::Change {
+                seq: 0,
+                ..base.clone()
+            })
+            .contains("seq 0")
+        );
+        assert!(
+            bad(pb::Change {
+                hash: Bytes::from(vec![0; 31]),
+                ..base.clone()
+            })
+            .contains("hash")
+        );
+        assert!(decode_change(Bytes::from_static(&[0x0a, 0xff])).is_err());
+    }
+}

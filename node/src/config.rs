@@ -1,0 +1,178 @@
+//! A node's configuration: `config.toml` in its data dir, written by `init`.
+//!
+//! The data dir holds everything a node is:
+//!
+//! - `config.toml` — this file: who the node is and where its parent is;
+//! - `policy.toml` — optional policy overrides (see `policy show`);
+//! - `orgs.csv` — optional org-directory extension (units without a region code);
+//! - `store/` — the sled store.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// File name of the configuration inside the data dir.
+pub const CONFIG_FILE: &str = "config.toml";
+/// File name of the policy overrides inside the data dir.
+pub const POLICY_FILE: &str = "policy.toml";
+/// File name of the org-directory extension inside the data dir.
+pub const ORGS_FILE: &str = "orgs.csv";
+/// Directory of the store inside the data dir.
+pub const STORE_DIR: &str = "store";
+
+/// Why a configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML of the expected shape.
+    #[error("{path}: {reason}")]
+    Parse { path: PathBuf, reason: String },
+    /// A value is out of range or inconsistent.
+    #[error("{path}: {field}: {reason}")]
+    Invalid {
+        path: PathBuf,
+        field: &'static str,
+        reason: String,
+    },
+}
+
+/// `config.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// This node's org code. Name, level and parent come from the org directory.
+    pub org: String,
+    /// The parent's sync endpoint: `https://host:port` (mTLS) or, with
+    /// `insecure`, `http://host:port`. None for the national bureau, or a node
+    /// that keeps its records to itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
+    /// Directory holding `ca.pem`, `node.pem` and `node.key` for mTLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_dir: Option<PathBuf>,
+    /// Plaintext links, for tests and closed networks only: logs a warning.
+    #[serde(default)]
+    pub insecure: bool,
+}
+
+impl Config {
+    /// Reads and validates `config.toml` from `dir`.
+    pub fn load(dir: &Path) -> Result<Config, ConfigError> {
+        let path = dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.clone(),
+            reason: e.message().to_owned(),
+        })?;
+        config.validate(&path)?;
+        Ok(config)
+    }
+
+    /// Checks the values that do not need the org directory.
+    pub fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |field: &'static str, reason: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            field,
+            reason,
+        };
+        if !crate::orgs::is_valid_code(&self.org) {
+            return Err(invalid("org", format!("{:?} is not an org code", self.org)));
+        }
+        if let Some(url) = &self.upstream {
+            let scheme_ok = if self.insecure {
+                url.starts_with("http://") || url.starts_with("https://")
+            } else {
+                url.starts_with("https://")
+            };
+            if !scheme_ok {
+                return Err(invalid(
+                    "upstream",
+                    format!("{url} must start with https:// (or http:// with insecure = true)"),
+                ));
+            }
+            if !self.insecure && self.tls_dir.is_none() {
+                return Err(invalid(
+                    "tls_dir",
+                    "an https upstream needs tls_dir (ca.pem, node.pem, node.key)".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes `config.toml` into `dir`.
+    pub fn save(&self, dir: &Path) -> Result<(), ConfigError> {
+        let path = dir.join(CONFIG_FILE);
+        let text = toml::to_string_pretty(self).map_err(|e| ConfigError::Parse {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let header = "# lunxun node configuration, written by `init`.\n\
+                      # org: this node's org code; upstream: the parent's sync endpoint;\n\
+                      # tls_dir: ca.pem, node.pem, node.key; insecure: plaintext links.\n\n";
+        std::fs::write(&path, format!("{header}{text}"))
+            .map_err(|source| ConfigError::Io { path, source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_and_validation() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Config {
+            org: "410102".into(),
+            upstream: Some("http://127.0.0.1:7000".into()),
+            tls_dir: None,
+            insecure: true,
+        };
+        c.save(dir.path()).unwrap();
+        assert_eq!(Config::load(dir.path()).unwrap(), c);
+
+        let p = Path::new("config.toml");
+        let secure_http = Config {
+            insecure: false,
+            ..c.clone()
+        };
+        assert!(
+            secure_http
+                .validate(p)
+                .unwrap_err()
+                .to_string()
+                .contains("https://")
+        );
+        let no_tls = Config {
+            upstream: Some("https://h:1".into()),
+            insecure: false,
+            ..c.clone()
+        };
+        assert!(
+            no_tls
+                .validate(p)
+                .unwrap_err()
+                .to_string()
+                .contains("tls_dir")
+        );
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "org = \"410102\"\nbogus = 1\n",
+        )
+        .unwrap();
+        assert!(
+            Config::load(dir.path())
+                .unwrap_err()
+                .to_string()
+                .contains("bogus")
+        );
+    }
+}

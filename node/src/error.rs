@@ -1,0 +1,57 @@
+//! The node's error type: one variant per way an operation can fail, each
+//! rendering as one lowercase line that names what went wrong and where.
+
+use std::path::PathBuf;
+
+use crate::config::ConfigError;
+use crate::import::ImportError;
+use crate::orgs::OrgError;
+use crate::policy::PolicyError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The store failed or is locked by another process.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// `config.toml` is unreadable or invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The org-directory extension is invalid.
+    #[error(transparent)]
+    Orgs(#[from] OrgError),
+    /// `policy.toml` is unreadable or invalid.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// An import file was refused; nothing was written.
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    /// The data dir has no node in it.
+    #[error("{} is not a lunxun data dir (run `init --org CODE` first)", dir.display())]
+    NotInitialized { dir: PathBuf },
+    /// `init` on a data dir that already holds a node.
+    #[error("{} already holds node {org}", dir.display())]
+    AlreadyInitialized { dir: PathBuf, org: String },
+    /// An org code that the directory does not know.
+    #[error("org {0} is not in the org directory")]
+    UnknownOrg(String),
+    /// The parent holds more of this node's own log than the node does: a new
+    /// write would fork the log.
+    #[error(
+        "this node lost the tail of its own log (its parent holds {org} up to seq {parent_seq}, \
+         this store only up to {local_seq}): run `restore --from-upstream` before writing"
+    )]
+    LostTail {
+        org: String,
+        parent_seq: u64,
+        local_seq: u64,
+    },
+    /// The store holds something it could not have written.
+    #[error("store is corrupt: {0}")]
+    Corrupt(String),
+    /// A request that makes no sense for this node.
+    #[error("{0}")]
+    Usage(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,585 @@
+//! A node: one bureau's store, view, org directory and policy, and the one
+//! write path every change goes through.
+//!
+//! Own edits append to the node's own origin's log through
+//! [`Node::write_records`]; records received from subordinates are appended
+//! under their original origins by the hub's ingest, through
+//! [`Node::append_received`]. Both hold the write lock, append to the store
+//! durably, and only then update the in-memory view, so the view never shows
+//! anything the disk does not hold.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use tracing::{debug, info, warn};
+
+use crate::changelog::{Change, GENESIS, Head};
+use crate::codec;
+use crate::config::{Config, ORGS_FILE, POLICY_FILE, STORE_DIR};
+use crate::error::{Error, Result};
+use crate::model::Record;
+use crate::orgs::{OrgDirectory, OrgId};
+use crate::policy::Policy;
+use crate::store::{LogEntry, Store};
+use crate::view::View;
+
+/// Meta key of the lost-tail marker (see [`Node::mark_lost_tail`]).
+const META_LOST_TAIL: &str = "lost_tail";
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteSummary {
+    /// Records that differed from what was held: one change each.
+    pub written: usize,
+    /// Records identical to what was held: nothing written for them.
+    pub unchanged: usize,
+    /// The node's own seq after the write.
+    pub seq: u64,
+}
+
+/// One bureau's node.
+pub struct Node {
+    dir: PathBuf,
+    config: Config,
+    orgs: Arc<OrgDirectory>,
+    me: OrgId,
+    policy: Policy,
+    store: Store,
+    view: RwLock<View>,
+    /// Serializes appends: heads are read and advanced under it.
+    write_lock: Mutex<()>,
+    /// Set when the parent holds more of this node's own log than it does.
+    lost_tail: AtomicBool,
+    /// Changes of origins the directory does not know, skipped at replay.
+    unknown_origin_changes: u64,
+    /// Random per open: a store reopened may have lost or regained any tail
+    /// (a crash, a restored backup), so every open is a new incarnation.
+    incarnation: [u8; 16],
+    /// Bumped after every append, so workers can wait for new changes.
+    changed: tokio::sync::watch::Sender<u64>,
+}
+
+fn random_incarnation() -> [u8; 16] {
+    use rand::Rng;
+    let mut id = [0u8; 16];
+    rand::rng().fill_bytes(&mut id);
+    id
+}
+
+impl Node {
+    /// Creates a node in `dir` for `config.org`, and opens it.
+    pub fn init(dir: &Path, config: Config) -> Result<Node> {
+        if let Ok(existing) = Config::load(dir) {
+            return Err(Error::AlreadyInitialized {
+                dir: dir.to_path_buf(),
+                org: existing.org,
+            });
+        }
+        config.validate(&dir.join(crate::config::CONFIG_FILE))?;
+        let orgs = OrgDirectory::with_extension(&dir.join(ORGS_FILE))?;
+        if orgs.get(&config.org).is_none() {
+            return Err(Error::UnknownOrg(config.org));
+        }
+        std::fs::create_dir_all(dir).map_err(|source| crate::config::ConfigError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        config.save(dir)?;
+        Self::open(dir)
+    }
+
+    /// Opens the node in `dir` and rebuilds its view from the log.
+    pub fn open(dir: &Path) -> Result<Node> {
+        if !dir.join(crate::config::CONFIG_FILE).exists() {
+            return Err(Error::NotInitialized {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let config = Config::load(dir)?;
+        let orgs = Arc::new(OrgDirectory::with_extension(&dir.join(ORGS_FILE))?);
+        let me = orgs
+            .get(&config.org)
+            .ok_or_else(|| Error::UnknownOrg(config.org.clone()))?;
+        let policy = Policy::load_or_default(&dir.join(POLICY_FILE))?;
+        let store = Store::open(&dir.join(STORE_DIR))?;
+        let lost_tail = store.meta(META_LOST_TAIL)?.is_some();
+        let (view, unknown_origin_changes) = replay(&store, &orgs)?;
+        let (changed, _) = tokio::sync::watch::channel(0);
+        let node = Node {
+            dir: dir.to_path_buf(),
+            config,
+            orgs,
+            me,
+            policy,
+            store,
+            view: RwLock::new(view),
+            write_lock: Mutex::new(()),
+            lost_tail: AtomicBool::new(lost_tail),
+            unknown_origin_changes,
+            incarnation: random_incarnation(),
+            changed,
+        };
+        debug!(org = %node.config.org, "node opened");
+        Ok(node)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn orgs(&self) -> &Arc<OrgDirectory> {
+        &self.orgs
+    }
+
+    /// This node's org.
+    pub fn me(&self) -> OrgId {
+        self.me
+    }
+
+    /// This node's org code.
+    pub fn code(&self) -> &str {
+        self.orgs.code(self.me)
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn incarnation(&self) -> [u8; 16] {
+        self.incarnation
+    }
+
+    /// Changes skipped at open because their origin is not in the directory.
+    pub fn unknown_origin_changes(&self) -> u64 {
+        self.unknown_origin_changes
+    }
+
+    /// A receiver that sees a new value after every append.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Read access to the view. Never hold it across an await or a write.
+    pub fn view(&self) -> RwLockReadGuard<'_, View> {
+        // A panic while holding the lock leaves the view as it was before the
+        // panicking apply, which only ever runs after a durable append: the
+        // data is still consistent with the store, so recover the guard.
+        self.view.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_writes(&self) -> MutexGuard<'_, ()> {
+        self.write_lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether writes are refused because the log lost its tail.
+    pub fn lost_tail(&self) -> bool {
+        self.lost_tail.load(Ordering::SeqCst)
+    }
+
+    /// Refuses new writes until the node is restored from its parent: the
+    /// parent holds own-origin changes up to `parent_seq`, beyond ours.
+    pub fn mark_lost_tail(&self, parent_seq: u64) -> Result<()> {
+        let local = self.view().head(self.me).map_or(0, |h| h.seq);
+        if parent_seq <= local {
+            return Ok(());
+        }
+        warn!(org = %self.code(), parent_seq, local_seq = local, "parent holds more of our own log than we do: refusing writes until restored");
+        self.store
+            .set_meta(META_LOST_TAIL, format!("{parent_seq}").as_bytes())?;
+        self.lost_tail.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Lifts the lost-tail refusal once the own log is whole again.
+    pub fn clear_lost_tail(&self) -> Result<()> {
+        self.store.remove_meta(META_LOST_TAIL)?;
+        self.lost_tail.store(false, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        if !self.lost_tail() {
+            return Ok(());
+        }
+        let parent_seq = self
+            .store
+            .meta(META_LOST_TAIL)?
+            .and_then(|v| String::from_utf8(v).ok())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        Err(Error::LostTail {
+            org: self.code().to_owned(),
+            parent_seq,
+            local_seq: self.view().head(self.me).map_or(0, |h| h.seq),
+        })
+    }
+
+    /// Writes records as changes of this node's own origin, skipping those
+    /// identical to what is held (so re-importing a file writes nothing).
+    /// All-or-nothing: one atomic, durable append.
+    pub fn write_records(&self, records: Vec<Record>) -> Result<WriteSummary> {
+        let _writing = self.lock_writes();
+        self.check_writable()?;
+        let me = self.me;
+        let total = records.len();
+        let (changed, head) = {
+            let view = self.view();
+            let mut seen = std::collections::HashSet::new();
+            let changed: Vec<Record> = records
+                .into_iter()
+                .rev()
+                // Within one call the last version of a key wins.
+                .filter(|r| seen.insert(r.key()))
+                .filter(|r| match r {
+                    Record::Tombstone(k) => view.current(me, k).is_some(),
+                    _ => view.current(me, &r.key()).as_ref() != Some(r),
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            (changed, view.head(me).copied())
+        };
+        let (mut seq, mut prev) = head.map_or((0, GENESIS), |h| (h.seq, h.hash));
+        if changed.is_empty() {
+            return Ok(WriteSummary {
+                written: 0,
+                unchanged: total,
+                seq,
+            });
+        }
+        let now = now_ms();
+        let origin = self.code().to_owned();
+        let mut entries = Vec::with_capacity(changed.len());
+        for record in &changed {
+            seq += 1;
+            let change = Change::new(origin.clone(), seq, prev, now, codec::encode_record(record));
+            prev = change.hash;
+            entries.push(LogEntry {
+                origin: origin.clone(),
+                seq,
+                received_at_ms: now,
+                change: codec::encode_change(&change),
+            });
+        }
+        self.store.append(&entries)?;
+        let written = changed.len();
+        {
+            let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
+            for record in changed {
+                view.apply(me, record);
+            }
+            view.set_head(
+                me,
+                Head {
+                    seq,
+                    hash: prev,
+                    written_at_ms: now,
+                    received_at_ms: now,
+                },
+            );
+        }
+        self.changed.send_modify(|v| *v += 1);
+        info!(org = %origin, written, unchanged = total - written, seq, "records written");
+        Ok(WriteSummary {
+            written,
+            unchanged: total - written,
+            seq,
+        })
+    }
+
+    /// Appends changes received from a subordinate, already validated and
+    /// placed by the caller (each the next of its origin, in order), with
+    /// their decoded records. Atomic and durable; then the view follows.
+    ///
+    /// The caller must hold the guard from [`Node::begin_append`] across its
+    /// validation and this call, so no other append moves the heads between.
+    pub fn append_received(
+        &self,
+        _guard: &AppendGuard<'_>,
+        accepted: Vec<(OrgId, Change, Bytes, Option<Record>)>,
+    ) -> Result<()> {
+        if accepted.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let entries: Vec<LogEntry> = accepted
+            .iter()
+            .map(|(_, change, bytes, _)| LogEntry {
+                origin: change.origin.clone(),
+                seq: change.seq,
+                received_at_ms: now,
+                change: bytes.clone(),
+            })
+            .collect();
+        self.store.append(&entries)?;
+        {
+            let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
+            for (origin, change, _, record) in accepted {
+                if let Some(record) = record {
+                    view.apply(origin, record);
+                }
+                view.set_head(
+                    origin,
+                    Head {
+                        seq: change.seq,
+                        hash: change.hash,
+                        written_at_ms: change.written_at_ms,
+                        received_at_ms: now,
+                    },
+                );
+            }
+        }
+        self.changed.send_modify(|v| *v += 1);
+        Ok(())
+    }
+
+    /// Takes the write lock for a validate-then-append sequence.
+    pub fn begin_append(&self) -> AppendGuard<'_> {
+        AppendGuard {
+            _guard: self.lock_writes(),
+        }
+    }
+}
+
+/// Proof that the holder has the node's write lock (see [`Node::append_received`]).
+pub struct AppendGuard<'a> {
+    _guard: MutexGuard<'a, ()>,
+}
+
+/// Rebuilds the view from the log, checking that every origin's chain links.
+fn replay(store: &Store, orgs: &OrgDirectory) -> Result<(View, u64)> {
+    let mut view = View::default();
+    let mut unknown = 0u64;
+    let mut current: Option<(String, Option<OrgId>, Head)> = None;
+    let finish = |view: &mut View, cur: Option<(String, Option<OrgId>, Head)>| {
+        if let Some((_, Some(id), head)) = cur {
+            view.set_head(id, head);
+        }
+    };
+    for entry in store.scan_all() {
+        let entry = entry?;
+        let change = codec::decode_change(entry.change.clone())
+            .map_err(|e| Error::Corrupt(format!("{} seq {}: {e}", entry.origin, entry.seq)))?;
+        if change.origin != entry.origin || change.seq != entry.seq {
+            return Err(Error::Corrupt(format!(
+                "entry {} seq {} holds change {} seq {}",
+                entry.origin, entry.seq, change.origin, change.seq
+            )));
+        }
+        let same_origin = current.as_ref().is_some_and(|(o, _, _)| *o == entry.origin);
+        if !same_origin {
+            finish(&mut view, current.take());
+            let id = orgs.get(&entry.origin);
+            if id.is_none() {
+                warn!(origin = %entry.origin, "changes of an origin not in the org directory are held but not shown");
+            }
+            current = Some((
+                entry.origin.clone(),
+                id,
+                Head {
+                    seq: 0,
+                    hash: GENESIS,
+                    written_at_ms: 0,
+                    received_at_ms: 0,
+                },
+            ));
+        }
+        let Some((_, id, head)) = current.as_mut() else {
+            continue;
+        };
+        if change.seq != head.seq + 1 || change.prev_hash != head.hash {
+            return Err(Error::Corrupt(format!(
+                "log of {} breaks at seq {}",
+                entry.origin, change.seq
+            )));
+        }
+        *head = Head {
+            seq: change.seq,
+            hash: change.hash,
+            written_at_ms: change.written_at_ms,
+            received_at_ms: entry.received_at_ms,
+        };
+        let Some(id) = *id else {
+            unknown += 1;
+            continue;
+        };
+        match codec::decode_record(&change.record) {
+            Ok(record) => view.apply(id, record),
+            // Stored changes were validated before they were stored; one that
+            // no longer validates (a stricter version) stays in the log and is
+            // forwarded, but is not shown.
+            Err(e) => {
+                warn!(origin = %entry.origin, seq = change.seq, error = %e, "stored record no longer validates; not shown")
+            }
+        }
+    }
+    finish(&mut view, current.take());
+    Ok((view, unknown))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Attendance, Class, Hours, Mode, Outcome, Rank, RecordKey, RosterEntry};
+
+    fn d(s: &str) -> crate::model::Date {
+        s.parse().unwrap()
+    }
+
+    fn config(org: &str) -> Config {
+        Config {
+            org: org.into(),
+            upstream: None,
+            tls_dir: None,
+            insecure: false,
+        }
+    }
+
+    fn roster(id: &str, name: &str) -> Record {
+        Record::Roster(RosterEntry {
+            person: id.parse().unwrap(),
+            name: name.into(),
+            rank: Rank::General,
+            since: d("2024-01-01"),
+            until: None,
+            employer: String::new(),
+            position: String::new(),
+            group: String::new(),
+        })
+    }
+
+    #[test]
+    fn init_open_and_refusals() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        assert!(matches!(
+            Node::open(&data),
+            Err(Error::NotInitialized { .. })
+        ));
+        assert!(matches!(
+            Node::init(&data, config("999999")),
+            Err(Error::UnknownOrg(_))
+        ));
+        let node = Node::init(&data, config("410102")).unwrap();
+        assert_eq!(node.orgs().org(node.me()).name, "中原区");
+        drop(node);
+        assert!(matches!(
+            Node::init(&data, config("410102")),
+            Err(Error::AlreadyInitialized { .. })
+        ));
+    }
+
+    #[test]
+    fn writes_chain_survive_reopen_and_skip_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Node::init(dir.path(), config("410102")).unwrap();
+        let a = roster("11010519491231002X", "甲");
+        let class = Record::Class(Class {
+            class_id: "C1".parse().unwrap(),
+            title: "班".into(),
+            category: String::new(),
+            mode: Mode::Centralized,
+            off_job: true,
+            start: d("2024-03-01"),
+            end: d("2024-03-03"),
+            hours: Hours::from_whole(20),
+            days: None,
+        });
+        let att = Record::Attendance(Attendance {
+            class_id: "C1".parse().unwrap(),
+            person: "11010519491231002X".parse().unwrap(),
+            hours: Hours::from_whole(20),
+            outcome: Outcome::Completed,
+            name: String::new(),
+        });
+        let s = node
+            .write_records(vec![a.clone(), class.clone(), att.clone()])
+            .unwrap();
+        assert_eq!((s.written, s.unchanged, s.seq), (3, 0, 3));
+        let s = node
+            .write_records(vec![a.clone(), class.clone(), att.clone()])
+            .unwrap();
+        assert_eq!((s.written, s.unchanged, s.seq), (0, 3, 3));
+        let renamed = roster("11010519491231002X", "乙");
+        let s = node
+            .write_records(vec![renamed.clone(), a.clone()])
+            .unwrap();
+        // The last version of a key within one call wins: `a` equals what is held.
+        assert_eq!((s.written, s.unchanged), (0, 2));
+        let s = node.write_records(vec![renamed.clone()]).unwrap();
+        assert_eq!(s.seq, 4);
+        let tomb = Record::Tombstone(RecordKey::Attendance(
+            "C1".parse().unwrap(),
+            "11010519491231002X".parse().unwrap(),
+        ));
+        assert_eq!(node.write_records(vec![tomb.clone()]).unwrap().written, 1);
+        assert_eq!(node.write_records(vec![tomb]).unwrap().written, 0);
+        let counts = node.view().counts();
+        drop(node);
+
+        let node = Node::open(dir.path()).unwrap();
+        assert_eq!(node.view().counts(), counts);
+        let me = node.me();
+        assert_eq!(node.view().head(me).unwrap().seq, 5);
+        assert_eq!(node.view().current(me, &a.key()), Some(renamed));
+        // Every stored change verifies and links.
+        let mut prev = GENESIS;
+        for e in node.store().scan(node.code(), 0) {
+            let c = codec::decode_change(e.unwrap().change).unwrap();
+            assert!(c.hash_is_valid());
+            assert_eq!(c.prev_hash, prev);
+            prev = c.hash;
+        }
+    }
+
+    #[test]
+    fn lost_tail_refuses_writes_until_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Node::init(dir.path(), config("410102")).unwrap();
+        node.write_records(vec![roster("11010519491231002X", "甲")])
+            .unwrap();
+        node.mark_lost_tail(1).unwrap();
+        assert!(!node.lost_tail(), "a parent at our own seq is not ahead");
+        node.mark_lost_tail(7).unwrap();
+        let err = node
+            .write_records(vec![roster("11010519491231002X", "乙")])
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::LostTail {
+                    parent_seq: 7,
+                    local_seq: 1,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        drop(node);
+        let node = Node::open(dir.path()).unwrap();
+        assert!(node.lost_tail(), "the refusal survives a restart");
+        node.clear_lost_tail().unwrap();
+        node.write_records(vec![roster("11010519491231002X", "乙")])
+            .unwrap();
+    }
+}

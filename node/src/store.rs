@@ -1,0 +1,386 @@
+//! The store: every change this node holds, on disk, in sled.
+//!
+//! The only module that imports sled, behind a narrow interface, so the
+//! engine can be replaced without touching anything else.
+//!
+//! # Layout
+//!
+//! - tree `log`: key `origin ‖ 0x00 ‖ seq (u64 BE)`, value
+//!   `received_at_ms (i64 BE) ‖ change bytes`. Keys of one origin sort by seq,
+//!   so an origin's log appends at the end of its key range and a version
+//!   vector is the last key of each origin's range. The change bytes are the
+//!   encoded `lunxun.v1.Change`, exactly as the origin wrote it.
+//! - tree `meta`: small named values (node state, sync bookkeeping,
+//!   quarantined changes).
+//!
+//! # Durability
+//!
+//! [`Store::append`] applies one atomic sled batch and then flushes: when it
+//! returns, the entries survive a process crash. (sled's flush uses
+//! `sync_file_range`, so a power cut can still lose a tail; the sync protocol
+//! never depends on more: a node that lost a tail simply receives it again.)
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+
+/// sled's page cache size. Small on purpose: the node keeps its own
+/// materialized view in memory, so sled's cache serves only writes and scans.
+pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Separates an origin from the seq in a log key. Org codes never contain it.
+const KEY_SEPARATOR: u8 = 0x00;
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process has the store open (sled allows one per store).
+    #[error("data dir {path} is in use by another lunxun process")]
+    Locked { path: PathBuf },
+    /// The engine reported an error.
+    #[error("store {path}: {message}")]
+    Engine { path: PathBuf, message: String },
+    /// A stored entry does not have the expected layout.
+    #[error("store {path}: corrupt entry: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+}
+
+/// One stored change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// The change's origin (also inside `change`, duplicated in the key).
+    pub origin: String,
+    /// The change's seq (also inside `change`).
+    pub seq: u64,
+    /// When this node stored the change.
+    pub received_at_ms: i64,
+    /// The encoded change, as the origin wrote it.
+    pub change: Bytes,
+}
+
+/// The on-disk store of one node.
+pub struct Store {
+    path: PathBuf,
+    db: sled::Db,
+    log: sled::Tree,
+    meta: sled::Tree,
+}
+
+fn log_key(origin: &str, seq: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(origin.len() + 9);
+    key.extend_from_slice(origin.as_bytes());
+    key.push(KEY_SEPARATOR);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+fn origin_prefix(origin: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(origin.len() + 1);
+    key.extend_from_slice(origin.as_bytes());
+    key.push(KEY_SEPARATOR);
+    key
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let path = dir.to_path_buf();
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(CACHE_BYTES)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .map_err(|e| match &e {
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("lock") =>
+                {
+                    StoreError::Locked { path: path.clone() }
+                }
+                _ => StoreError::Engine {
+                    path: path.clone(),
+                    message: e.to_string(),
+                },
+            })?;
+        let engine = |e: sled::Error| StoreError::Engine {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let log = db.open_tree("log").map_err(engine)?;
+        let meta = db.open_tree("meta").map_err(engine)?;
+        Ok(Store {
+            path,
+            db,
+            log,
+            meta,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn engine(&self, e: sled::Error) -> StoreError {
+        StoreError::Engine {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    fn corrupt(&self, reason: impl Into<String>) -> StoreError {
+        StoreError::Corrupt {
+            path: self.path.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    fn decode(&self, key: &[u8], value: &[u8]) -> Result<LogEntry, StoreError> {
+        let sep = key
+            .iter()
+            .position(|&b| b == KEY_SEPARATOR)
+            .ok_or_else(|| self.corrupt("log key without separator"))?;
+        let origin = std::str::from_utf8(&key[..sep])
+            .map_err(|_| self.corrupt("log key origin is not utf-8"))?;
+        let seq: [u8; 8] = key[sep + 1..]
+            .try_into()
+            .map_err(|_| self.corrupt(format!("log key of {origin} has a bad seq")))?;
+        if value.len() < 8 {
+            return Err(self.corrupt(format!("log value of {origin} is truncated")));
+        }
+        let (at, change) = value.split_at(8);
+        Ok(LogEntry {
+            origin: origin.to_owned(),
+            seq: u64::from_be_bytes(seq),
+            received_at_ms: i64::from_be_bytes(at.try_into().unwrap_or_default()),
+            change: Bytes::copy_from_slice(change),
+        })
+    }
+
+    /// Appends entries atomically and durably: all or none of them are
+    /// stored, and when this returns they survive a crash. The caller keeps
+    /// each origin's log dense; the store does not check it.
+    pub fn append(&self, entries: &[LogEntry]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        let mut value = Vec::new();
+        for e in entries {
+            value.clear();
+            value.extend_from_slice(&e.received_at_ms.to_be_bytes());
+            value.extend_from_slice(&e.change);
+            batch.insert(log_key(&e.origin, e.seq), value.as_slice());
+        }
+        self.log.apply_batch(batch).map_err(|e| self.engine(e))?;
+        self.flush()
+    }
+
+    /// Makes every write so far durable.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(|e| self.engine(e))
+    }
+
+    /// The entry of `origin` at `seq`.
+    pub fn entry(&self, origin: &str, seq: u64) -> Result<Option<LogEntry>, StoreError> {
+        let key = log_key(origin, seq);
+        match self.log.get(&key).map_err(|e| self.engine(e))? {
+            Some(v) => Ok(Some(self.decode(&key, &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The newest entry of `origin`.
+    pub fn last(&self, origin: &str) -> Result<Option<LogEntry>, StoreError> {
+        match self.log.scan_prefix(origin_prefix(origin)).next_back() {
+            Some(kv) => {
+                let (k, v) = kv.map_err(|e| self.engine(e))?;
+                Ok(Some(self.decode(&k, &v)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The newest entry of every origin held, in origin order.
+    pub fn heads(&self) -> Result<Vec<LogEntry>, StoreError> {
+        let mut out = Vec::new();
+        let mut from: Vec<u8> = Vec::new();
+        loop {
+            let Some(first) = self.log.range(from.as_slice()..).next() else {
+                break;
+            };
+            let (key, _) = first.map_err(|e| self.engine(e))?;
+            let sep = key
+                .iter()
+                .position(|&b| b == KEY_SEPARATOR)
+                .ok_or_else(|| self.corrupt("log key without separator"))?;
+            let origin = std::str::from_utf8(&key[..sep])
+                .map_err(|_| self.corrupt("log key origin is not utf-8"))?;
+            if let Some(last) = self.last(origin)? {
+                out.push(last);
+            }
+            // Every key of this origin is `origin ‖ 0x00 ‖ …`; `origin ‖ 0x01`
+            // sorts after all of them and before any longer origin.
+            from = key[..sep].to_vec();
+            from.push(KEY_SEPARATOR + 1);
+        }
+        Ok(out)
+    }
+
+    /// The entries of `origin` with seq greater than `after`, in order.
+    pub fn scan(
+        &self,
+        origin: &str,
+        after: u64,
+    ) -> impl Iterator<Item = Result<LogEntry, StoreError>> + '_ {
+        let start = log_key(origin, after.saturating_add(1));
+        let end = {
+            let mut e = origin.as_bytes().to_vec();
+            e.push(KEY_SEPARATOR + 1);
+            e
+        };
+        self.log.range(start..end).map(move |kv| {
+            let (k, v) = kv.map_err(|e| self.engine(e))?;
+            self.decode(&k, &v)
+        })
+    }
+
+    /// Every entry, origin by origin, each origin in seq order.
+    pub fn scan_all(&self) -> impl Iterator<Item = Result<LogEntry, StoreError>> + '_ {
+        self.log.iter().map(move |kv| {
+            let (k, v) = kv.map_err(|e| self.engine(e))?;
+            self.decode(&k, &v)
+        })
+    }
+
+    /// A named value.
+    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .meta
+            .get(key.as_bytes())
+            .map_err(|e| self.engine(e))?
+            .map(|v| v.to_vec()))
+    }
+
+    /// Sets a named value durably.
+    pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.meta
+            .insert(key.as_bytes(), value)
+            .map_err(|e| self.engine(e))?;
+        self.flush()
+    }
+
+    /// Removes a named value durably.
+    pub fn remove_meta(&self, key: &str) -> Result<(), StoreError> {
+        self.meta
+            .remove(key.as_bytes())
+            .map_err(|e| self.engine(e))?;
+        self.flush()
+    }
+
+    /// Named values whose key starts with `prefix`, in key order.
+    pub fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.meta
+            .scan_prefix(prefix.as_bytes())
+            .map(|kv| {
+                let (k, v) = kv.map_err(|e| self.engine(e))?;
+                Ok((String::from_utf8_lossy(&k).into_owned(), v.to_vec()))
+            })
+            .collect()
+    }
+
+    /// Bytes the store occupies on disk.
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+}
+
+/// Inserts `records` (key, value) one by one into a fresh sled tree in `dir`
+/// and flushes: the baseline the benchmarks compare every write path with.
+pub fn raw_insert_baseline(dir: &Path, records: &[(Vec<u8>, Vec<u8>)]) -> Result<(), StoreError> {
+    let store = Store::open(dir)?;
+    let tree = store
+        .db
+        .open_tree("baseline")
+        .map_err(|e| store.engine(e))?;
+    for (k, v) in records {
+        tree.insert(k.as_slice(), v.as_slice())
+            .map_err(|e| store.engine(e))?;
+    }
+    store.flush()
+}
+
+/// The log key of a change: exposed for benchmarks that reproduce the layout.
+pub fn change_key(origin: &str, seq: u64) -> Vec<u8> {
+    log_key(origin, seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(origin: &str, seq: u64) -> LogEntry {
+        LogEntry {
+            origin: origin.into(),
+            seq,
+            received_at_ms: 1_000 + seq as i64,
+            change: Bytes::from(format!("{origin}/{seq}")),
+        }
+    }
+
+    #[test]
+    fn append_scan_and_heads() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.heads().unwrap().is_empty());
+        let mut batch = Vec::new();
+        for seq in 1..=300 {
+            batch.push(entry("410102", seq));
+        }
+        for seq in 1..=3 {
+            batch.push(entry("AB", seq));
+            batch.push(entry("AB-C", seq));
+            batch.push(entry("410100", seq));
+        }
+        store.append(&batch).unwrap();
+        let heads = store.heads().unwrap();
+        let summary: Vec<(String, u64)> = heads.iter().map(|e| (e.origin.clone(), e.seq)).collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("410100".into(), 3),
+                ("410102".into(), 300),
+                ("AB".into(), 3),
+                ("AB-C".into(), 3)
+            ]
+        );
+        // Seqs sort numerically (big-endian), not as text.
+        let tail: Vec<u64> = store.scan("410102", 255).map(|e| e.unwrap().seq).collect();
+        assert_eq!(tail, (256..=300).collect::<Vec<_>>());
+        assert_eq!(store.scan("AB", 0).count(), 3);
+        assert_eq!(store.entry("AB-C", 2).unwrap(), Some(entry("AB-C", 2)));
+        assert_eq!(store.entry("AB-C", 4).unwrap(), None);
+        assert_eq!(store.scan_all().count(), 309);
+    }
+
+    #[test]
+    fn survives_reopen_and_refuses_a_second_opener() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store
+                .append(&[entry("410102", 1), entry("410102", 2)])
+                .unwrap();
+            store.set_meta("k", b"v").unwrap();
+            match Store::open(dir.path()) {
+                Err(StoreError::Locked { .. }) => {}
+                Err(e) => panic!("unexpected error {e}"),
+                Ok(_) => panic!("a second opener must be refused"),
+            }
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.last("410102").unwrap(), Some(entry("410102", 2)));
+        assert_eq!(store.meta("k").unwrap().as_deref(), Some(&b"v"[..]));
+        store.remove_meta("k").unwrap();
+        assert_eq!(store.meta("k").unwrap(), None);
+    }
+}
