@@ -101,16 +101,16 @@ pub fn csv(
             Lang::Zh => c.zh,
         })
         .collect();
-    w.write_record(&header).map_err(io::Error::other)?;
+    w.write_record(&header).map_err(io::Error::from)?;
     for row in rows {
-        w.write_record(row).map_err(io::Error::other)?;
+        w.write_record(row).map_err(io::Error::from)?;
     }
     w.flush()
 }
 
 /// Writes one JSON document and a newline.
 pub fn json<T: serde::Serialize>(out: &mut dyn Write, value: &T) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value).map_err(io::Error::other)?;
+    serde_json::to_writer_pretty(&mut *out, value).map_err(io::Error::from)?;
     writeln!(out)
 }
 
