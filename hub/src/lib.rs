@@ -1,1 +1,13 @@
 //! lunxun-hub: a node that also accepts its subordinates' syncs.
+//!
+//! A prefecture, a province or the national bureau runs `lunxun-hub`; it has
+//! every command of `lunxun-node` (this crate reuses the node's library and
+//! CLI) plus what a bureau with subordinates needs.
+//!
+//! # Layout
+//!
+//! - [`cli`]: the hub's command line, a superset of the node's.
+//! - [`demo`]: the newcomer's first command.
+
+pub mod cli;
+pub mod demo;

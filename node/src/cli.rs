@@ -86,7 +86,7 @@ pub struct Output<'a> {
 
 /// lunxun-node: one petition bureau's cadre-training records (轮训).
 #[derive(Debug, Parser)]
-#[command(name = "lunxun-node", version, about, long_about = None, after_help = EXIT_CODES_HELP)]
+#[command(name = "lunxun-node", version, after_help = EXIT_CODES_HELP)]
 pub struct Cli {
     /// The node's data dir (config, store, policy overrides).
     #[arg(

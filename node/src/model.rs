@@ -720,6 +720,12 @@ impl FromStr for ClassId {
     }
 }
 
+impl std::borrow::Borrow<str> for ClassId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for ClassId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

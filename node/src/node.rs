@@ -366,27 +366,27 @@ pub struct AppendGuard<'a> {
     _guard: MutexGuard<'a, ()>,
 }
 
-/// Rebuilds the view from the log, checking that every origin's chain links.
+/// Rebuilds the view from the log. Each origin's log must be dense and
+/// chained; the first hole or broken link marks a torn tail (a crash during an
+/// append, before its flush, so never acknowledged or forwarded): it is
+/// truncated, with a warning, and the view holds the dense prefix.
 fn replay(store: &Store, orgs: &OrgDirectory) -> Result<(View, u64)> {
     let mut view = View::default();
     let mut unknown = 0u64;
-    let mut current: Option<(String, Option<OrgId>, Head)> = None;
-    let finish = |view: &mut View, cur: Option<(String, Option<OrgId>, Head)>| {
-        if let Some((_, Some(id), head)) = cur {
+    let mut torn: Vec<(String, u64)> = Vec::new();
+    // The origin being replayed, its id, its head so far, and whether its
+    // tail is torn (the rest of its entries are skipped, then truncated).
+    let mut current: Option<(String, Option<OrgId>, Head, bool)> = None;
+    let finish = |view: &mut View, cur: Option<(String, Option<OrgId>, Head, bool)>| {
+        if let Some((_, Some(id), head, _)) = cur
+            && head.seq > 0
+        {
             view.set_head(id, head);
         }
     };
     for entry in store.scan_all() {
         let entry = entry?;
-        let change = codec::decode_change(entry.change.clone())
-            .map_err(|e| Error::Corrupt(format!("{} seq {}: {e}", entry.origin, entry.seq)))?;
-        if change.origin != entry.origin || change.seq != entry.seq {
-            return Err(Error::Corrupt(format!(
-                "entry {} seq {} holds change {} seq {}",
-                entry.origin, entry.seq, change.origin, change.seq
-            )));
-        }
-        let same_origin = current.as_ref().is_some_and(|(o, _, _)| *o == entry.origin);
+        let same_origin = current.as_ref().is_some_and(|(o, ..)| *o == entry.origin);
         if !same_origin {
             finish(&mut view, current.take());
             let id = orgs.get(&entry.origin);
@@ -402,17 +402,28 @@ fn replay(store: &Store, orgs: &OrgDirectory) -> Result<(View, u64)> {
                     written_at_ms: 0,
                     received_at_ms: 0,
                 },
+                false,
             ));
         }
-        let Some((_, id, head)) = current.as_mut() else {
+        let Some((origin, id, head, is_torn)) = current.as_mut() else {
             continue;
         };
-        if change.seq != head.seq + 1 || change.prev_hash != head.hash {
-            return Err(Error::Corrupt(format!(
-                "log of {} breaks at seq {}",
-                entry.origin, change.seq
-            )));
+        if *is_torn {
+            continue;
         }
+        let change = codec::decode_change(entry.change.clone()).ok().filter(|c| {
+            c.origin == entry.origin
+                && c.seq == entry.seq
+                && c.seq == head.seq + 1
+                && c.prev_hash == head.hash
+                && c.hash_is_valid()
+        });
+        let Some(change) = change else {
+            warn!(origin = %origin, after_seq = head.seq, at_seq = entry.seq, "torn tail of a log (a crash during an append): truncating it");
+            torn.push((origin.clone(), head.seq));
+            *is_torn = true;
+            continue;
+        };
         *head = Head {
             seq: change.seq,
             hash: change.hash,
@@ -434,6 +445,10 @@ fn replay(store: &Store, orgs: &OrgDirectory) -> Result<(View, u64)> {
         }
     }
     finish(&mut view, current.take());
+    for (origin, seq) in torn {
+        let removed = store.truncate_after(&origin, seq)?;
+        info!(origin = %origin, seq, removed, "torn tail truncated");
+    }
     Ok((view, unknown))
 }
 
@@ -550,6 +565,75 @@ mod tests {
             assert_eq!(c.prev_hash, prev);
             prev = c.hash;
         }
+    }
+
+    #[test]
+    fn replay_truncates_a_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Node::init(dir.path(), config("410102")).unwrap();
+        let ids = [
+            "11010519491231002X",
+            "410102198001010011",
+            "410102198001010038",
+        ];
+        for (i, id) in ids.iter().enumerate() {
+            let mut digits = [0u8; 17];
+            digits.copy_from_slice(&id.as_bytes()[..17]);
+            let id = format!(
+                "{}{}",
+                &id[..17],
+                crate::model::PersonId::check_char(&digits)
+            );
+            node.write_records(vec![roster(&id, &format!("人{i}"))])
+                .unwrap();
+        }
+        let tip = node.view().head(node.me()).copied().unwrap();
+        assert_eq!(tip.seq, 3);
+        // What a crash mid-append can leave: an entry after a hole (seq 5
+        // without 4), and one whose link does not match.
+        let orphan = Change::new(
+            "410102".into(),
+            5,
+            tip.hash,
+            0,
+            codec::encode_record(&roster(ids[0], "x")),
+        );
+        node.store()
+            .append(&[LogEntry {
+                origin: "410102".into(),
+                seq: 5,
+                received_at_ms: 0,
+                change: codec::encode_change(&orphan),
+            }])
+            .unwrap();
+        drop(node);
+        let node = Node::open(dir.path()).unwrap();
+        assert_eq!(node.view().head(node.me()).unwrap().seq, 3);
+        assert_eq!(node.store().last("410102").unwrap().unwrap().seq, 3);
+
+        let bad_link = Change::new(
+            "410102".into(),
+            4,
+            [7; 32],
+            0,
+            codec::encode_record(&roster(ids[0], "y")),
+        );
+        node.store()
+            .append(&[LogEntry {
+                origin: "410102".into(),
+                seq: 4,
+                received_at_ms: 0,
+                change: codec::encode_change(&bad_link),
+            }])
+            .unwrap();
+        drop(node);
+        let node = Node::open(dir.path()).unwrap();
+        assert_eq!(node.store().last("410102").unwrap().unwrap().seq, 3);
+        // And the log continues densely from the truncated head.
+        node.write_records(vec![roster(ids[0], "z")]).unwrap();
+        drop(node);
+        let node = Node::open(dir.path()).unwrap();
+        assert_eq!(node.view().head(node.me()).unwrap().seq, 4);
     }
 
     #[test]

@@ -15,10 +15,17 @@
 //!
 //! # Durability
 //!
-//! [`Store::append`] applies one atomic sled batch and then flushes: when it
-//! returns, the entries survive a process crash. (sled's flush uses
-//! `sync_file_range`, so a power cut can still lose a tail; the sync protocol
-//! never depends on more: a node that lost a tail simply receives it again.)
+//! [`Store::append`] inserts the entries one by one and then flushes: when it
+//! returns, they survive a process crash. Individual inserts, not a sled
+//! `Batch`: measured on this stack, a batch costs 1.3–2.4× as much per entry
+//! (and one of 200,000 entries is erratic), and the log's own structure gives
+//! what a batch would: a crash during an append can only leave a torn tail
+//! of some origins' logs (entries after a hole, or never-flushed ones), which
+//! nobody was told about, since nothing is acknowledged or forwarded before
+//! the flush. The node's replay truncates such a tail at open
+//! ([`Store::truncate_after`]). (sled's flush uses `sync_file_range`, so a
+//! power cut can still lose a tail; the sync protocol never depends on more:
+//! a node that lost a tail simply receives it again.)
 
 use std::path::{Path, PathBuf};
 
@@ -156,23 +163,46 @@ impl Store {
         })
     }
 
-    /// Appends entries atomically and durably: all or none of them are
-    /// stored, and when this returns they survive a crash. The caller keeps
+    /// Appends entries durably: when this returns they survive a crash. If
+    /// it fails or the process dies first, any subset of them may be stored,
+    /// which the node's replay truncates to a dense prefix. The caller keeps
     /// each origin's log dense; the store does not check it.
     pub fn append(&self, entries: &[LogEntry]) -> Result<(), StoreError> {
         if entries.is_empty() {
             return Ok(());
         }
-        let mut batch = sled::Batch::default();
         let mut value = Vec::new();
         for e in entries {
             value.clear();
             value.extend_from_slice(&e.received_at_ms.to_be_bytes());
             value.extend_from_slice(&e.change);
-            batch.insert(log_key(&e.origin, e.seq), value.as_slice());
+            self.log
+                .insert(log_key(&e.origin, e.seq), value.as_slice())
+                .map_err(|e| self.engine(e))?;
         }
-        self.log.apply_batch(batch).map_err(|e| self.engine(e))?;
         self.flush()
+    }
+
+    /// Removes every entry of `origin` with seq greater than `seq`, durably
+    /// (a torn tail found at open, or a restore). Returns how many.
+    pub fn truncate_after(&self, origin: &str, seq: u64) -> Result<usize, StoreError> {
+        let keys: Vec<sled::IVec> = self
+            .log
+            .range(
+                log_key(origin, seq.saturating_add(1))..{
+                    let mut e = origin.as_bytes().to_vec();
+                    e.push(KEY_SEPARATOR + 1);
+                    e
+                },
+            )
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.engine(e))?;
+        for k in &keys {
+            self.log.remove(k).map_err(|e| self.engine(e))?;
+        }
+        self.flush()?;
+        Ok(keys.len())
     }
 
     /// Makes every write so far durable.
@@ -360,6 +390,10 @@ mod tests {
         assert_eq!(store.entry("AB-C", 2).unwrap(), Some(entry("AB-C", 2)));
         assert_eq!(store.entry("AB-C", 4).unwrap(), None);
         assert_eq!(store.scan_all().count(), 309);
+        assert_eq!(store.truncate_after("410102", 250).unwrap(), 50);
+        assert_eq!(store.last("410102").unwrap().map(|e| e.seq), Some(250));
+        assert_eq!(store.truncate_after("410102", 250).unwrap(), 0);
+        assert_eq!(store.last("410100").unwrap().map(|e| e.seq), Some(3));
     }
 
     #[test]

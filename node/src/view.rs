@@ -44,7 +44,7 @@ pub struct View {
     heads: HashMap<OrgId, Head>,
     rosters: HashMap<OrgId, HashMap<PersonId, RosterEntry>>,
     classes: Vec<ClassSlot>,
-    class_index: HashMap<(OrgId, ClassId), ClassIdx>,
+    class_index: HashMap<OrgId, HashMap<ClassId, ClassIdx>>,
     attendance: HashMap<PersonId, Vec<Att>>,
     attendance_count: usize,
     /// Names organizers recorded on attendance, only where not empty.
@@ -79,8 +79,12 @@ impl View {
         self.heads.insert(origin, head);
     }
 
+    fn class_idx(&self, origin: OrgId, class_id: &str) -> Option<ClassIdx> {
+        self.class_index.get(&origin)?.get(class_id).copied()
+    }
+
     fn class_slot(&mut self, origin: OrgId, class_id: &ClassId) -> ClassIdx {
-        if let Some(&idx) = self.class_index.get(&(origin, class_id.clone())) {
+        if let Some(idx) = self.class_idx(origin, class_id.as_str()) {
             return idx;
         }
         let idx = self.classes.len() as ClassIdx;
@@ -89,7 +93,10 @@ impl View {
             class_id: class_id.clone(),
             class: None,
         });
-        self.class_index.insert((origin, class_id.clone()), idx);
+        self.class_index
+            .entry(origin)
+            .or_default()
+            .insert(class_id.clone(), idx);
         idx
     }
 
@@ -142,12 +149,12 @@ impl View {
                 }
             }
             RecordKey::Class(c) => {
-                if let Some(&idx) = self.class_index.get(&(origin, c.clone())) {
+                if let Some(idx) = self.class_idx(origin, c.as_str()) {
                     self.classes[idx as usize].class = None;
                 }
             }
             RecordKey::Attendance(c, p) => {
-                let Some(&idx) = self.class_index.get(&(origin, c.clone())) else {
+                let Some(idx) = self.class_idx(origin, c.as_str()) else {
                     return;
                 };
                 if let Some(list) = self.attendance.get_mut(p) {
@@ -179,7 +186,7 @@ impl View {
                 .map(Record::Roster),
             RecordKey::Class(c) => self.class(origin, c).cloned().map(Record::Class),
             RecordKey::Attendance(c, p) => {
-                let idx = *self.class_index.get(&(origin, c.clone()))?;
+                let idx = self.class_idx(origin, c.as_str())?;
                 let att = self.attendance.get(p)?.iter().find(|a| a.class == idx)?;
                 Some(Record::Attendance(Attendance {
                     class_id: c.clone(),
@@ -204,7 +211,7 @@ impl View {
 
     /// A class of `origin`.
     pub fn class(&self, origin: OrgId, class_id: &ClassId) -> Option<&Class> {
-        let idx = *self.class_index.get(&(origin, class_id.clone()))?;
+        let idx = self.class_idx(origin, class_id.as_str())?;
         self.classes[idx as usize].class.as_ref()
     }
 

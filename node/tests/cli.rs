@@ -1,0 +1,436 @@
+//! The `lunxun-node` command line, driven as the external contract says:
+//! real binary, real data dir, exit codes, one-line errors, JSON shape.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn node(data: &Path, args: &[&str]) -> Out {
+    let out = Command::new(env!("CARGO_BIN_EXE_lunxun-node"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run lunxun-node");
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn ok(data: &Path, args: &[&str]) -> String {
+    let out = node(data, args);
+    assert_eq!(out.code, 0, "{args:?} failed: {}", out.stderr);
+    out.stdout
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/county-410102")
+}
+
+fn own_seq(data: &Path) -> u64 {
+    let status: Value = serde_json::from_str(&ok(data, &["status", "--format", "json"])).unwrap();
+    status["own_seq"].as_u64().unwrap()
+}
+
+fn county(tmp: &Path) -> PathBuf {
+    let data = tmp.join("data");
+    ok(&data, &["init", "--org", "410102"]);
+    data
+}
+
+/// 17 digits plus the GB 11643 check character.
+fn id(first17: &str) -> String {
+    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = first17
+        .bytes()
+        .zip(W)
+        .map(|(b, w)| u32::from(b - b'0') * w)
+        .sum();
+    format!(
+        "{first17}{}",
+        char::from(b"10X98765432"[(sum % 11) as usize])
+    )
+}
+
+#[test]
+fn county_walkthrough_and_reimport_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = county(tmp.path());
+    let ex = examples();
+    let roster = ok(
+        &data,
+        &["import", "roster", ex.join("roster.csv").to_str().unwrap()],
+    );
+    assert!(roster.contains("12 changes written"), "{roster}");
+    ok(
+        &data,
+        &[
+            "import",
+            "trainings",
+            ex.join("trainings.csv").to_str().unwrap(),
+        ],
+    );
+    let seq = own_seq(&data);
+    let again = ok(
+        &data,
+        &[
+            "import",
+            "trainings",
+            ex.join("trainings.csv").to_str().unwrap(),
+        ],
+    );
+    assert!(again.contains("0 changes written"), "{again}");
+    let again = ok(
+        &data,
+        &["import", "roster", ex.join("roster.csv").to_str().unwrap()],
+    );
+    assert!(again.contains("0 changes written"), "{again}");
+    assert_eq!(own_seq(&data), seq);
+    // The English roster lists some of the same people, identically.
+    ok(
+        &data,
+        &[
+            "import",
+            "roster",
+            ex.join("roster-en.csv").to_str().unwrap(),
+        ],
+    );
+
+    let json: Value = serde_json::from_str(&ok(
+        &data,
+        &["coverage", "--as-of", "2026-06-30", "--format", "json"],
+    ))
+    .unwrap();
+    assert_eq!(json["as_of"], "2026-06-30");
+    let n = &json["nodes"][0];
+    assert_eq!(n["org"], "410102");
+    assert_eq!(n["name"], "中原区");
+    assert_eq!(n["level"], "county");
+    assert_eq!(n["parent"], "410100");
+    assert_eq!(n["reporting"], true);
+    assert!(n["freshness"].as_str().unwrap().ends_with('Z'));
+    let r = &n["rotation"];
+    let sum = ["current", "due", "new", "overdue"]
+        .iter()
+        .map(|k| r[*k].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(r["roster"].as_u64().unwrap(), sum);
+    assert_eq!(
+        r["covered"].as_u64().unwrap(),
+        r["current"].as_u64().unwrap() + r["due"].as_u64().unwrap()
+    );
+    assert_eq!(n["subtree"]["nodes"], 1);
+    assert_eq!(n["subtree"]["expected"], 1);
+
+    let table = ok(&data, &["coverage", "--as-of", "2026-06-30"]);
+    assert!(
+        table.contains("轮训覆盖率") && table.contains("rotation_rate"),
+        "{table}"
+    );
+    let csv = ok(&data, &["coverage", "--format", "csv", "--lang", "zh"]);
+    assert!(csv.starts_with("机构代码,名称"), "{csv}");
+}
+
+#[test]
+fn a_bad_file_is_refused_whole_with_file_line_and_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = county(tmp.path());
+    let file = tmp.path().join("roster.csv");
+    let good = id("41010219800101001");
+    std::fs::write(
+        &file,
+        format!(
+            "身份证号,姓名,职级,列入日期\n{good},甲,乡科级及以下,2024-01-01\n410102198001010020,乙,乡科级及以下,2024-01-01\n{},丙,科长,2024-01-01\n",
+            id("41010219800101003")
+        ),
+    )
+    .unwrap();
+    let out = node(&data, &["import", "roster", file.to_str().unwrap()]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "one line: {}", out.stderr);
+    assert!(
+        out.stderr.contains("roster.csv:3: 身份证号"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("1 more bad row"), "{}", out.stderr);
+    assert_eq!(own_seq(&data), 0, "nothing written");
+
+    let check = node(
+        &data,
+        &["import", "roster", "--check", file.to_str().unwrap()],
+    );
+    assert_eq!(check.code, 3);
+    assert!(
+        check.stdout.contains("roster.csv:3: 身份证号"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains("roster.csv:4: 职级"),
+        "{}",
+        check.stdout
+    );
+    // A full ID number never appears in an error.
+    assert!(!check.stdout.contains(&id("41010219800101003")));
+    assert_eq!(own_seq(&data), 0);
+}
+
+#[test]
+fn xlsx_trainings_import() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = county(tmp.path());
+    let person = id("41010219850505123");
+    let roster = tmp.path().join("r.csv");
+    std::fs::write(
+        &roster,
+        format!("person_id,name,rank,since\n{person},张三,general,2024-01-01\n"),
+    )
+    .unwrap();
+    ok(&data, &["import", "roster", roster.to_str().unwrap()]);
+
+    let file = tmp.path().join("t.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    let header = [
+        "培训班编号",
+        "培训班名称",
+        "培训方式",
+        "开始日期",
+        "结束日期",
+        "学时",
+        "身份证号",
+        "结果",
+    ];
+    for (c, h) in header.iter().enumerate() {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    let date_format = rust_xlsxwriter::Format::new().set_num_format("yyyy-mm-dd");
+    let row = |sheet: &mut rust_xlsxwriter::Worksheet,
+               r: u32,
+               class: &str,
+               mode: &str,
+               start: (u16, u8, u8),
+               end: (u16, u8, u8),
+               hours: f64| {
+        sheet.write_string(r, 0, class).unwrap();
+        sheet.write_string(r, 1, "培训班").unwrap();
+        sheet.write_string(r, 2, mode).unwrap();
+        let s = rust_xlsxwriter::ExcelDateTime::from_ymd(start.0, start.1, start.2).unwrap();
+        let e = rust_xlsxwriter::ExcelDateTime::from_ymd(end.0, end.1, end.2).unwrap();
+        sheet
+            .write_datetime_with_format(r, 3, &s, &date_format)
+            .unwrap();
+        sheet
+            .write_datetime_with_format(r, 4, &e, &date_format)
+            .unwrap();
+        sheet.write_number(r, 5, hours).unwrap();
+        sheet.write_string(r, 6, &person).unwrap();
+        sheet.write_string(r, 7, "结业").unwrap();
+    };
+    row(
+        sheet,
+        1,
+        "2026-01",
+        "集中培训",
+        (2026, 3, 2),
+        (2026, 3, 13),
+        96.0,
+    );
+    row(
+        sheet,
+        2,
+        "2026-W",
+        "网络自学",
+        (2026, 1, 1),
+        (2026, 5, 31),
+        50.5,
+    );
+    book.save(&file).unwrap();
+    let out = ok(&data, &["import", "trainings", file.to_str().unwrap()]);
+    assert!(out.contains("4 changes written"), "{out}");
+
+    let people: Value = serde_json::from_str(&ok(
+        &data,
+        &[
+            "people",
+            "--as-of",
+            "2026-06-30",
+            "--format",
+            "json",
+            "--show-ids",
+        ],
+    ))
+    .unwrap();
+    let p = &people["people"][0];
+    assert_eq!(p["person_id"], person);
+    assert_eq!(p["rotation"], "current");
+    assert_eq!(p["last_trained"], "2026-03-13");
+    // 96 hours and 12 days: general's centralized rule met; 50.5 online hours met.
+    assert_eq!(p["hours"]["centralized"]["met"], true);
+    assert_eq!(p["hours"]["online"]["hours"], 50.5);
+    assert_eq!(p["compliant"], true);
+}
+
+#[test]
+fn people_filters_and_masking() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = county(tmp.path());
+    let ex = examples();
+    ok(
+        &data,
+        &["import", "roster", ex.join("roster.csv").to_str().unwrap()],
+    );
+    ok(
+        &data,
+        &[
+            "import",
+            "trainings",
+            ex.join("trainings.csv").to_str().unwrap(),
+        ],
+    );
+    let all: Value = serde_json::from_str(&ok(
+        &data,
+        &["people", "--as-of", "2026-06-30", "--format", "json"],
+    ))
+    .unwrap();
+    let all = all["people"].as_array().unwrap().clone();
+    assert!(!all.is_empty());
+    for p in &all {
+        let pid = p["person_id"].as_str().unwrap();
+        assert!(pid.contains("********"), "masked by default: {pid}");
+    }
+    let overdue: Value = serde_json::from_str(&ok(
+        &data,
+        &[
+            "people",
+            "--as-of",
+            "2026-06-30",
+            "--format",
+            "json",
+            "--status",
+            "overdue",
+        ],
+    ))
+    .unwrap();
+    let overdue = overdue["people"].as_array().unwrap();
+    assert_eq!(
+        overdue.len(),
+        all.iter().filter(|p| p["rotation"] == "overdue").count()
+    );
+    let grassroots: Value = serde_json::from_str(&ok(
+        &data,
+        &[
+            "people",
+            "--as-of",
+            "2026-06-30",
+            "--format",
+            "json",
+            "--rank",
+            "grassroots,leading",
+        ],
+    ))
+    .unwrap();
+    for p in grassroots["people"].as_array().unwrap() {
+        assert!(p["rank"] == "grassroots" || p["rank"] == "leading");
+        if p["rank"] == "grassroots" {
+            assert_eq!(p["compliant"], Value::Null, "no hour rule for grassroots");
+        }
+    }
+    let table = ok(&data, &["people", "--as-of", "2026-06-30"]);
+    assert!(table.contains("身份证号") && table.contains("person_id"));
+}
+
+#[test]
+fn policy_overrides_change_the_figures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = county(tmp.path());
+    let ex = examples();
+    ok(
+        &data,
+        &["import", "roster", ex.join("roster.csv").to_str().unwrap()],
+    );
+    ok(
+        &data,
+        &[
+            "import",
+            "trainings",
+            ex.join("trainings.csv").to_str().unwrap(),
+        ],
+    );
+    let rate = |data: &Path| -> Value {
+        let json: Value = serde_json::from_str(&ok(
+            data,
+            &["coverage", "--as-of", "2026-06-30", "--format", "json"],
+        ))
+        .unwrap();
+        json["nodes"][0]["rotation"].clone()
+    };
+    let before = rate(&data);
+    let shown = ok(&data, &["policy", "show"]);
+    assert!(shown.contains("the defaults"), "{shown}");
+    std::fs::write(
+        data.join("policy.toml"),
+        "[rotation.county]\nmin_years = 2\nmax_years = 3\n",
+    )
+    .unwrap();
+    let shown = ok(&data, &["policy", "show"]);
+    assert!(shown.contains("overridden"), "{shown}");
+    let after = rate(&data);
+    assert!(
+        after["covered"].as_u64().unwrap() > before["covered"].as_u64().unwrap(),
+        "a longer county cycle covers more: {before} vs {after}"
+    );
+    std::fs::write(
+        data.join("policy.toml"),
+        "[rotation.county]\nmin_years = 3\nmax_years = 2\n",
+    )
+    .unwrap();
+    let out = node(&data, &["coverage"]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("policy.toml") && out.stderr.contains("min_years"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn usage_and_state_errors_have_exit_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = node(&tmp.path().join("nothing"), &["coverage"]);
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing.stderr.contains("not a lunxun data dir"),
+        "{}",
+        missing.stderr
+    );
+    let bad_org = node(&tmp.path().join("x"), &["init", "--org", "999999"]);
+    assert_eq!(bad_org.code, 3, "{}", bad_org.stderr);
+    let data = county(tmp.path());
+    let again = node(&data, &["init", "--org", "410102"]);
+    assert_eq!(again.code, 1);
+    assert!(
+        again.stderr.contains("already holds node 410102"),
+        "{}",
+        again.stderr
+    );
+    let unknown = node(&data, &["coverage", "--org", "999999"]);
+    assert_eq!(unknown.code, 3);
+    let date = node(&data, &["coverage", "--as-of", "2026-02-30"]);
+    assert_eq!(date.code, 2);
+    let usage = node(&data, &["coverage", "--format", "yaml"]);
+    assert_eq!(usage.code, 2);
+    let help = ok(&data, &["--help"]);
+    assert!(help.contains("Exit codes"), "{help}");
+}
