@@ -1,9 +1,20 @@
 //! The hub's command line: every node command, plus the hub's own.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use lunxun_node::cli::{self as node_cli, CliResult, EXIT_CODES_HELP, Output};
+use lunxun_node::cli::{self as node_cli, CliError, CliResult, EXIT_CODES_HELP, Output, exit};
+use lunxun_node::daemon::Daemon;
+use lunxun_node::node::Node;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+
+use crate::identity::Identity;
+use crate::service::SyncService;
+
+/// The file `serve --listen` writes the bound address to (port 0 picks one).
+pub const LISTEN_ADDR_FILE: &str = "listen.addr";
 
 /// lunxun-hub: a petition bureau with subordinates — its own records, plus its subtree's.
 #[derive(Debug, Parser)]
@@ -26,13 +37,25 @@ pub struct Cli {
 pub enum Command {
     #[command(flatten)]
     Node(node_cli::Command),
+    /// Run the hub: accept subordinates' syncs on --listen, sync upward; other commands on this data dir go through it.
+    Serve(ServeArgs),
     /// Build a realistic county node from generated rosters and trainings, and show its coverage.
     Demo(DemoArgs),
 }
 
 #[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to accept children's syncs on (e.g. 0.0.0.0:7443; port 0 picks one, written to listen.addr).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Plaintext, identities taken from what children claim (tests, closed networks): logged as a warning.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// Exit when done (the default today: the dashboard arrives with `serve --http`).
+    /// Exit when done.
     #[arg(long)]
     pub exit: bool,
 }
@@ -41,6 +64,91 @@ pub struct DemoArgs {
 pub fn run(cli: Cli, io: &mut Output<'_>) -> CliResult {
     match cli.command {
         Command::Node(command) => node_cli::run(&cli.data, command, io),
+        Command::Serve(args) => serve(&cli.data, args, io),
         Command::Demo(_) => crate::demo::run(&cli.data, io),
     }
+}
+
+/// The daemon's runner for `lunxun-hub`: parses as the binary does.
+pub fn hub_runner() -> lunxun_node::admin::Runner {
+    Arc::new(|node, args, cwd, io| {
+        let cli = Cli::try_parse_from(std::iter::once("lunxun-hub".to_owned()).chain(args))
+            .map_err(|e| {
+                CliError::new(
+                    exit::USAGE,
+                    e.to_string().lines().next().unwrap_or_default().to_owned(),
+                )
+            })?;
+        match cli.command {
+            Command::Node(command) => node_cli::run_in_daemon(node, command, cwd, io),
+            Command::Serve(_) => Err(CliError::new(exit::USAGE, "already serving this data dir")),
+            Command::Demo(_) => Err(CliError::new(
+                exit::USAGE,
+                "the demo needs an empty data dir",
+            )),
+        }
+    })
+}
+
+fn failed(e: impl std::fmt::Display) -> CliError {
+    CliError::new(exit::FAILED, e.to_string())
+}
+
+/// `serve`: the node's tasks, plus the children-facing sync service.
+pub fn serve(data: &Path, args: ServeArgs, io: &mut Output<'_>) -> CliResult {
+    node_cli::block_on(async {
+        let node = Arc::new(Node::open(data)?);
+        node_cli::warn_if_insecure(&node, args.insecure);
+        let mut daemon = Daemon::new(node.clone());
+        daemon.start_node_tasks(hub_runner());
+        if let Some(listen) = &args.listen {
+            let tls = if args.insecure {
+                None
+            } else {
+                let dir = node.config().tls_dir.clone().ok_or_else(|| {
+                    CliError::new(
+                        exit::USAGE,
+                        "serving children needs certificates (init --tls-dir) or --insecure",
+                    )
+                })?;
+                Some(lunxun_node::tls::server_config(&dir).map_err(failed)?)
+            };
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| failed(format!("cannot listen on {listen}: {e}")))?;
+            let addr = listener.local_addr().map_err(failed)?;
+            std::fs::write(node.dir().join(LISTEN_ADDR_FILE), addr.to_string()).map_err(failed)?;
+            let identity = if args.insecure {
+                Identity::Insecure
+            } else {
+                Identity::Certificate
+            };
+            let service = SyncService::new(node.clone(), identity).into_server();
+            let mut stop = daemon.shutdown();
+            daemon.spawn("sync-service", async move {
+                let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+                let mut builder = Server::builder();
+                if let Some(tls) = tls {
+                    builder = builder.tls_config(tls).map_err(|e| e.to_string())?;
+                }
+                builder
+                    .add_service(service)
+                    .serve_with_incoming_shutdown(incoming, async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await
+                    .map_err(|e| format!("sync service: {e}"))
+            });
+            writeln!(io.out, "accepting children's syncs on {addr}")?;
+        }
+        writeln!(
+            io.out,
+            "serving {} ({}); upstream {}; Ctrl-C to stop",
+            node.orgs().org(node.me()),
+            node.dir().display(),
+            node.config().upstream.as_deref().unwrap_or("none")
+        )?;
+        io.out.flush()?;
+        daemon.run().await.map_err(failed)
+    })?
 }

@@ -44,7 +44,7 @@ pub fn run(data: &Path, io: &mut Output<'_>) -> CliResult {
     )?;
     let generated = generate::generate_node(&params, &orgs, county);
     generate::write_csv(&generated, &files, true).map_err(|e| fail(&e))?;
-    let node = Node::init(
+    let node = std::sync::Arc::new(Node::init(
         &node_dir,
         Config {
             org: DEMO_COUNTY.into(),
@@ -52,7 +52,7 @@ pub fn run(data: &Path, io: &mut Output<'_>) -> CliResult {
             tls_dir: None,
             insecure: false,
         },
-    )?;
+    )?);
     let opts = ImportOptions {
         progress: io.progress,
     };

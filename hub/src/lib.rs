@@ -6,8 +6,12 @@
 //!
 //! # Layout
 //!
-//! - [`cli`]: the hub's command line, a superset of the node's.
+//! - [`cli`]: the hub's command line, a superset of the node's, and `serve`.
+//! - [`service`]: the children-facing sync service (sessions, restore).
+//! - [`identity`]: who a peer is, from its certificate.
 //! - [`demo`]: the newcomer's first command.
 
 pub mod cli;
 pub mod demo;
+pub mod identity;
+pub mod service;

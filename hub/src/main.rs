@@ -1,14 +1,22 @@
-//! `lunxun-hub`: parses the command line, sets up logging and runs the command.
+//! `lunxun-hub`: parses the command line, sets up logging and runs the
+//! command — through the daemon when `serve` runs on the data dir.
 
 use std::io::IsTerminal;
 
 use clap::Parser;
-use lunxun_hub::cli::{self, Cli};
-use lunxun_node::cli::Output;
+use lunxun_hub::cli::{self, Cli, Command};
+use lunxun_node::cli::{self as node_cli, Output};
 
 fn main() {
     let cli = Cli::parse();
-    lunxun_node::logging::init();
+    let serving = matches!(cli.command, Command::Serve(_));
+    lunxun_node::logging::init_with(if serving { "info" } else { "warn" });
+    if let Command::Node(command) = &cli.command
+        && node_cli::goes_through_daemon(command)
+        && let Some(code) = lunxun_node::admin::forward(&cli.data, node_cli::forwarded_args())
+    {
+        std::process::exit(code);
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut io = Output {

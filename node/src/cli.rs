@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
@@ -84,22 +85,6 @@ pub struct Output<'a> {
     pub progress: bool,
 }
 
-/// lunxun-node: one petition bureau's cadre-training records (轮训).
-#[derive(Debug, Parser)]
-#[command(name = "lunxun-node", version, after_help = EXIT_CODES_HELP)]
-pub struct Cli {
-    /// The node's data dir (config, store, policy overrides).
-    #[arg(
-        long,
-        global = true,
-        env = "LUNXUN_DATA",
-        default_value = "./lunxun-data"
-    )]
-    pub data: PathBuf,
-    #[command(subcommand)]
-    pub command: Command,
-}
-
 /// The commands every node has.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -117,6 +102,57 @@ pub enum Command {
     /// The policy in force (cycles, hour thresholds, windows).
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Send this node's changes (and its subtree's) to the parent now.
+    Sync(SyncArgs),
+    /// Rebuild this node's records from its parent (after a lost disk or an old backup).
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// One session with the parent; exit 0 only when the parent acked everything.
+    #[arg(long, required = true)]
+    pub once: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Fetch every change of this node's subtree that the parent holds.
+    #[arg(long, required = true)]
+    pub from_upstream: bool,
+}
+
+/// `serve`: the long-running daemon.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Accept plaintext links (tests, closed networks): logged as a warning.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+/// lunxun-node: one petition bureau's cadre-training records (轮训).
+#[derive(Debug, Parser)]
+#[command(name = "lunxun-node", version, after_help = EXIT_CODES_HELP)]
+pub struct NodeCli {
+    /// The node's data dir (config, store, policy overrides).
+    #[arg(
+        long,
+        global = true,
+        env = "LUNXUN_DATA",
+        default_value = "./lunxun-data"
+    )]
+    pub data: PathBuf,
+    #[command(subcommand)]
+    pub command: NodeCommand,
+}
+
+/// `lunxun-node`'s commands: the common ones, and `serve`.
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    #[command(flatten)]
+    Common(Command),
+    /// Run the node: sync with the parent on change and periodically; other commands on this data dir go through it.
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -282,14 +318,129 @@ pub fn run(data: &Path, command: Command, io: &mut Output<'_>) -> CliResult {
             Ok(())
         }
         command => {
-            let node = Node::open(data)?;
+            let node = Arc::new(Node::open(data)?);
             run_on(&node, command, io)
         }
     }
 }
 
+/// Runs a future to completion from synchronous code: on the current
+/// runtime when called from one of its blocking threads (the daemon), else on
+/// a new one.
+pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output, CliError> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => Ok(handle.block_on(future)),
+        Err(_) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| CliError::new(exit::FAILED, format!("runtime: {e}")))?;
+            Ok(runtime.block_on(future))
+        }
+    }
+}
+
+/// Runs a command that a client sent to the daemon: paths resolve against
+/// the client's working directory; commands that need the store to
+/// themselves are refused.
+pub fn run_in_daemon(
+    node: &Arc<Node>,
+    command: Command,
+    cwd: &Path,
+    io: &mut Output<'_>,
+) -> CliResult {
+    match command {
+        Command::Restore(_) => Err(CliError::new(
+            exit::USAGE,
+            "restore needs the store to itself: stop `serve` on this data dir first",
+        )),
+        Command::Import(ImportCommand::Roster(mut args)) => {
+            args.file = cwd.join(&args.file);
+            run_on(node, Command::Import(ImportCommand::Roster(args)), io)
+        }
+        Command::Import(ImportCommand::Trainings(mut args)) => {
+            args.file = cwd.join(&args.file);
+            run_on(node, Command::Import(ImportCommand::Trainings(args)), io)
+        }
+        command => run_on(node, command, io),
+    }
+}
+
+/// This process's arguments without `--data DIR` (the daemon has its own).
+pub fn forwarded_args() -> Vec<String> {
+    let mut out = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--data" {
+            args.next();
+        } else if !a.starts_with("--data=") {
+            out.push(a);
+        }
+    }
+    out
+}
+
+/// Whether a command should go through a daemon serving its data dir.
+pub fn goes_through_daemon(command: &Command) -> bool {
+    !matches!(command, Command::Init(_))
+}
+
+/// The daemon's runner for `lunxun-node`: parses as the binary does.
+pub fn node_runner() -> crate::admin::Runner {
+    Arc::new(|node, args, cwd, io| {
+        let cli = NodeCli::try_parse_from(std::iter::once("lunxun-node".to_owned()).chain(args))
+            .map_err(|e| {
+                CliError::new(
+                    exit::USAGE,
+                    e.to_string().lines().next().unwrap_or_default().to_owned(),
+                )
+            })?;
+        match cli.command {
+            NodeCommand::Common(command) => run_in_daemon(node, command, cwd, io),
+            NodeCommand::Serve(_) => {
+                Err(CliError::new(exit::USAGE, "already serving this data dir"))
+            }
+        }
+    })
+}
+
+/// `serve` for `lunxun-node`: the admin endpoint and the upstream worker.
+pub fn serve(
+    data: &Path,
+    args: ServeArgs,
+    runner: crate::admin::Runner,
+    io: &mut Output<'_>,
+) -> CliResult {
+    block_on(async {
+        let node = Arc::new(Node::open(data)?);
+        warn_if_insecure(&node, args.insecure);
+        let mut daemon = crate::daemon::Daemon::new(node.clone());
+        daemon.start_node_tasks(runner);
+        writeln!(
+            io.out,
+            "serving {} ({}); upstream {}; Ctrl-C to stop",
+            node.orgs().org(node.me()),
+            node.dir().display(),
+            node.config().upstream.as_deref().unwrap_or("none")
+        )?;
+        io.out.flush()?;
+        daemon
+            .run()
+            .await
+            .map_err(|e| CliError::new(exit::FAILED, e))
+    })?
+}
+
+/// Logs the warning plaintext links deserve.
+pub fn warn_if_insecure(node: &Node, flag: bool) {
+    if flag || node.config().insecure {
+        tracing::warn!(org = %node.code(), "INSECURE: plaintext links without certificates (--insecure); never use this between real bureaus");
+    }
+}
+
 /// Runs a command against an open node.
-pub fn run_on(node: &Node, command: Command, io: &mut Output<'_>) -> CliResult {
+pub fn run_on(node: &Arc<Node>, command: Command, io: &mut Output<'_>) -> CliResult {
     match command {
         Command::Init(_) => Err(CliError::new(
             exit::USAGE,
@@ -306,6 +457,8 @@ pub fn run_on(node: &Node, command: Command, io: &mut Output<'_>) -> CliResult {
         Command::Coverage(args) => coverage_cmd(node, args, io),
         Command::People(args) => people(node, args, io),
         Command::Status(args) => status(node, args, io),
+        Command::Sync(_) => sync_once(node, io),
+        Command::Restore(_) => restore(node, io),
         Command::Policy(PolicyCommand::Show) => {
             let source = node.dir().join(crate::config::POLICY_FILE);
             if source.exists() {
@@ -325,6 +478,77 @@ pub fn run_on(node: &Node, command: Command, io: &mut Output<'_>) -> CliResult {
             Ok(())
         }
     }
+}
+
+fn sync_once(node: &Arc<Node>, io: &mut Output<'_>) -> CliResult {
+    use crate::sync::client::SyncError;
+    let result = block_on(crate::sync::worker::sync_once(node))?;
+    match result {
+        Ok(o) if o.complete() => {
+            writeln!(
+                io.out,
+                "synced with {}: {} changes sent in {} batches ({} applied, {} already held); the parent holds everything",
+                node.config().upstream.as_deref().unwrap_or("?"),
+                o.sent,
+                o.batches,
+                o.applied,
+                o.skipped
+            )?;
+            Ok(())
+        }
+        Ok(o) => {
+            writeln!(
+                io.out,
+                "sent {} changes ({} applied, {} already held)",
+                o.sent, o.applied, o.skipped
+            )?;
+            for (origin, seq, reason) in &o.held {
+                writeln!(
+                    io.out,
+                    "held back by the parent: {origin} from seq {seq}: {reason}"
+                )?;
+            }
+            Err(CliError::new(
+                exit::INCOMPLETE,
+                format!(
+                    "sync incomplete: {}",
+                    crate::sync::worker::incomplete_reason(&o)
+                ),
+            ))
+        }
+        Err(e @ SyncError::LostTail { .. }) => Err(CliError::new(exit::FAILED, e.to_string())),
+        Err(e @ SyncError::NoUpstream) => Err(CliError::new(exit::USAGE, e.to_string())),
+        Err(e) => Err(CliError::new(exit::INCOMPLETE, e.to_string())),
+    }
+}
+
+fn restore(node: &Arc<Node>, io: &mut Output<'_>) -> CliResult {
+    let result = block_on(async {
+        let (url, client) = crate::sync::client::connect(node).await?;
+        crate::sync::client::restore(node.clone(), &url, client).await
+    })?;
+    let r = result.map_err(|e| CliError::new(exit::FAILED, e.to_string()))?;
+    writeln!(
+        io.out,
+        "restored from {}: {} changes received in {} batches, {} new, {} already held",
+        node.config().upstream.as_deref().unwrap_or("?"),
+        r.received,
+        r.batches,
+        r.applied,
+        r.skipped
+    )?;
+    if node.lost_tail() {
+        return Err(CliError::new(
+            exit::FAILED,
+            "the parent did not hold all of this node's own log: writes stay refused",
+        ));
+    }
+    writeln!(
+        io.out,
+        "own log at seq {}; writes allowed",
+        node.view().head(node.me()).map_or(0, |h| h.seq)
+    )?;
+    Ok(())
 }
 
 fn init(data: &Path, args: InitArgs, io: &mut Output<'_>) -> CliResult {
@@ -704,14 +928,117 @@ pub struct StatusJson {
     pub writable: bool,
     pub counts: crate::view::ViewCounts,
     pub unknown_origin_changes: u64,
-    pub upstream: Option<String>,
+    pub upstream: Option<UpstreamJson>,
+    pub children: Vec<ChildJson>,
+    /// Origins whose changes this node holds back (quarantine, gap, fork).
+    pub held: Vec<HeldJson>,
 }
 
-/// The node's own part of `status` (sync state is added by the sync worker).
+#[derive(Debug, Serialize)]
+pub struct UpstreamJson {
+    pub url: String,
+    pub last_attempt: Option<String>,
+    pub last_success: Option<String>,
+    pub last_error: Option<String>,
+    pub failures: u32,
+    /// Changes not acked by the parent as of the last session.
+    pub pending: u64,
+    /// Age of the oldest of them, in seconds.
+    pub lag_seconds: Option<i64>,
+    pub parent_incarnation: Option<String>,
+    pub held_by_parent: Vec<HeldJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChildJson {
+    pub org: String,
+    pub name: String,
+    pub last_session: Option<String>,
+    pub last_success: Option<String>,
+    pub last_error: Option<String>,
+    pub pending: Option<u64>,
+    /// Seconds since the child's last complete session.
+    pub lag_seconds: Option<i64>,
+    pub applied: u64,
+    pub skipped: u64,
+    pub refused: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HeldJson {
+    pub origin: String,
+    pub seq: u64,
+    pub reason: String,
+}
+
+fn ts(ms: Option<i64>) -> Option<String> {
+    ms.map(format_timestamp)
+}
+
+/// The node's `status`.
 pub fn status_json(node: &Node) -> StatusJson {
-    let view = node.view();
+    let now = crate::node::now_ms();
     let org = node.orgs().org(node.me());
-    let own = view.head(node.me());
+    let (own, counts) = {
+        let view = node.view();
+        (view.head(node.me()).copied(), view.counts())
+    };
+    let upstream = node.config().upstream.as_ref().map(|url| {
+        let state = crate::sync::worker::UpstreamState::load(node);
+        let (pending, lag) = state.pending(node);
+        UpstreamJson {
+            url: url.clone(),
+            last_attempt: ts(state.last_attempt),
+            last_success: ts(state.last_success),
+            last_error: state.last_error.clone(),
+            failures: state.failures,
+            pending,
+            lag_seconds: lag.map(|ms| ms / 1000),
+            parent_incarnation: state.parent_incarnation.clone(),
+            held_by_parent: state
+                .held
+                .iter()
+                .map(|(origin, seq, reason)| HeldJson {
+                    origin: origin.clone(),
+                    seq: *seq,
+                    reason: reason.clone(),
+                })
+                .collect(),
+        }
+    });
+    let children = node
+        .orgs()
+        .children(node.me())
+        .iter()
+        .filter_map(|&c| {
+            let code = node.orgs().code(c);
+            let state = crate::sync::children::ChildState::load(node, code);
+            // Children that never connected are listed only at hubs that hear from any.
+            state.last_session?;
+            Some(ChildJson {
+                org: code.to_owned(),
+                name: node.orgs().org(c).name.clone(),
+                last_session: ts(state.last_session),
+                last_success: ts(state.last_success),
+                last_error: state.last_error.clone(),
+                pending: state.pending,
+                lag_seconds: state.last_success.map(|t| (now - t).max(0) / 1000),
+                applied: state.applied,
+                skipped: state.skipped,
+                refused: state.refused,
+            })
+        })
+        .collect();
+    let held = node
+        .holds()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(origin, seq, reason)| HeldJson {
+            origin,
+            seq,
+            reason,
+        })
+        .collect();
     StatusJson {
         org: org.code.clone(),
         name: org.name.clone(),
@@ -727,66 +1054,132 @@ pub fn status_json(node: &Node) -> StatusJson {
         own_seq: own.map_or(0, |h| h.seq),
         last_write: own.map(|h| format_timestamp(h.received_at_ms)),
         writable: !node.lost_tail(),
-        counts: view.counts(),
+        counts,
         unknown_origin_changes: node.unknown_origin_changes(),
-        upstream: node.config().upstream.clone(),
+        upstream,
+        children,
+        held,
     }
 }
 
 fn status(node: &Node, args: StatusArgs, io: &mut Output<'_>) -> CliResult {
     let s = status_json(node);
-    match args.format {
-        StatusFormat::Json => render::json(io.out, &s)?,
-        StatusFormat::Table => {
-            let out = &mut io.out;
+    if args.format == StatusFormat::Json {
+        render::json(io.out, &s)?;
+        return Ok(());
+    }
+    let out = &mut io.out;
+    writeln!(
+        out,
+        "node       {} {} ({}), parent {}",
+        s.org,
+        s.name,
+        s.level,
+        s.parent.as_deref().unwrap_or("none")
+    )?;
+    writeln!(
+        out,
+        "data       {} ({:.1} MiB on disk)",
+        s.data_dir,
+        s.store_bytes as f64 / (1024.0 * 1024.0)
+    )?;
+    writeln!(
+        out,
+        "own log    seq {}, last write {}{}",
+        s.own_seq,
+        s.last_write.as_deref().unwrap_or("never"),
+        if s.writable {
+            ""
+        } else {
+            "; WRITES REFUSED: lost tail, run `restore --from-upstream`"
+        }
+    )?;
+    writeln!(
+        out,
+        "held       {} changes from {} origins",
+        s.counts.changes, s.counts.origins
+    )?;
+    writeln!(
+        out,
+        "records    {} roster entries, {} people, {} classes, {} attendance records",
+        s.counts.roster_entries, s.counts.people, s.counts.classes, s.counts.attendance
+    )?;
+    if s.unknown_origin_changes > 0 {
+        writeln!(
+            out,
+            "warning    {} changes of origins not in the org directory are held but not shown",
+            s.unknown_origin_changes
+        )?;
+    }
+    match &s.upstream {
+        None => writeln!(out, "upstream   none configured")?,
+        Some(u) => {
+            writeln!(out, "upstream   {}", u.url)?;
             writeln!(
                 out,
-                "node       {} {} ({}), parent {}",
-                s.org,
-                s.name,
-                s.level,
-                s.parent.as_deref().unwrap_or("none")
+                "           last success {}, last attempt {}, pending {} changes{}",
+                u.last_success.as_deref().unwrap_or("never"),
+                u.last_attempt.as_deref().unwrap_or("never"),
+                u.pending,
+                u.lag_seconds
+                    .map(|l| format!(" (oldest {l}s old)"))
+                    .unwrap_or_default()
             )?;
-            writeln!(
-                out,
-                "data       {} ({:.1} MiB on disk)",
-                s.data_dir,
-                s.store_bytes as f64 / (1024.0 * 1024.0)
-            )?;
-            writeln!(
-                out,
-                "own log    seq {}, last write {}{}",
-                s.own_seq,
-                s.last_write.as_deref().unwrap_or("never"),
-                if s.writable {
-                    ""
-                } else {
-                    "; WRITES REFUSED: lost tail, run `restore --from-upstream`"
-                }
-            )?;
-            writeln!(
-                out,
-                "held       {} changes from {} origins",
-                s.counts.changes, s.counts.origins
-            )?;
-            writeln!(
-                out,
-                "records    {} roster entries, {} people, {} classes, {} attendance records",
-                s.counts.roster_entries, s.counts.people, s.counts.classes, s.counts.attendance
-            )?;
-            if s.unknown_origin_changes > 0 {
+            if let Some(e) = &u.last_error {
+                writeln!(out, "           last error ({} in a row): {e}", u.failures)?;
+            }
+            for h in &u.held_by_parent {
                 writeln!(
                     out,
-                    "warning    {} changes of origins not in the org directory are held but not shown",
-                    s.unknown_origin_changes
+                    "           held back by the parent: {} from seq {}: {}",
+                    h.origin, h.seq, h.reason
                 )?;
             }
-            writeln!(
-                out,
-                "upstream   {}",
-                s.upstream.as_deref().unwrap_or("none configured")
-            )?;
         }
+    }
+    if !s.children.is_empty() {
+        let rows: Vec<Vec<String>> = s
+            .children
+            .iter()
+            .map(|c| {
+                vec![
+                    c.org.clone(),
+                    c.name.clone(),
+                    c.last_success.clone().unwrap_or_else(|| "never".into()),
+                    c.lag_seconds
+                        .map(|l| l.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    c.pending
+                        .map(|p| p.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    c.applied.to_string(),
+                    c.refused.to_string(),
+                    c.last_error.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        writeln!(out, "children")?;
+        render::table(
+            *out,
+            &[
+                col("org", "机构代码"),
+                col("name", "名称"),
+                col("last_success", "最近同步"),
+                num("lag_s", "滞后秒"),
+                num("pending", "待传"),
+                num("received", "已收"),
+                num("refused", "拒收"),
+                col("last_error", "最近错误"),
+            ],
+            &rows,
+        )?;
+    }
+    for h in &s.held {
+        writeln!(
+            out,
+            "HELD       {} from seq {}: {}",
+            h.origin, h.seq, h.reason
+        )?;
     }
     Ok(())
 }

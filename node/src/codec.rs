@@ -301,6 +301,72 @@ pub fn decode_change(bytes: Bytes) -> Result<Change, Invalid> {
     })
 }
 
+// ---------------------------------------------------------------------------
+// Batches
+// ---------------------------------------------------------------------------
+
+/// Most changes in one batch.
+pub const BATCH_CHANGES_MAX: usize = 4_096;
+/// Most uncompressed bytes in one batch (its encoded `ChangeList`).
+pub const BATCH_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// zstd level for batches: level 1 keeps compression off the critical path.
+const ZSTD_LEVEL: i32 = 1;
+
+/// Compresses encoded changes into a batch.
+pub fn encode_batch(batch_no: u64, changes: Vec<Bytes>) -> Result<pb::Batch, Invalid> {
+    let count = changes.len();
+    let list = pb::ChangeList { changes }.encode_to_vec();
+    let raw_bytes = list.len();
+    let zstd = zstd::bulk::compress(&list, ZSTD_LEVEL)
+        .map_err(|e| invalid(format!("compressing batch {batch_no}: {e}")))?;
+    Ok(pb::Batch {
+        batch_no,
+        count: count as u32,
+        raw_bytes: raw_bytes as u32,
+        zstd: Bytes::from(zstd),
+    })
+}
+
+/// Decompresses a batch and splits it into encoded changes, within the
+/// limits: a batch claiming more than [`BATCH_BYTES_MAX`] or
+/// [`BATCH_CHANGES_MAX`] is refused before anything is decompressed, and the
+/// decompressor never produces more than the claimed size.
+pub fn decode_batch(batch: &pb::Batch) -> Result<Vec<Bytes>, Invalid> {
+    let raw = batch.raw_bytes as usize;
+    if raw > BATCH_BYTES_MAX {
+        return Err(invalid(format!(
+            "batch {} claims {raw} bytes, more than {BATCH_BYTES_MAX}",
+            batch.batch_no
+        )));
+    }
+    if batch.count as usize > BATCH_CHANGES_MAX {
+        return Err(invalid(format!(
+            "batch {} claims {} changes, more than {BATCH_CHANGES_MAX}",
+            batch.batch_no, batch.count
+        )));
+    }
+    let list = zstd::bulk::decompress(&batch.zstd, raw)
+        .map_err(|e| invalid(format!("batch {} does not decompress: {e}", batch.batch_no)))?;
+    if list.len() != raw {
+        return Err(invalid(format!(
+            "batch {} decompresses to {} bytes, not the {raw} it claims",
+            batch.batch_no,
+            list.len()
+        )));
+    }
+    let list = pb::ChangeList::decode(Bytes::from(list))
+        .map_err(|e| invalid(format!("batch {} is malformed: {e}", batch.batch_no)))?;
+    if list.changes.len() != batch.count as usize {
+        return Err(invalid(format!(
+            "batch {} holds {} changes, not the {} it claims",
+            batch.batch_no,
+            list.changes.len(),
+            batch.count
+        )));
+    }
+    Ok(list.changes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -406,6 +472,29 @@ mod tests {
             ..Default::default()
         };
         assert!(decode_record(&enc(Kind::Class(class))).is_err());
+    }
+
+    #[test]
+    fn batches_roundtrip_and_refuse_lies() {
+        let changes: Vec<Bytes> = (0..100u8).map(|i| Bytes::from(vec![i; 50])).collect();
+        let batch = encode_batch(7, changes.clone()).unwrap();
+        assert!(batch.zstd.len() < batch.raw_bytes as usize);
+        assert_eq!(decode_batch(&batch).unwrap(), changes);
+        let lie = |f: &dyn Fn(&mut pb::Batch)| {
+            let mut b = batch.clone();
+            f(&mut b);
+            decode_batch(&b).unwrap_err().0
+        };
+        assert!(lie(&|b| b.raw_bytes = BATCH_BYTES_MAX as u32 + 1).contains("more than"));
+        assert!(lie(&|b| b.count = BATCH_CHANGES_MAX as u32 + 1).contains("more than"));
+        assert!(lie(&|b| b.count = 99).contains("not the 99"));
+        // Claiming fewer bytes than the content: the decompressor stops there.
+        assert!(lie(&|b| b.raw_bytes -= 1).contains("decompress"));
+        assert!(lie(&|b| b.raw_bytes += 1).contains("not the"));
+        assert!(lie(&|b| b.zstd = Bytes::from_static(b"not zstd")).contains("decompress"));
+        // A bomb: a tiny frame that expands far beyond the claim is cut off.
+        let bomb = zstd::bulk::compress(&vec![0u8; 64 * 1024 * 1024], 3).unwrap();
+        assert!(lie(&|b| b.zstd = Bytes::from(bomb.clone())).contains("decompress"));
     }
 
     #[test]

@@ -10,21 +10,28 @@
 //! - [`codec`]: domain values to and from the wire contract (the only prost user).
 //! - [`store`]: the sled store (the only sled user).
 //! - [`view`]: the in-memory materialized view every query reads.
-//! - [`node`]: a node: store + view + directory + policy, and the write path.
+//! - [`node`]: a node: store + view + directory + policy, and the write paths.
+//! - [`ingest`]: verifying and placing changes written elsewhere (sync, restore).
+//! - [`sync`]: upward sync, the child's side: the session machine, transport, worker.
 //! - [`import`]: CSV/XLSX rosters and trainings into validated records.
 //! - [`coverage`]: rotation and hour coverage per node and subtree.
 //! - [`generate`]: a deterministic generator of realistic rosters and trainings.
+//! - [`daemon`], [`admin`]: `serve`'s tasks, and the local endpoint other commands use while it runs.
 //! - [`cli`], [`render`]: the command line and its output formats.
+//! - [`tls`]: mutual TLS between nodes.
 //! - [`config`], [`error`], [`logging`]: configuration, errors, logs.
 
+pub mod admin;
 pub mod changelog;
 pub mod cli;
 pub mod codec;
 pub mod config;
 pub mod coverage;
+pub mod daemon;
 pub mod error;
 pub mod generate;
 pub mod import;
+pub mod ingest;
 pub mod logging;
 pub mod model;
 pub mod node;
@@ -33,4 +40,6 @@ pub mod policy;
 pub mod render;
 pub mod rules;
 pub mod store;
+pub mod sync;
+pub mod tls;
 pub mod view;

@@ -1,20 +1,32 @@
-//! `lunxun-node`: parses the command line, sets up logging and runs the command.
+//! `lunxun-node`: parses the command line, sets up logging and runs the
+//! command — through the daemon when `serve` runs on the data dir.
 
 use std::io::IsTerminal;
 
 use clap::Parser;
-use lunxun_node::cli::{self, Cli, Output};
+use lunxun_node::cli::{self, NodeCli, NodeCommand, Output};
 
 fn main() {
-    let cli = Cli::parse();
-    lunxun_node::logging::init();
+    let cli = NodeCli::parse();
+    let serving = matches!(cli.command, NodeCommand::Serve(_));
+    lunxun_node::logging::init_with(if serving { "info" } else { "warn" });
+    if let NodeCommand::Common(command) = &cli.command
+        && cli::goes_through_daemon(command)
+        && let Some(code) = lunxun_node::admin::forward(&cli.data, cli::forwarded_args())
+    {
+        std::process::exit(code);
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut io = Output {
         out: &mut out,
         progress: std::io::stderr().is_terminal(),
     };
-    if let Err(e) = cli::run(&cli.data, cli.command, &mut io) {
+    let result = match cli.command {
+        NodeCommand::Common(command) => cli::run(&cli.data, command, &mut io),
+        NodeCommand::Serve(args) => cli::serve(&cli.data, args, cli::node_runner(), &mut io),
+    };
+    if let Err(e) = result {
         if !e.message.is_empty() {
             eprintln!("error: {}", e.message);
         }

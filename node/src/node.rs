@@ -3,23 +3,23 @@
 //!
 //! Own edits append to the node's own origin's log through
 //! [`Node::write_records`]; records received from subordinates are appended
-//! under their original origins by the hub's ingest, through
-//! [`Node::append_received`]. Both hold the write lock, append to the store
+//! under their original origins through [`Node::ingest`]. Both hold the write lock, append to the store
 //! durably, and only then update the in-memory view, so the view never shows
 //! anything the disk does not hold.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use tracing::{debug, info, warn};
 
 use crate::changelog::{Change, GENESIS, Head};
 use crate::codec;
 use crate::config::{Config, ORGS_FILE, POLICY_FILE, STORE_DIR};
 use crate::error::{Error, Result};
+use crate::ingest::{self, Placed, Verified};
 use crate::model::Record;
 use crate::orgs::{OrgDirectory, OrgId};
 use crate::policy::Policy;
@@ -28,6 +28,8 @@ use crate::view::View;
 
 /// Meta key of the lost-tail marker (see [`Node::mark_lost_tail`]).
 const META_LOST_TAIL: &str = "lost_tail";
+/// Meta key prefix of held-back origins (see [`Node::holds`]).
+const META_HELD: &str = "held/";
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
@@ -68,6 +70,8 @@ pub struct Node {
     incarnation: [u8; 16],
     /// Bumped after every append, so workers can wait for new changes.
     changed: tokio::sync::watch::Sender<u64>,
+    /// Held during a sync session with the parent: one at a time.
+    sync_gate: tokio::sync::Mutex<()>,
 }
 
 fn random_incarnation() -> [u8; 16] {
@@ -129,6 +133,7 @@ impl Node {
             unknown_origin_changes,
             incarnation: random_incarnation(),
             changed,
+            sync_gate: tokio::sync::Mutex::new(()),
         };
         debug!(org = %node.config.org, "node opened");
         Ok(node)
@@ -173,6 +178,11 @@ impl Node {
         self.unknown_origin_changes
     }
 
+    /// Held by whoever runs a sync session with the parent.
+    pub fn sync_gate(&self) -> &tokio::sync::Mutex<()> {
+        &self.sync_gate
+    }
+
     /// A receiver that sees a new value after every append.
     pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changed.subscribe()
@@ -214,6 +224,27 @@ impl Node {
         self.store.remove_meta(META_LOST_TAIL)?;
         self.lost_tail.store(false, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// Lifts the lost-tail refusal if the own log now reaches the seq the
+    /// parent held when the loss was found (after a restore).
+    pub fn clear_lost_tail_if_whole(&self) -> Result<bool> {
+        if !self.lost_tail() {
+            return Ok(true);
+        }
+        let parent_seq: u64 = self
+            .store
+            .meta(META_LOST_TAIL)?
+            .and_then(|v| String::from_utf8(v).ok())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(u64::MAX);
+        let local = self.view().head(self.me).map_or(0, |h| h.seq);
+        if local >= parent_seq {
+            self.clear_lost_tail()?;
+            info!(org = %self.code(), seq = local, "own log whole again: writes allowed");
+            return Ok(true);
+        }
+        Ok(false)
     }
 
     fn check_writable(&self) -> Result<()> {
@@ -307,23 +338,37 @@ impl Node {
         })
     }
 
-    /// Appends changes received from a subordinate, already validated and
-    /// placed by the caller (each the next of its origin, in order), with
-    /// their decoded records. Atomic and durable; then the view follows.
-    ///
-    /// The caller must hold the guard from [`Node::begin_append`] across its
-    /// validation and this call, so no other append moves the heads between.
-    pub fn append_received(
-        &self,
-        _guard: &AppendGuard<'_>,
-        accepted: Vec<(OrgId, Change, Bytes, Option<Record>)>,
-    ) -> Result<()> {
-        if accepted.is_empty() {
-            return Ok(());
-        }
+    /// Stores changes written elsewhere (a child's batches, or the parent's
+    /// copy during a restore), already [`ingest::verify`]-ed: places each
+    /// batch in turn against the heads, appends every accepted change in one
+    /// durable append, then updates the view. Returns one [`Placed`] per batch
+    /// (for the acks). Held origins are recorded for `status`.
+    pub fn ingest(&self, batches: Vec<Vec<Verified>>) -> Result<Vec<Placed>> {
+        let _writing = self.lock_writes();
+        let mut heads: HashMap<OrgId, Head> = {
+            let view = self.view();
+            batches
+                .iter()
+                .flatten()
+                .filter_map(|v| view.head(v.org).map(|h| (v.org, *h)))
+                .collect()
+        };
         let now = now_ms();
-        let entries: Vec<LogEntry> = accepted
+        let hash_at = |origin: &str, seq: u64| {
+            self.store
+                .entry(origin, seq)
+                .ok()
+                .flatten()
+                .and_then(|e| codec::decode_change(e.change).ok())
+                .map(|c| c.hash)
+        };
+        let placed: Vec<Placed> = batches
+            .into_iter()
+            .map(|batch| ingest::place(batch, &mut heads, hash_at, now))
+            .collect();
+        let entries: Vec<LogEntry> = placed
             .iter()
+            .flat_map(|p| &p.accepted)
             .map(|(_, change, bytes, _)| LogEntry {
                 origin: change.origin.clone(),
                 seq: change.seq,
@@ -332,38 +377,84 @@ impl Node {
             })
             .collect();
         self.store.append(&entries)?;
-        {
+        let mut placed = placed;
+        if !entries.is_empty() {
             let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
-            for (origin, change, _, record) in accepted {
-                if let Some(record) = record {
-                    view.apply(origin, record);
+            for p in &mut placed {
+                for (org, change, _, record) in std::mem::take(&mut p.accepted) {
+                    view.apply(org, record);
+                    view.set_head(
+                        org,
+                        Head {
+                            seq: change.seq,
+                            hash: change.hash,
+                            written_at_ms: change.written_at_ms,
+                            received_at_ms: now,
+                        },
+                    );
+                    // Keep the change for the caller's counts, without the record.
+                    p.applied += 1;
                 }
-                view.set_head(
-                    origin,
-                    Head {
-                        seq: change.seq,
-                        hash: change.hash,
-                        written_at_ms: change.written_at_ms,
-                        received_at_ms: now,
-                    },
-                );
             }
         }
-        self.changed.send_modify(|v| *v += 1);
+        self.record_holds(&placed)?;
+        if !entries.is_empty() {
+            self.changed.send_modify(|v| *v += 1);
+        }
+        Ok(placed)
+    }
+
+    /// Persists the origins held back by the latest placements, and forgets
+    /// holds their origin has since moved past.
+    fn record_holds(&self, placed: &[Placed]) -> Result<()> {
+        for p in placed {
+            for h in &p.held {
+                let value = serde_json::json!({
+                    "seq": h.seq,
+                    "reason": h.reason.to_string(),
+                    "at": now_ms(),
+                });
+                self.store.set_meta(
+                    &format!("{META_HELD}{}", h.origin),
+                    value.to_string().as_bytes(),
+                )?;
+                warn!(origin = %h.origin, seq = h.seq, reason = %h.reason, "changes held back");
+            }
+            for (origin, (seq, _)) in &p.touched {
+                if p.held.iter().any(|h| &h.origin == origin) {
+                    continue;
+                }
+                let key = format!("{META_HELD}{origin}");
+                if let Some(v) = self.store.meta(&key)? {
+                    let held_seq = serde_json::from_slice::<serde_json::Value>(&v)
+                        .ok()
+                        .and_then(|j| j["seq"].as_u64())
+                        .unwrap_or(0);
+                    if *seq >= held_seq {
+                        self.store.remove_meta(&key)?;
+                    }
+                }
+            }
+        }
         Ok(())
     }
 
-    /// Takes the write lock for a validate-then-append sequence.
-    pub fn begin_append(&self) -> AppendGuard<'_> {
-        AppendGuard {
-            _guard: self.lock_writes(),
-        }
+    /// Origins currently held back, with their seq and reason.
+    pub fn holds(&self) -> Result<Vec<(String, u64, String)>> {
+        Ok(self
+            .store
+            .meta_with_prefix(META_HELD)?
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let j: serde_json::Value = serde_json::from_slice(&v).ok()?;
+                Some((
+                    k.trim_start_matches(META_HELD).to_owned(),
+                    j["seq"].as_u64()?,
+                    j["reason"].as_str()?.to_owned(),
+                ))
+            })
+            .collect())
     }
-}
-
-/// Proof that the holder has the node's write lock (see [`Node::append_received`]).
-pub struct AppendGuard<'a> {
-    _guard: MutexGuard<'a, ()>,
 }
 
 /// Rebuilds the view from the log. Each origin's log must be dense and

@@ -1,0 +1,392 @@
+//! The children-facing sync service: `Sync.Session` and `Sync.Restore`.
+//!
+//! A session: identify the child (its certificate, or with `--insecure` its
+//! Hello), check it is one of our direct children, answer with our vector for
+//! its subtree, then for each batch: decompress and verify (every origin in
+//! the child's subtree, every hash intact), place against our heads, append
+//! durably, and only then ack. Batches that arrived together are appended
+//! together (one flush for the group). A batch with a link or peer fault is
+//! refused whole and ends the session; nothing of it is written.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use lunxun_node::codec::{self, BATCH_BYTES_MAX, BATCH_CHANGES_MAX};
+use lunxun_node::ingest::{self, Placed};
+use lunxun_node::node::{Node, now_ms};
+use lunxun_node::orgs::OrgId;
+use lunxun_node::sync::blocking;
+use lunxun_node::sync::children::ChildState;
+use lunxun_node::sync::client::{MESSAGE_BYTES_MAX, PROTOCOL_VERSION, SESSION_IDLE_TIMEOUT};
+use lunxun_proto::v1 as pb;
+use lunxun_proto::v1::sync_server::{Sync, SyncServer};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::identity::{self, Identity};
+
+/// Batches that arrived together and are appended with one flush, at most.
+pub const GROUP_BATCHES_MAX: usize = 16;
+/// Parent messages buffered towards a slow child.
+const OUTBOUND_MAX: usize = 32;
+
+/// The service, shared by every session.
+#[derive(Clone)]
+pub struct SyncService {
+    node: Arc<Node>,
+    identity: Identity,
+}
+
+impl SyncService {
+    pub fn new(node: Arc<Node>, identity: Identity) -> SyncService {
+        SyncService { node, identity }
+    }
+
+    /// The tonic service with this node's message limits.
+    pub fn into_server(self) -> SyncServer<SyncService> {
+        SyncServer::new(self)
+            .max_decoding_message_size(MESSAGE_BYTES_MAX)
+            .max_encoding_message_size(MESSAGE_BYTES_MAX)
+    }
+
+    /// Which child is talking, checked to be one of our direct children.
+    fn child(&self, certified: Option<String>, claimed: &str) -> Result<OrgId, Status> {
+        let code = identity::peer_org(self.identity, certified, claimed)?;
+        let orgs = self.node.orgs();
+        let child = orgs.get(&code).ok_or_else(|| {
+            Status::permission_denied(format!("org {code} is not in our org directory"))
+        })?;
+        if orgs.parent(child) != Some(self.node.me()) {
+            return Err(Status::permission_denied(format!(
+                "{code} is not a direct child of {}",
+                self.node.code()
+            )));
+        }
+        Ok(child)
+    }
+
+    fn refuse(&self, child: &str, peer: Option<SocketAddr>, status: Status) -> Status {
+        warn!(child, peer = ?peer, error = %status.message(), "refused");
+        let mut state = ChildState::load(&self.node, child);
+        state.refused += 1;
+        state.last_error = Some(status.message().to_owned());
+        let _ = state.save(&self.node, child);
+        status
+    }
+}
+
+/// Our vector for the subtree of `child`.
+fn vector(node: &Node, child: OrgId) -> pb::Vector {
+    let view = node.view();
+    let orgs = node.orgs();
+    let entries = view
+        .heads()
+        .filter(|(org, _)| orgs.is_within(*org, child))
+        .map(|(org, head)| pb::VectorEntry {
+            origin: orgs.code(org).to_owned(),
+            seq: head.seq,
+            hash: Bytes::copy_from_slice(&head.hash),
+        })
+        .collect();
+    pb::Vector {
+        incarnation: Bytes::copy_from_slice(&node.incarnation()),
+        entries,
+    }
+}
+
+fn ack(batch_no: u64, placed: &Placed) -> pb::ParentMessage {
+    pb::ParentMessage {
+        kind: Some(pb::parent_message::Kind::Ack(pb::Ack {
+            batch_no,
+            applied: placed.applied,
+            skipped: placed.skipped,
+            quarantined: placed.quarantined(),
+            entries: placed
+                .touched
+                .iter()
+                .map(|(origin, (seq, hash))| pb::VectorEntry {
+                    origin: origin.clone(),
+                    seq: *seq,
+                    hash: Bytes::copy_from_slice(hash),
+                })
+                .collect(),
+            held: placed
+                .held
+                .iter()
+                .map(|h| pb::Held {
+                    origin: h.origin.clone(),
+                    seq: h.seq,
+                    reason: h.reason.to_string(),
+                })
+                .collect(),
+        })),
+    }
+}
+
+/// What a session did, for the child's record.
+#[derive(Default)]
+struct Tally {
+    applied: u64,
+    skipped: u64,
+    held: bool,
+}
+
+/// Receives batches until Done; acks each after its durable append.
+async fn session_loop(
+    node: Arc<Node>,
+    child: OrgId,
+    mut inbound: Streaming<pb::ChildMessage>,
+    outbound: mpsc::Sender<Result<pb::ParentMessage, Status>>,
+    tally: &mut Tally,
+) -> Result<Option<u64>, Status> {
+    loop {
+        let first = match tokio::time::timeout(SESSION_IDLE_TIMEOUT, inbound.message()).await {
+            Err(_) => {
+                return Err(Status::deadline_exceeded(
+                    "the child sent nothing for too long",
+                ));
+            }
+            Ok(Err(status)) => return Err(status),
+            Ok(Ok(None)) => {
+                return Err(Status::cancelled("the child closed the stream before Done"));
+            }
+            Ok(Ok(Some(m))) => m,
+        };
+        // Group commit: take the batches that are already here as well.
+        let mut messages = vec![first];
+        while messages.len() < GROUP_BATCHES_MAX {
+            match tokio::time::timeout(Duration::ZERO, inbound.message()).await {
+                Ok(Ok(Some(m))) => messages.push(m),
+                _ => break,
+            }
+        }
+        let mut batches: Vec<(u64, Vec<ingest::Verified>)> = Vec::new();
+        let mut done = None;
+        let mut refusal = None;
+        for message in messages {
+            match message.kind {
+                Some(pb::child_message::Kind::Batch(batch))
+                    if done.is_none() && refusal.is_none() =>
+                {
+                    let orgs = node.orgs().clone();
+                    let verified = blocking(|| {
+                        let changes = codec::decode_batch(&batch)
+                            .map_err(|e| Status::invalid_argument(e.0))?;
+                        ingest::verify(&orgs, child, changes).map_err(|e| match e {
+                            ingest::Refusal::Outside { .. }
+                            | ingest::Refusal::UnknownOrigin { .. } => {
+                                Status::permission_denied(e.to_string())
+                            }
+                            _ => Status::invalid_argument(e.to_string()),
+                        })
+                    });
+                    match verified {
+                        Ok(v) => batches.push((batch.batch_no, v)),
+                        Err(status) => refusal = Some(status),
+                    }
+                }
+                Some(pb::child_message::Kind::Done(d)) => done = Some(d.pending),
+                Some(pb::child_message::Kind::Hello(_)) => {
+                    refusal.get_or_insert(Status::invalid_argument("a second Hello"));
+                }
+                Some(pb::child_message::Kind::Batch(_)) => {
+                    refusal.get_or_insert(Status::invalid_argument("a batch after Done"));
+                }
+                None => {
+                    refusal.get_or_insert(Status::invalid_argument("an empty message"));
+                }
+            }
+        }
+        if !batches.is_empty() {
+            let numbers: Vec<u64> = batches.iter().map(|(n, _)| *n).collect();
+            let placed = blocking(|| node.ingest(batches.into_iter().map(|(_, v)| v).collect()))
+                .map_err(|e| Status::internal(format!("store: {e}")))?;
+            for (no, p) in numbers.into_iter().zip(&placed) {
+                tally.applied += u64::from(p.applied);
+                tally.skipped += u64::from(p.skipped);
+                tally.held |= !p.held.is_empty();
+                if outbound.send(Ok(ack(no, p))).await.is_err() {
+                    return Err(Status::cancelled("the child went away"));
+                }
+            }
+        }
+        if let Some(status) = refusal {
+            return Err(status);
+        }
+        if let Some(pending) = done {
+            return Ok(Some(pending));
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Sync for SyncService {
+    type SessionStream = ReceiverStream<Result<pb::ParentMessage, Status>>;
+    type RestoreStream = ReceiverStream<Result<pb::Batch, Status>>;
+
+    async fn session(
+        &self,
+        request: Request<Streaming<pb::ChildMessage>>,
+    ) -> Result<Response<Self::SessionStream>, Status> {
+        let peer = request.remote_addr();
+        let identity = identity::peer_certificate_org(&request);
+        let mut inbound = request.into_inner();
+        let hello = match tokio::time::timeout(SESSION_IDLE_TIMEOUT, inbound.message()).await {
+            Ok(Ok(Some(pb::ChildMessage {
+                kind: Some(pb::child_message::Kind::Hello(h)),
+            }))) => h,
+            Ok(Err(status)) => return Err(status),
+            _ => return Err(Status::invalid_argument("a session starts with Hello")),
+        };
+        let claimed = hello.org.chars().take(40).collect::<String>();
+        let child = match self.child(identity, &claimed) {
+            Ok(c) => c,
+            Err(status) => return Err(self.refuse(&claimed, peer, status)),
+        };
+        let code = self.node.orgs().code(child).to_owned();
+        if hello.protocol != PROTOCOL_VERSION {
+            return Err(self.refuse(
+                &code,
+                peer,
+                Status::failed_precondition(format!(
+                    "protocol {} is not spoken here (this node speaks {PROTOCOL_VERSION})",
+                    hello.protocol
+                )),
+            ));
+        }
+        let (tx, rx) = mpsc::channel(OUTBOUND_MAX);
+        let node = self.node.clone();
+        let vector = blocking(|| vector(&node, child));
+        let _ = tx
+            .send(Ok(pb::ParentMessage {
+                kind: Some(pb::parent_message::Kind::Vector(vector)),
+            }))
+            .await;
+        let span = info_span!("child session", child = %code, peer = ?peer);
+        tokio::spawn(
+            async move {
+                let started = now_ms();
+                let mut tally = Tally::default();
+                let result =
+                    session_loop(node.clone(), child, inbound, tx.clone(), &mut tally).await;
+                let mut state = ChildState::load(&node, &code);
+                state.sessions += 1;
+                state.last_session = Some(started);
+                state.peer = peer.map(|p| p.to_string());
+                state.applied += tally.applied;
+                state.skipped += tally.skipped;
+                match result {
+                    Ok(pending) => {
+                        state.pending = pending;
+                        if pending == Some(0) && !tally.held {
+                            state.last_success = Some(now_ms());
+                            state.last_error = None;
+                        } else if tally.held {
+                            state.last_error =
+                                Some("some origins are held back (see HELD in status)".into());
+                        }
+                        info!(
+                            applied = tally.applied,
+                            skipped = tally.skipped,
+                            ?pending,
+                            "session ended"
+                        );
+                    }
+                    Err(status) => {
+                        warn!(error = %status.message(), applied = tally.applied, "session failed");
+                        if matches!(
+                            status.code(),
+                            tonic::Code::PermissionDenied | tonic::Code::InvalidArgument
+                        ) {
+                            state.refused += 1;
+                        }
+                        state.last_error = Some(status.message().to_owned());
+                        let _ = tx.send(Err(status)).await;
+                    }
+                }
+                let _ = state.save(&node, &code);
+            }
+            .instrument(span),
+        );
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn restore(
+        &self,
+        request: Request<pb::RestoreRequest>,
+    ) -> Result<Response<Self::RestoreStream>, Status> {
+        let peer = request.remote_addr();
+        let claimed = request.get_ref().org.chars().take(40).collect::<String>();
+        let certified = identity::peer_certificate_org(&request);
+        let child = match self.child(certified, &claimed) {
+            Ok(c) => c,
+            Err(status) => return Err(self.refuse(&claimed, peer, status)),
+        };
+        let from: BTreeMap<String, u64> = request
+            .into_inner()
+            .from
+            .into_iter()
+            .map(|e| (e.origin, e.seq))
+            .collect();
+        let node = self.node.clone();
+        let (tx, rx) = mpsc::channel(4);
+        let code = node.orgs().code(child).to_owned();
+        info!(child = %code, "restore requested");
+        tokio::spawn(async move {
+            let origins: Vec<(String, u64)> = {
+                let view = node.view();
+                view.heads()
+                    .filter(|(o, _)| node.orgs().is_within(*o, child))
+                    .map(|(o, h)| (node.orgs().code(o).to_owned(), h.seq))
+                    .collect()
+            };
+            let mut batch_no = 0;
+            let mut changes: Vec<Bytes> = Vec::new();
+            let mut bytes = 0usize;
+            for (origin, head) in origins {
+                let start = from.get(&origin).copied().unwrap_or(0);
+                if start >= head {
+                    continue;
+                }
+                for entry in node.store().scan(&origin, start) {
+                    let entry = match entry {
+                        Ok(e) => e,
+                        Err(e) => {
+                            let _ = tx.send(Err(Status::internal(e.to_string()))).await;
+                            return;
+                        }
+                    };
+                    if changes.len() >= BATCH_CHANGES_MAX
+                        || bytes + entry.change.len() + 8 > BATCH_BYTES_MAX
+                    {
+                        batch_no += 1;
+                        let batch = codec::encode_batch(batch_no, std::mem::take(&mut changes));
+                        bytes = 0;
+                        if tx
+                            .send(batch.map_err(|e| Status::internal(e.0)))
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    bytes += entry.change.len() + 8;
+                    changes.push(entry.change);
+                }
+            }
+            if !changes.is_empty() {
+                batch_no += 1;
+                let _ = tx
+                    .send(codec::encode_batch(batch_no, changes).map_err(|e| Status::internal(e.0)))
+                    .await;
+            }
+            info!(child = %code, batches = batch_no, "restore sent");
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}

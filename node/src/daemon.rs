@@ -1,0 +1,124 @@
+//! The long-running side of a node (`serve`): named tasks sharing one
+//! shutdown signal — the admin endpoint, the upstream worker, and whatever
+//! the hub adds (its children-facing sync service). Ctrl-C or SIGTERM, or any
+//! task ending early, stops them all.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{error, info};
+
+use crate::admin::{self, Runner};
+use crate::node::Node;
+use crate::sync::worker;
+
+/// How long tasks get to finish after the shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// A node's running tasks.
+pub struct Daemon {
+    node: Arc<Node>,
+    shutdown: watch::Sender<bool>,
+    /// A task reports here if it ends before the shutdown signal.
+    ended: tokio::sync::mpsc::UnboundedSender<(&'static str, Result<(), String>)>,
+    ended_rx: tokio::sync::mpsc::UnboundedReceiver<(&'static str, Result<(), String>)>,
+    tasks: Vec<(&'static str, JoinHandle<()>)>,
+}
+
+impl Daemon {
+    pub fn new(node: Arc<Node>) -> Daemon {
+        let (shutdown, _) = watch::channel(false);
+        let (ended, ended_rx) = tokio::sync::mpsc::unbounded_channel();
+        Daemon {
+            node,
+            shutdown,
+            ended,
+            ended_rx,
+            tasks: Vec::new(),
+        }
+    }
+
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// A receiver that turns true when the daemon stops.
+    pub fn shutdown(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Runs a named task until it ends; it must watch [`Daemon::shutdown`].
+    pub fn spawn<F>(&mut self, name: &'static str, task: F)
+    where
+        F: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        let ended = self.ended.clone();
+        let handle = tokio::spawn(async move {
+            let result = task.await;
+            let _ = ended.send((name, result));
+        });
+        self.tasks.push((name, handle));
+    }
+
+    /// The tasks every node runs: the admin endpoint and the upstream worker.
+    pub fn start_node_tasks(&mut self, runner: Runner) {
+        let (node, stop) = (self.node.clone(), self.shutdown());
+        self.spawn("admin", async move {
+            admin::serve(node, runner, stop)
+                .await
+                .map_err(|e| format!("admin endpoint: {e}"))
+        });
+        let (node, stop) = (self.node.clone(), self.shutdown());
+        self.spawn("upstream", async move {
+            worker::run(node, stop).await;
+            Ok(())
+        });
+    }
+
+    /// Waits for Ctrl-C, SIGTERM, or a task ending early; then stops every
+    /// task. Returns the first task failure, if any.
+    pub async fn run(mut self) -> Result<(), String> {
+        let mut failure = None;
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .map_err(|e| format!("signal handler: {e}"))?;
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {
+                    info!("interrupted: shutting down");
+                    break;
+                }
+                _ = terminate.recv() => {
+                    info!("terminated: shutting down");
+                    break;
+                }
+                Some((name, result)) = self.ended_rx.recv() => {
+                    match result {
+                        // The upstream worker ends at once when there is no upstream.
+                        Ok(()) if name == "upstream" && self.node.config().upstream.is_none() => continue,
+                        Ok(()) => info!(task = name, "task ended"),
+                        Err(e) => {
+                            error!(task = name, error = %e, "task failed");
+                            failure = Some(e);
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+        let _ = self.shutdown.send(true);
+        for (name, handle) in self.tasks {
+            if tokio::time::timeout(SHUTDOWN_GRACE, handle).await.is_err() {
+                error!(task = name, "did not stop in time");
+            }
+        }
+        self.node.store().flush().map_err(|e| e.to_string())?;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}

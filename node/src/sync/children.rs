@@ -1,0 +1,50 @@
+//! What a parent knows of each child's syncs, persisted per child so
+//! `status` shows it (written by the hub's sync service).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::node::Node;
+
+/// Meta key prefix of child states.
+const META_CHILD: &str = "child/";
+
+/// One child's sync record at its parent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildState {
+    /// When the child last opened a session (ms since the epoch).
+    pub last_session: Option<i64>,
+    /// When a session of the child last ended with everything acked.
+    pub last_success: Option<i64>,
+    /// Why the last session failed, if it did.
+    pub last_error: Option<String>,
+    /// The child's address at its last session.
+    pub peer: Option<String>,
+    pub sessions: u64,
+    /// Changes received and stored.
+    pub applied: u64,
+    /// Changes received that were already held (resends, replays).
+    pub skipped: u64,
+    /// Batches or sessions refused (bad input, authorization, limits).
+    pub refused: u64,
+    /// What the child still had to send when its last session ended.
+    pub pending: Option<u64>,
+}
+
+impl ChildState {
+    pub fn load(node: &Node, code: &str) -> ChildState {
+        node.store()
+            .meta(&format!("{META_CHILD}{code}"))
+            .ok()
+            .flatten()
+            .and_then(|v| serde_json::from_slice(&v).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn save(&self, node: &Node, code: &str) -> Result<()> {
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        node.store()
+            .set_meta(&format!("{META_CHILD}{code}"), &bytes)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,427 @@
+//! The child's transport: connects to the parent, and drives a
+//! [`ChildSession`] over the `Sync.Session` stream. It only moves bytes:
+//! every decision is the session machine's.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use lunxun_proto::v1 as pb;
+use lunxun_proto::v1::sync_client::SyncClient;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::{Channel, Endpoint};
+use tracing::{debug, info, instrument, warn};
+
+use super::session::{AckInfo, ChildSession, Outcome, ParentVector, ProtocolError};
+use crate::changelog::{HASH_LEN, Hash};
+use crate::codec::{self, BATCH_BYTES_MAX, BATCH_CHANGES_MAX};
+use crate::ingest;
+use crate::node::Node;
+
+/// The wire protocol version this node speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Batches sent and not yet acked, at most.
+pub const WINDOW_BATCHES: usize = 8;
+/// Longest wait for the parent's next message while it owes us one.
+pub const SESSION_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Longest wait to establish a connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest gRPC message accepted or sent (a compressed batch, or a vector of
+/// every org).
+pub const MESSAGE_BYTES_MAX: usize = BATCH_BYTES_MAX + 1024 * 1024;
+
+/// Why a sync session failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// No upstream is configured.
+    #[error("no upstream configured (init --upstream URL)")]
+    NoUpstream,
+    /// The parent could not be reached.
+    #[error("cannot reach the parent at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    /// The parent refused our certificate (shown at the first RPC with TLS 1.3).
+    #[error("the parent refused our certificate ({url}): {reason}")]
+    CertificateRefused { url: String, reason: String },
+    /// The parent answered with an error.
+    #[error("the parent refused the session: {0}")]
+    Parent(String),
+    /// The link broke or timed out mid-session; the next session resumes.
+    #[error("the link to the parent broke: {0}")]
+    Link(String),
+    /// The parent broke the protocol.
+    #[error("protocol error: {0}")]
+    Protocol(#[from] ProtocolError),
+    /// The local store failed.
+    #[error(transparent)]
+    Node(#[from] crate::error::Error),
+    /// Our own log lost its tail: writes are refused until restored.
+    #[error(
+        "the parent holds this node's own log up to seq {parent_seq}, this store only up to {local_seq}: \
+         writes are refused; run `restore --from-upstream`"
+    )]
+    LostTail { parent_seq: u64, local_seq: u64 },
+}
+
+/// Maps a gRPC status from the parent to an error, telling a refused
+/// certificate from a network problem.
+pub fn status_error(url: &str, status: &tonic::Status) -> SyncError {
+    let text = format!("{status}");
+    let lower = text.to_ascii_lowercase();
+    let tls_refusal = [
+        "certificate",
+        "unknown ca",
+        "bad certificate",
+        "handshake",
+        "alert",
+    ]
+    .iter()
+    .any(|k| lower.contains(k));
+    match status.code() {
+        tonic::Code::Unavailable | tonic::Code::Unknown if tls_refusal => {
+            SyncError::CertificateRefused {
+                url: url.to_owned(),
+                reason: status.message().to_owned(),
+            }
+        }
+        tonic::Code::Unavailable => SyncError::Unreachable {
+            url: url.to_owned(),
+            reason: status.message().to_owned(),
+        },
+        tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => SyncError::Parent(format!(
+            "{}: {}",
+            code_name(status.code()),
+            status.message()
+        )),
+        tonic::Code::Cancelled
+        | tonic::Code::DeadlineExceeded
+        | tonic::Code::Aborted
+        | tonic::Code::Internal => SyncError::Link(status.message().to_owned()),
+        _ => SyncError::Parent(format!(
+            "{}: {}",
+            code_name(status.code()),
+            status.message()
+        )),
+    }
+}
+
+fn code_name(code: tonic::Code) -> &'static str {
+    match code {
+        tonic::Code::PermissionDenied => "permission denied",
+        tonic::Code::Unauthenticated => "unauthenticated",
+        tonic::Code::InvalidArgument => "invalid argument",
+        tonic::Code::FailedPrecondition => "failed precondition",
+        tonic::Code::ResourceExhausted => "resource exhausted",
+        tonic::Code::DataLoss => "data loss",
+        _ => "error",
+    }
+}
+
+/// Opens a channel to the node's parent.
+pub async fn connect(node: &Node) -> Result<(String, SyncClient<Channel>), SyncError> {
+    let url = node
+        .config()
+        .upstream
+        .clone()
+        .ok_or(SyncError::NoUpstream)?;
+    let endpoint = Endpoint::from_shared(url.clone())
+        .map_err(|e| SyncError::Unreachable {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(20));
+    let endpoint =
+        crate::tls::client_endpoint(node, endpoint).map_err(|e| SyncError::Unreachable {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| SyncError::Unreachable {
+            url: url.clone(),
+            reason: error_chain(&e),
+        })?;
+    let client = SyncClient::new(channel)
+        .max_decoding_message_size(MESSAGE_BYTES_MAX)
+        .max_encoding_message_size(MESSAGE_BYTES_MAX);
+    Ok((url, client))
+}
+
+/// An error with its sources, on one line.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let t = s.to_string();
+        if !text.contains(&t) {
+            text.push_str(": ");
+            text.push_str(&t);
+        }
+        source = s.source();
+    }
+    text
+}
+
+fn hash_from(bytes: &[u8]) -> Hash {
+    let mut h = [0u8; HASH_LEN];
+    if bytes.len() == HASH_LEN {
+        h.copy_from_slice(bytes);
+    }
+    h
+}
+
+/// The node's heads, as the session machine wants them.
+fn local_heads(node: &Node) -> BTreeMap<String, (u64, Hash)> {
+    let view = node.view();
+    view.heads()
+        .map(|(org, head)| (node.orgs().code(org).to_owned(), (head.seq, head.hash)))
+        .collect()
+}
+
+/// The hash this node holds for `origin` at `seq`.
+fn stored_hash(node: &Node, origin: &str, seq: u64) -> Option<Hash> {
+    let entry = node.store().entry(origin, seq).ok()??;
+    codec::decode_change(entry.change).ok().map(|c| c.hash)
+}
+
+/// Fills the next batch from the store, within the count and byte limits.
+fn build_batch(node: &Node, session: &mut ChildSession) -> Result<Option<pb::Batch>, SyncError> {
+    let Some(batch_no) = session.begin_batch() else {
+        return Ok(None);
+    };
+    let mut changes: Vec<Bytes> = Vec::new();
+    let mut bytes = 0usize;
+    'fill: while let Some(range) = session.next_range().cloned() {
+        let mut upto = None;
+        for entry in node.store().scan(&range.origin, range.from - 1) {
+            let entry = entry.map_err(crate::error::Error::from)?;
+            if entry.seq > range.to {
+                break;
+            }
+            // Room for its bytes (and a length prefix) and its count?
+            let size = entry.change.len() + 8;
+            if changes.len() >= BATCH_CHANGES_MAX
+                || (!changes.is_empty() && bytes + size > BATCH_BYTES_MAX)
+            {
+                if let Some(u) = upto {
+                    session.consumed(&range.origin, u);
+                }
+                break 'fill;
+            }
+            bytes += size;
+            upto = Some(entry.seq);
+            changes.push(entry.change);
+        }
+        match upto {
+            Some(u) => session.consumed(&range.origin, u),
+            // The store no longer holds what the plan says: stop this batch.
+            None => break,
+        }
+        if upto != Some(range.to) {
+            break;
+        }
+    }
+    session.end_batch();
+    if changes.is_empty() {
+        return Ok(None);
+    }
+    let batch = codec::encode_batch(batch_no, changes).map_err(|e| SyncError::Link(e.0))?;
+    Ok(Some(batch))
+}
+
+/// The parent's next message, within [`SESSION_IDLE_TIMEOUT`].
+async fn next_message(
+    url: &str,
+    inbound: &mut tonic::Streaming<pb::ParentMessage>,
+) -> Result<Option<pb::parent_message::Kind>, SyncError> {
+    match tokio::time::timeout(SESSION_IDLE_TIMEOUT, inbound.message()).await {
+        Err(_) => Err(SyncError::Link(format!(
+            "no answer from the parent for {}s",
+            SESSION_IDLE_TIMEOUT.as_secs()
+        ))),
+        Ok(Err(status)) => Err(status_error(url, &status)),
+        Ok(Ok(None)) => Err(SyncError::Link("the parent closed the stream".into())),
+        Ok(Ok(Some(m))) => Ok(m.kind),
+    }
+}
+
+fn ack_info(ack: pb::Ack) -> AckInfo {
+    AckInfo {
+        batch_no: ack.batch_no,
+        applied: ack.applied,
+        skipped: ack.skipped,
+        quarantined: ack.quarantined,
+        entries: ack
+            .entries
+            .into_iter()
+            .map(|e| (e.origin, e.seq, hash_from(&e.hash)))
+            .collect(),
+        held: ack
+            .held
+            .into_iter()
+            .map(|h| (h.origin, h.seq, h.reason))
+            .collect(),
+    }
+}
+
+/// One session with the parent: sends everything above its vector, and
+/// returns when the parent acked all of it (or held some back). Lost-tail
+/// findings mark the node so it refuses writes.
+#[instrument(skip_all, fields(org = %node.code()))]
+pub async fn run_session(
+    node: Arc<Node>,
+    url: &str,
+    mut client: SyncClient<Channel>,
+) -> Result<Outcome, SyncError> {
+    let (tx, rx) = mpsc::channel::<pb::ChildMessage>(WINDOW_BATCHES + 2);
+    let send = |tx: &mpsc::Sender<pb::ChildMessage>, kind: pb::child_message::Kind| {
+        let tx = tx.clone();
+        async move {
+            tx.send(pb::ChildMessage { kind: Some(kind) })
+                .await
+                .map_err(|_| SyncError::Link("the stream to the parent closed".into()))
+        }
+    };
+    send(
+        &tx,
+        pb::child_message::Kind::Hello(pb::Hello {
+            protocol: PROTOCOL_VERSION,
+            org: node.code().to_owned(),
+            incarnation: Bytes::copy_from_slice(&node.incarnation()),
+        }),
+    )
+    .await?;
+    let mut inbound = client
+        .session(ReceiverStream::new(rx))
+        .await
+        .map_err(|s| status_error(url, &s))?
+        .into_inner();
+    let vector = match next_message(url, &mut inbound).await? {
+        Some(pb::parent_message::Kind::Vector(v)) => v,
+        _ => return Err(ProtocolError::Unexpected("a message other than the vector first").into()),
+    };
+    let mut session = ChildSession::new(node.code(), local_heads(&node), WINDOW_BATCHES);
+    let parent = ParentVector {
+        incarnation: vector.incarnation.to_vec(),
+        entries: vector
+            .entries
+            .into_iter()
+            .map(|e| (e.origin, (e.seq, hash_from(&e.hash))))
+            .collect(),
+    };
+    debug!(origins = parent.entries.len(), "parent vector received");
+    session.on_vector(parent, |o, s| stored_hash(&node, o, s))?;
+    if let Some((parent_seq, local_seq)) = session.lost_tail() {
+        node.mark_lost_tail(parent_seq)?;
+        let pending = session.outcome().pending;
+        let _ = send(&tx, pb::child_message::Kind::Done(pb::Done { pending })).await;
+        return Err(SyncError::LostTail {
+            parent_seq,
+            local_seq,
+        });
+    }
+
+    loop {
+        // Fill the window.
+        while session.in_flight() < WINDOW_BATCHES {
+            let Some(batch) = super::blocking(|| build_batch(&node, &mut session))? else {
+                break;
+            };
+            send(&tx, pb::child_message::Kind::Batch(batch)).await?;
+        }
+        if session.is_done() {
+            break;
+        }
+        match next_message(url, &mut inbound).await? {
+            Some(pb::parent_message::Kind::Ack(ack)) => session.on_ack(ack_info(ack))?,
+            _ => return Err(ProtocolError::Unexpected("a message other than an ack").into()),
+        }
+    }
+    let pending = session.outcome().pending;
+    send(&tx, pb::child_message::Kind::Done(pb::Done { pending })).await?;
+    drop(tx);
+    // Let the parent close its side cleanly (ignore what it says now).
+    let _ = tokio::time::timeout(Duration::from_secs(5), inbound.message()).await;
+    let outcome = session.outcome();
+    for h in &outcome.held {
+        warn!(origin = %h.0, seq = h.1, reason = %h.2, "the parent holds changes back");
+    }
+    info!(
+        sent = outcome.sent,
+        applied = outcome.applied,
+        skipped = outcome.skipped,
+        pending = outcome.pending,
+        "sync session ended"
+    );
+    Ok(outcome)
+}
+
+/// What a restore brought back.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Restored {
+    pub batches: u64,
+    pub received: u64,
+    pub applied: u64,
+    pub skipped: u64,
+}
+
+/// Rebuilds this node's subtree from its parent: every change the parent
+/// holds of our subtree above what we hold, verified and chained like a
+/// child's batch. Lifts the lost-tail refusal once our own log is whole.
+#[instrument(skip_all, fields(org = %node.code()))]
+pub async fn restore(
+    node: Arc<Node>,
+    url: &str,
+    mut client: SyncClient<Channel>,
+) -> Result<Restored, SyncError> {
+    let from = local_heads(&node)
+        .into_iter()
+        .map(|(origin, (seq, hash))| pb::VectorEntry {
+            origin,
+            seq,
+            hash: Bytes::copy_from_slice(&hash),
+        })
+        .collect();
+    let mut stream = client
+        .restore(pb::RestoreRequest {
+            from,
+            org: node.code().to_owned(),
+        })
+        .await
+        .map_err(|s| status_error(url, &s))?
+        .into_inner();
+    let mut done = Restored::default();
+    loop {
+        let batch = match tokio::time::timeout(SESSION_IDLE_TIMEOUT, stream.message()).await {
+            Err(_) => return Err(SyncError::Link("the parent stopped sending".into())),
+            Ok(Err(s)) => return Err(status_error(url, &s)),
+            Ok(Ok(None)) => break,
+            Ok(Ok(Some(b))) => b,
+        };
+        let placed = super::blocking(|| -> Result<ingest::Placed, SyncError> {
+            let changes = codec::decode_batch(&batch).map_err(|e| SyncError::Parent(e.0))?;
+            let verified = ingest::verify(node.orgs(), node.me(), changes)
+                .map_err(|e| SyncError::Parent(e.to_string()))?;
+            let mut placed = node.ingest(vec![verified])?;
+            Ok(placed.pop().unwrap_or_default())
+        })?;
+        done.batches += 1;
+        done.received +=
+            u64::from(placed.applied) + u64::from(placed.skipped) + u64::from(placed.held_changes);
+        done.applied += u64::from(placed.applied);
+        done.skipped += u64::from(placed.skipped);
+        if let Some(h) = placed.held.first() {
+            return Err(SyncError::Parent(format!(
+                "the parent's copy of {} does not chain onto ours at seq {}: {}",
+                h.origin, h.seq, h.reason
+            )));
+        }
+    }
+    node.clear_lost_tail_if_whole()?;
+    Ok(done)
+}

@@ -1,0 +1,209 @@
+//! The upstream worker: a named background loop that syncs with the parent
+//! after local changes (debounced), periodically, and on request, backing off
+//! exponentially with jitter while the parent is unreachable. Its state is
+//! persisted after every attempt, so `status` shows it whether or not the
+//! daemon runs.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::client::{self, SyncError};
+use super::session::Outcome;
+use crate::error::Result;
+use crate::node::{Node, now_ms};
+
+/// Period of the background sync when nothing changes.
+pub const SYNC_INTERVAL: Duration = Duration::from_secs(60);
+/// Wait after a local change before syncing, so an import's burst of changes
+/// goes in one session.
+pub const DEBOUNCE: Duration = Duration::from_millis(300);
+/// First retry delay after a failure.
+pub const BACKOFF_MIN: Duration = Duration::from_secs(1);
+/// Longest retry delay.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// Meta key of the persisted state.
+const META_UPSTREAM: &str = "upstream";
+
+/// What `status` shows of the upstream link.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamState {
+    /// When the last session started (ms since the epoch).
+    pub last_attempt: Option<i64>,
+    /// When the last complete session ended.
+    pub last_success: Option<i64>,
+    /// The last failure, if the last attempt failed.
+    pub last_error: Option<String>,
+    /// Attempts failed in a row.
+    pub failures: u32,
+    /// The parent's vector for our subtree as of the last session: origin → seq.
+    pub parent: BTreeMap<String, u64>,
+    /// The parent's store incarnation at the last session (hex).
+    pub parent_incarnation: Option<String>,
+    /// Changes sent in the last session.
+    pub last_sent: u64,
+    /// Origins the parent holds back: (origin, seq, reason).
+    pub held: Vec<(String, u64, String)>,
+}
+
+impl UpstreamState {
+    pub fn load(node: &Node) -> UpstreamState {
+        node.store()
+            .meta(META_UPSTREAM)
+            .ok()
+            .flatten()
+            .and_then(|v| serde_json::from_slice(&v).ok())
+            .unwrap_or_default()
+    }
+
+    fn save(&self, node: &Node) -> Result<()> {
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        node.store().set_meta(META_UPSTREAM, &bytes)?;
+        Ok(())
+    }
+
+    /// Changes we hold that the parent did not hold at the last session, and
+    /// the age of the oldest of them (ms), from the local store.
+    pub fn pending(&self, node: &Node) -> (u64, Option<i64>) {
+        let heads: Vec<(String, u64)> = {
+            let view = node.view();
+            view.heads()
+                .map(|(o, h)| (node.orgs().code(o).to_owned(), h.seq))
+                .collect()
+        };
+        let mut pending = 0;
+        let mut oldest: Option<i64> = None;
+        for (origin, seq) in heads {
+            let acked = self.parent.get(&origin).copied().unwrap_or(0);
+            if seq > acked {
+                pending += seq - acked;
+                if let Ok(Some(e)) = node.store().entry(&origin, acked + 1) {
+                    oldest =
+                        Some(oldest.map_or(e.received_at_ms, |o: i64| o.min(e.received_at_ms)));
+                }
+            }
+        }
+        (pending, oldest.map(|t| (now_ms() - t).max(0)))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One session now, serialized with any other session of this node, with its
+/// outcome recorded in the persisted state.
+pub async fn sync_once(node: &Arc<Node>) -> std::result::Result<Outcome, SyncError> {
+    let _one_at_a_time = node.sync_gate().lock().await;
+    let mut state = UpstreamState::load(node);
+    state.last_attempt = Some(now_ms());
+    let result = async {
+        let (url, client) = client::connect(node).await?;
+        client::run_session(node.clone(), &url, client).await
+    }
+    .await;
+    match &result {
+        Ok(outcome) => {
+            state.parent_incarnation = Some(hex(&outcome.parent_incarnation));
+            state.last_sent = outcome.sent;
+            state.held = outcome.held.clone();
+            state.parent = outcome.parent_vector.clone();
+            if outcome.complete() {
+                state.last_success = Some(now_ms());
+                state.last_error = None;
+                state.failures = 0;
+            } else {
+                state.failures += 1;
+                state.last_error = Some(incomplete_reason(outcome));
+            }
+        }
+        Err(e) => {
+            state.failures += 1;
+            state.last_error = Some(e.to_string());
+        }
+    }
+    if let Err(e) = state.save(node) {
+        warn!(error = %e, "could not record the upstream state");
+    }
+    result
+}
+
+/// Why a session that ended cleanly is still not complete.
+pub fn incomplete_reason(outcome: &Outcome) -> String {
+    if let Some((origin, seq, reason)) = outcome.held.first() {
+        return format!("the parent holds back {origin} from seq {seq}: {reason}");
+    }
+    if let Some(f) = outcome
+        .findings
+        .iter()
+        .find(|f| !matches!(f, super::session::Finding::ParentAhead { .. }))
+    {
+        return format!("{f:?}");
+    }
+    format!("{} changes not acked", outcome.pending)
+}
+
+/// Runs until `shutdown` turns true: syncs after local changes (debounced),
+/// every [`SYNC_INTERVAL`], and when `trigger` fires; backs off after
+/// failures.
+pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
+    if node.config().upstream.is_none() {
+        return;
+    }
+    let mut changed = node.subscribe();
+    let mut backoff = BACKOFF_MIN;
+    let mut failing = false;
+    let mut next_at = Instant::now();
+    info!(org = %node.code(), upstream = ?node.config().upstream, "upstream worker started");
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            _ = tokio::time::sleep_until(next_at) => {}
+            r = changed.changed() => {
+                if r.is_err() {
+                    break;
+                }
+                // While failing, changes wait for the retry; otherwise they
+                // are synced after a short debounce.
+                if failing {
+                    continue;
+                }
+                next_at = next_at.min(Instant::now() + DEBOUNCE);
+                continue;
+            }
+        }
+        changed.borrow_and_update();
+        match sync_once(&node).await {
+            Ok(outcome) if outcome.complete() => {
+                failing = false;
+                backoff = BACKOFF_MIN;
+                next_at = Instant::now() + SYNC_INTERVAL;
+            }
+            result => {
+                match result {
+                    Ok(outcome) => {
+                        warn!(reason = %incomplete_reason(&outcome), retry_in = ?backoff, "sync incomplete")
+                    }
+                    Err(e) => warn!(error = %e, retry_in = ?backoff, "sync failed"),
+                }
+                failing = true;
+                next_at = Instant::now() + with_jitter(backoff);
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+        }
+    }
+    info!(org = %node.code(), "upstream worker stopped");
+}
+
+/// `d` ± 25%, so a parent coming back is not hit by every child at once.
+fn with_jitter(d: Duration) -> Duration {
+    let factor = rand::rng().random_range(0.75..1.25);
+    d.mul_f64(factor)
+}
