@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use lunxun_node::codec::{self, BATCH_BYTES_MAX, BATCH_CHANGES_MAX};
@@ -136,90 +135,130 @@ struct Tally {
     held: bool,
 }
 
-/// Receives batches until Done; acks each after its durable append.
+/// What the receiving stage hands the applying stage.
+enum Received {
+    Batch(u64, Vec<ingest::Verified>),
+    Done(u64),
+}
+
+/// Verified batches waiting to be applied, at most: bounds the memory a
+/// fast child can make the parent hold, and lets verification of the next
+/// batches overlap the durable append of the current ones.
+const VERIFIED_QUEUE_MAX: usize = 8;
+
+/// Receives batches until Done, verifying each as it arrives (stage 1), and
+/// applies them in groups, acking each after its durable append (stage 2).
+/// The stages run concurrently.
 async fn session_loop(
     node: Arc<Node>,
     child: OrgId,
-    mut inbound: Streaming<pb::ChildMessage>,
+    inbound: Streaming<pb::ChildMessage>,
     outbound: mpsc::Sender<Result<pb::ParentMessage, Status>>,
     tally: &mut Tally,
 ) -> Result<Option<u64>, Status> {
-    loop {
-        let first = match tokio::time::timeout(SESSION_IDLE_TIMEOUT, inbound.message()).await {
-            Err(_) => {
-                return Err(Status::deadline_exceeded(
-                    "the child sent nothing for too long",
-                ));
+    let (verified_tx, mut verified_rx) =
+        mpsc::channel::<Result<Received, Status>>(VERIFIED_QUEUE_MAX);
+    let receiver = tokio::spawn(receive_stage(node.clone(), child, inbound, verified_tx));
+    let result = async {
+        loop {
+            let Some(first) = verified_rx.recv().await else {
+                return Err(Status::cancelled("the session ended"));
+            };
+            // Group commit: apply together whatever is already verified.
+            let mut group = vec![first];
+            while group.len() < GROUP_BATCHES_MAX {
+                match verified_rx.try_recv() {
+                    Ok(item) => group.push(item),
+                    Err(_) => break,
+                }
             }
-            Ok(Err(status)) => return Err(status),
-            Ok(Ok(None)) => {
-                return Err(Status::cancelled("the child closed the stream before Done"));
-            }
-            Ok(Ok(Some(m))) => m,
-        };
-        // Group commit: take the batches that are already here as well.
-        let mut messages = vec![first];
-        while messages.len() < GROUP_BATCHES_MAX {
-            match tokio::time::timeout(Duration::ZERO, inbound.message()).await {
-                Ok(Ok(Some(m))) => messages.push(m),
-                _ => break,
-            }
-        }
-        let mut batches: Vec<(u64, Vec<ingest::Verified>)> = Vec::new();
-        let mut done = None;
-        let mut refusal = None;
-        for message in messages {
-            match message.kind {
-                Some(pb::child_message::Kind::Batch(batch))
-                    if done.is_none() && refusal.is_none() =>
-                {
-                    let orgs = node.orgs().clone();
-                    let verified = blocking(|| {
-                        let changes = codec::decode_batch(&batch)
-                            .map_err(|e| Status::invalid_argument(e.0))?;
-                        ingest::verify(&orgs, child, changes).map_err(|e| match e {
-                            ingest::Refusal::Outside { .. }
-                            | ingest::Refusal::UnknownOrigin { .. } => {
-                                Status::permission_denied(e.to_string())
-                            }
-                            _ => Status::invalid_argument(e.to_string()),
-                        })
-                    });
-                    match verified {
-                        Ok(v) => batches.push((batch.batch_no, v)),
-                        Err(status) => refusal = Some(status),
+            let mut batches = Vec::new();
+            let mut end = None;
+            for item in group {
+                match item {
+                    Ok(Received::Batch(no, verified)) if end.is_none() => {
+                        batches.push((no, verified))
+                    }
+                    Ok(Received::Done(pending)) => end = Some(Ok(Some(pending))),
+                    Ok(Received::Batch(..)) => {}
+                    Err(status) => {
+                        end.get_or_insert(Err(status));
                     }
                 }
-                Some(pb::child_message::Kind::Done(d)) => done = Some(d.pending),
+            }
+            if !batches.is_empty() {
+                let numbers: Vec<u64> = batches.iter().map(|(n, _)| *n).collect();
+                let placed =
+                    blocking(|| node.ingest(batches.into_iter().map(|(_, v)| v).collect()))
+                        .map_err(|e| Status::internal(format!("store: {e}")))?;
+                for (no, p) in numbers.into_iter().zip(&placed) {
+                    tally.applied += u64::from(p.applied);
+                    tally.skipped += u64::from(p.skipped);
+                    tally.held |= !p.held.is_empty();
+                    match tokio::time::timeout(SESSION_IDLE_TIMEOUT, outbound.send(Ok(ack(no, p))))
+                        .await
+                    {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => return Err(Status::cancelled("the child went away")),
+                        Err(_) => {
+                            return Err(Status::deadline_exceeded("the child stopped reading acks"));
+                        }
+                    }
+                }
+            }
+            if let Some(end) = end {
+                return end;
+            }
+        }
+    }
+    .await;
+    receiver.abort();
+    result
+}
+
+/// Stage 1: reads the child's messages, decompresses and verifies each batch
+/// (the CPU-heavy part), and passes it on. A refusal ends the stage: nothing
+/// after it is read.
+async fn receive_stage(
+    node: Arc<Node>,
+    child: OrgId,
+    mut inbound: Streaming<pb::ChildMessage>,
+    verified: mpsc::Sender<Result<Received, Status>>,
+) {
+    loop {
+        let item = match tokio::time::timeout(SESSION_IDLE_TIMEOUT, inbound.message()).await {
+            Err(_) => Err(Status::deadline_exceeded(
+                "the child sent nothing for too long",
+            )),
+            Ok(Err(status)) => Err(status),
+            Ok(Ok(None)) => Err(Status::cancelled("the child closed the stream before Done")),
+            Ok(Ok(Some(m))) => match m.kind {
+                Some(pb::child_message::Kind::Batch(batch)) => {
+                    let orgs = node.orgs().clone();
+                    blocking(|| {
+                        let changes = codec::decode_batch(&batch)
+                            .map_err(|e| Status::invalid_argument(e.0))?;
+                        ingest::verify(&orgs, child, changes)
+                            .map(|v| Received::Batch(batch.batch_no, v))
+                            .map_err(|e| match e {
+                                ingest::Refusal::Outside { .. }
+                                | ingest::Refusal::UnknownOrigin { .. } => {
+                                    Status::permission_denied(e.to_string())
+                                }
+                                _ => Status::invalid_argument(e.to_string()),
+                            })
+                    })
+                }
+                Some(pb::child_message::Kind::Done(d)) => Ok(Received::Done(d.pending)),
                 Some(pb::child_message::Kind::Hello(_)) => {
-                    refusal.get_or_insert(Status::invalid_argument("a second Hello"));
+                    Err(Status::invalid_argument("a second Hello"))
                 }
-                Some(pb::child_message::Kind::Batch(_)) => {
-                    refusal.get_or_insert(Status::invalid_argument("a batch after Done"));
-                }
-                None => {
-                    refusal.get_or_insert(Status::invalid_argument("an empty message"));
-                }
-            }
-        }
-        if !batches.is_empty() {
-            let numbers: Vec<u64> = batches.iter().map(|(n, _)| *n).collect();
-            let placed = blocking(|| node.ingest(batches.into_iter().map(|(_, v)| v).collect()))
-                .map_err(|e| Status::internal(format!("store: {e}")))?;
-            for (no, p) in numbers.into_iter().zip(&placed) {
-                tally.applied += u64::from(p.applied);
-                tally.skipped += u64::from(p.skipped);
-                tally.held |= !p.held.is_empty();
-                if outbound.send(Ok(ack(no, p))).await.is_err() {
-                    return Err(Status::cancelled("the child went away"));
-                }
-            }
-        }
-        if let Some(status) = refusal {
-            return Err(status);
-        }
-        if let Some(pending) = done {
-            return Ok(Some(pending));
+                None => Err(Status::invalid_argument("an empty message")),
+            },
+        };
+        let last = !matches!(item, Ok(Received::Batch(..)));
+        if verified.send(item).await.is_err() || last {
+            return;
         }
     }
 }

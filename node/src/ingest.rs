@@ -164,32 +164,30 @@ pub fn place(
     now_ms: i64,
 ) -> Placed {
     let mut placed = Placed::default();
-    let mut blocked: HashMap<OrgId, ()> = HashMap::new();
+    let mut blocked: std::collections::HashSet<OrgId> = std::collections::HashSet::new();
+    // Origins touched, with one of their codes, in first-seen order.
+    let mut touched: Vec<(OrgId, String)> = Vec::new();
     for v in verified {
-        if blocked.contains_key(&v.org) {
+        if !touched.iter().any(|(o, _)| *o == v.org) {
+            touched.push((v.org, v.change.origin.clone()));
+        }
+        if blocked.contains(&v.org) {
             placed.held_changes += 1;
             continue;
         }
         let head = heads.get(&v.org).copied();
-        let origin = v.change.origin.clone();
-        let admission = admit(&v.change, head.as_ref(), |seq| hash_at(&origin, seq));
-        let hold = |placed: &mut Placed, blocked: &mut HashMap<OrgId, ()>, reason: HeldReason| {
-            placed.held.push(Held {
-                origin: origin.clone(),
-                seq: v.change.seq,
-                reason,
-            });
-            placed.held_changes += 1;
-            blocked.insert(v.org, ());
-        };
-        match admission {
-            Admission::Duplicate => placed.skipped += 1,
-            Admission::Fork { .. } => hold(&mut placed, &mut blocked, HeldReason::Fork),
-            Admission::Gap { expected } => {
-                hold(&mut placed, &mut blocked, HeldReason::Gap { expected })
+        let admission = admit(&v.change, head.as_ref(), |seq| {
+            hash_at(&v.change.origin, seq)
+        });
+        let reason = match admission {
+            Admission::Duplicate => {
+                placed.skipped += 1;
+                continue;
             }
+            Admission::Fork { .. } => HeldReason::Fork,
+            Admission::Gap { expected } => HeldReason::Gap { expected },
             Admission::Next => match v.record {
-                Err(e) => hold(&mut placed, &mut blocked, HeldReason::Quarantined(e.0)),
+                Err(e) => HeldReason::Quarantined(e.0),
                 Ok(record) => {
                     heads.insert(
                         v.org,
@@ -201,11 +199,21 @@ pub fn place(
                         },
                     );
                     placed.accepted.push((v.org, v.change, v.bytes, record));
+                    continue;
                 }
             },
-        }
+        };
+        placed.held.push(Held {
+            origin: v.change.origin.clone(),
+            seq: v.change.seq,
+            reason,
+        });
+        placed.held_changes += 1;
+        blocked.insert(v.org);
+    }
+    for (org, origin) in touched {
         let after = heads
-            .get(&v.org)
+            .get(&org)
             .map_or((0, crate::changelog::GENESIS), |h| (h.seq, h.hash));
         placed.touched.insert(origin, after);
     }

@@ -70,8 +70,9 @@ pub struct Node {
     incarnation: [u8; 16],
     /// Bumped after every append, so workers can wait for new changes.
     changed: tokio::sync::watch::Sender<u64>,
-    /// Held during a sync session with the parent: one at a time.
-    sync_gate: tokio::sync::Mutex<()>,
+    /// Held during a sync session with the parent (one at a time), with the
+    /// open connection to the parent, reused between sessions.
+    sync_gate: tokio::sync::Mutex<Option<crate::sync::client::Upstream>>,
 }
 
 fn random_incarnation() -> [u8; 16] {
@@ -133,7 +134,7 @@ impl Node {
             unknown_origin_changes,
             incarnation: random_incarnation(),
             changed,
-            sync_gate: tokio::sync::Mutex::new(()),
+            sync_gate: tokio::sync::Mutex::new(None),
         };
         debug!(org = %node.config.org, "node opened");
         Ok(node)
@@ -179,7 +180,7 @@ impl Node {
     }
 
     /// Held by whoever runs a sync session with the parent.
-    pub fn sync_gate(&self) -> &tokio::sync::Mutex<()> {
+    pub fn sync_gate(&self) -> &tokio::sync::Mutex<Option<crate::sync::client::Upstream>> {
         &self.sync_gate
     }
 

@@ -118,8 +118,11 @@ fn code_name(code: tonic::Code) -> &'static str {
     }
 }
 
+/// An open connection to the parent: its URL and client.
+pub type Upstream = (String, SyncClient<Channel>);
+
 /// Opens a channel to the node's parent.
-pub async fn connect(node: &Node) -> Result<(String, SyncClient<Channel>), SyncError> {
+pub async fn connect(node: &Node) -> Result<Upstream, SyncError> {
     let url = node
         .config()
         .upstream
@@ -146,10 +149,15 @@ pub async fn connect(node: &Node) -> Result<(String, SyncClient<Channel>), SyncE
             url: url.clone(),
             reason: error_chain(&e),
         })?;
+    Ok(upstream(url, channel))
+}
+
+/// A client on `channel` with this node's message limits.
+pub fn upstream(url: String, channel: Channel) -> Upstream {
     let client = SyncClient::new(channel)
         .max_decoding_message_size(MESSAGE_BYTES_MAX)
         .max_encoding_message_size(MESSAGE_BYTES_MAX);
-    Ok((url, client))
+    (url, client)
 }
 
 /// An error with its sources, on one line.
@@ -231,6 +239,7 @@ fn build_batch(node: &Node, session: &mut ChildSession) -> Result<Option<pb::Bat
         return Ok(None);
     }
     let batch = codec::encode_batch(batch_no, changes).map_err(|e| SyncError::Link(e.0))?;
+    session.add_wire_bytes(batch.zstd.len());
     Ok(Some(batch))
 }
 
@@ -279,12 +288,24 @@ pub async fn run_session(
     mut client: SyncClient<Channel>,
 ) -> Result<Outcome, SyncError> {
     let (tx, rx) = mpsc::channel::<pb::ChildMessage>(WINDOW_BATCHES + 2);
+    // Every wait on the network is bounded: a held or dead link must end
+    // the session, never hang it.
     let send = |tx: &mpsc::Sender<pb::ChildMessage>, kind: pb::child_message::Kind| {
         let tx = tx.clone();
         async move {
-            tx.send(pb::ChildMessage { kind: Some(kind) })
-                .await
-                .map_err(|_| SyncError::Link("the stream to the parent closed".into()))
+            match tokio::time::timeout(
+                SESSION_IDLE_TIMEOUT,
+                tx.send(pb::ChildMessage { kind: Some(kind) }),
+            )
+            .await
+            {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(_)) => Err(SyncError::Link("the stream to the parent closed".into())),
+                Err(_) => Err(SyncError::Link(format!(
+                    "the parent took nothing for {}s",
+                    SESSION_IDLE_TIMEOUT.as_secs()
+                ))),
+            }
         }
     };
     send(
@@ -296,11 +317,14 @@ pub async fn run_session(
         }),
     )
     .await?;
-    let mut inbound = client
-        .session(ReceiverStream::new(rx))
-        .await
-        .map_err(|s| status_error(url, &s))?
-        .into_inner();
+    let mut inbound = tokio::time::timeout(
+        SESSION_IDLE_TIMEOUT,
+        client.session(ReceiverStream::new(rx)),
+    )
+    .await
+    .map_err(|_| SyncError::Link("the parent did not answer the session".into()))?
+    .map_err(|s| status_error(url, &s))?
+    .into_inner();
     let vector = match next_message(url, &mut inbound).await? {
         Some(pb::parent_message::Kind::Vector(v)) => v,
         _ => return Err(ProtocolError::Unexpected("a message other than the vector first").into()),
@@ -387,14 +411,17 @@ pub async fn restore(
             hash: Bytes::copy_from_slice(&hash),
         })
         .collect();
-    let mut stream = client
-        .restore(pb::RestoreRequest {
+    let mut stream = tokio::time::timeout(
+        SESSION_IDLE_TIMEOUT,
+        client.restore(pb::RestoreRequest {
             from,
             org: node.code().to_owned(),
-        })
-        .await
-        .map_err(|s| status_error(url, &s))?
-        .into_inner();
+        }),
+    )
+    .await
+    .map_err(|_| SyncError::Link("the parent did not answer the restore".into()))?
+    .map_err(|s| status_error(url, &s))?
+    .into_inner();
     let mut done = Restored::default();
     loop {
         let batch = match tokio::time::timeout(SESSION_IDLE_TIMEOUT, stream.message()).await {

@@ -101,6 +101,8 @@ pub enum ProtocolError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Outcome {
     pub batches: u64,
+    /// Compressed batch bytes sent.
+    pub wire_bytes: u64,
     pub sent: u64,
     pub applied: u64,
     pub skipped: u64,
@@ -309,6 +311,11 @@ impl ChildSession {
         } else {
             front.from = upto + 1;
         }
+    }
+
+    /// Counts the compressed size of a batch sent.
+    pub fn add_wire_bytes(&mut self, bytes: usize) {
+        self.outcome.wire_bytes += bytes as u64;
     }
 
     /// The batch being filled was sent (or is empty and dropped).

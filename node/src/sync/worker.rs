@@ -21,9 +21,11 @@ use crate::node::{Node, now_ms};
 
 /// Period of the background sync when nothing changes.
 pub const SYNC_INTERVAL: Duration = Duration::from_secs(60);
-/// Wait after a local change before syncing, so an import's burst of changes
-/// goes in one session.
-pub const DEBOUNCE: Duration = Duration::from_millis(300);
+/// Wait after a local change before syncing. Short: a change starts a
+/// session at once when the link is idle, and changes that arrive during a
+/// session are coalesced into the next one, which is what keeps bursts in few
+/// sessions; this only lets the writes of one moment land together.
+pub const DEBOUNCE: Duration = Duration::from_millis(20);
 /// First retry delay after a failure.
 pub const BACKOFF_MIN: Duration = Duration::from_secs(1);
 /// Longest retry delay.
@@ -99,14 +101,33 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// One session now, serialized with any other session of this node, with its
-/// outcome recorded in the persisted state.
+/// outcome recorded in the persisted state. The connection to the parent is
+/// kept for the next session and dropped after a failure.
 pub async fn sync_once(node: &Arc<Node>) -> std::result::Result<Outcome, SyncError> {
-    let _one_at_a_time = node.sync_gate().lock().await;
+    sync_once_via(node, || client::connect(node)).await
+}
+
+/// [`sync_once`], opening the connection with `connect` when none is open
+/// (the simulation connects over its simulated network).
+pub async fn sync_once_via<F, Fut>(
+    node: &Arc<Node>,
+    connect: F,
+) -> std::result::Result<Outcome, SyncError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<client::Upstream, SyncError>>,
+{
+    let mut connection = node.sync_gate().lock().await;
     let mut state = UpstreamState::load(node);
     state.last_attempt = Some(now_ms());
     let result = async {
-        let (url, client) = client::connect(node).await?;
-        client::run_session(node.clone(), &url, client).await
+        let (url, client) = match connection.take() {
+            Some(c) => c,
+            None => connect().await?,
+        };
+        let outcome = client::run_session(node.clone(), &url, client.clone()).await?;
+        *connection = Some((url, client));
+        Ok::<_, SyncError>(outcome)
     }
     .await;
     match &result {
