@@ -49,6 +49,7 @@ fn node(dir: &Path, org: &str, upstream: Option<SocketAddr>) -> anyhow::Result<A
             upstream: upstream.map(|a| format!("http://{a}")),
             tls_dir: None,
             insecure: true,
+            revoked: Default::default(),
         },
     )?))
 }

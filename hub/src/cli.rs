@@ -41,6 +41,22 @@ pub enum Command {
     Serve(ServeArgs),
     /// Build a realistic county node from generated rosters and trainings, and show its coverage.
     Demo(DemoArgs),
+    /// Cut off a certificate (by serial) or an org from syncing here; takes effect at the next session, without restart.
+    Revoke(RevokeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = true)]
+pub struct RevokeArgs {
+    /// A certificate serial number, hex (as `certs issue` and `certs show` print it).
+    #[arg(long)]
+    pub serial: Vec<String>,
+    /// An org code: every certificate for it is refused.
+    #[arg(long)]
+    pub org: Vec<String>,
+    /// Lift these revocations instead.
+    #[arg(long)]
+    pub remove: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -66,7 +82,57 @@ pub fn run(cli: Cli, io: &mut Output<'_>) -> CliResult {
         Command::Node(command) => node_cli::run(&cli.data, command, io),
         Command::Serve(args) => serve(&cli.data, args, io),
         Command::Demo(_) => crate::demo::run(&cli.data, io),
+        Command::Revoke(args) => revoke(&cli.data, args, io),
     }
+}
+
+/// `revoke`: edits the `[revoked]` list of `config.toml`, which the sync
+/// service re-reads at every new session.
+pub fn revoke(data: &Path, args: RevokeArgs, io: &mut Output<'_>) -> CliResult {
+    use lunxun_node::config::Config;
+    let mut config = Config::load(data).map_err(|e| CliError::new(exit::FAILED, e.to_string()))?;
+    let norm = |s: &String| {
+        s.trim()
+            .trim_start_matches("0x")
+            .to_ascii_lowercase()
+            .replace(':', "")
+    };
+    for serial in args.serial.iter().map(norm) {
+        if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(CliError::new(
+                exit::USAGE,
+                format!("--serial {serial:?} is not hex"),
+            ));
+        }
+        let list = &mut config.revoked.serials;
+        list.retain(|s| *s != serial);
+        if !args.remove {
+            list.push(serial);
+        }
+    }
+    for org in &args.org {
+        if !lunxun_node::orgs::is_valid_code(org) {
+            return Err(CliError::new(
+                exit::USAGE,
+                format!("--org {org:?} is not an org code"),
+            ));
+        }
+        let list = &mut config.revoked.orgs;
+        list.retain(|o| o != org);
+        if !args.remove {
+            list.push(org.clone());
+        }
+    }
+    config
+        .save(data)
+        .map_err(|e| CliError::new(exit::FAILED, e.to_string()))?;
+    writeln!(
+        io.out,
+        "revoked here: {} serials, {} orgs (effective at the next session)",
+        config.revoked.serials.len(),
+        config.revoked.orgs.len()
+    )?;
+    Ok(())
 }
 
 /// The daemon's runner for `lunxun-hub`: parses as the binary does.
@@ -86,6 +152,7 @@ pub fn hub_runner() -> lunxun_node::admin::Runner {
                 exit::USAGE,
                 "the demo needs an empty data dir",
             )),
+            Command::Revoke(args) => revoke(node.dir(), args, io),
         }
     })
 }

@@ -51,6 +51,7 @@ pub fn run(data: &Path, io: &mut Output<'_>) -> CliResult {
             upstream: None,
             tls_dir: None,
             insecure: false,
+            revoked: Default::default(),
         },
     )?);
     let opts = ImportOptions {

@@ -8,9 +8,9 @@
 //! together (one flush for the group). A batch with a link or peer fault is
 //! refused whole and ends the session; nothing of it is written.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use lunxun_node::codec::{self, BATCH_BYTES_MAX, BATCH_CHANGES_MAX};
@@ -18,7 +18,7 @@ use lunxun_node::ingest::{self, Placed};
 use lunxun_node::node::{Node, now_ms};
 use lunxun_node::orgs::OrgId;
 use lunxun_node::sync::blocking;
-use lunxun_node::sync::children::ChildState;
+use lunxun_node::sync::children::{ChildState, count_unidentified_refusal};
 use lunxun_node::sync::client::{MESSAGE_BYTES_MAX, PROTOCOL_VERSION, SESSION_IDLE_TIMEOUT};
 use lunxun_proto::v1 as pb;
 use lunxun_proto::v1::sync_server::{Sync, SyncServer};
@@ -27,23 +27,55 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::identity::{self, Identity};
+use crate::identity::{Gate, Identity, peer_chain};
 
 /// Batches that arrived together and are appended with one flush, at most.
 pub const GROUP_BATCHES_MAX: usize = 16;
 /// Parent messages buffered towards a slow child.
 const OUTBOUND_MAX: usize = 32;
 
+/// Concurrent sessions (sync or restore) of one child, at most: a stolen or
+/// broken child cannot tie up the parent.
+pub const CHILD_SESSIONS_MAX: usize = 2;
+/// Concurrent sessions of all children, at most.
+pub const SESSIONS_MAX: usize = 512;
+/// Changes one session may carry; a child with more continues in the next
+/// session (it stops at the same count on its side).
+pub const SESSION_CHANGES_MAX: u64 = lunxun_node::sync::client::SESSION_CHANGES_MAX;
+
 /// The service, shared by every session.
 #[derive(Clone)]
 pub struct SyncService {
     node: Arc<Node>,
-    identity: Identity,
+    gate: Arc<Gate>,
+    sessions: Arc<Mutex<HashMap<OrgId, usize>>>,
+}
+
+/// A session slot of a child, released when the session ends.
+struct Slot {
+    sessions: Arc<Mutex<HashMap<OrgId, usize>>>,
+    child: OrgId,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut s = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = s.get_mut(&self.child) {
+            *n -= 1;
+            if *n == 0 {
+                s.remove(&self.child);
+            }
+        }
+    }
 }
 
 impl SyncService {
     pub fn new(node: Arc<Node>, identity: Identity) -> SyncService {
-        SyncService { node, identity }
+        SyncService {
+            gate: Arc::new(Gate::new(node.clone(), identity)),
+            node,
+            sessions: Arc::default(),
+        }
     }
 
     /// The tonic service with this node's message limits.
@@ -53,27 +85,69 @@ impl SyncService {
             .max_encoding_message_size(MESSAGE_BYTES_MAX)
     }
 
-    /// Which child is talking, checked to be one of our direct children.
-    fn child(&self, certified: Option<String>, claimed: &str) -> Result<OrgId, Status> {
-        let code = identity::peer_org(self.identity, certified, claimed)?;
+    /// Which child is talking — checked to be one of our direct children and
+    /// not revoked — and a session slot for it.
+    fn admit(
+        &self,
+        chain: Option<Vec<Vec<u8>>>,
+        claimed: &str,
+        peer: Option<SocketAddr>,
+    ) -> Result<(OrgId, Slot), Status> {
+        let refuse_unidentified = |(status, reason): (Status, &'static str)| {
+            warn!(claimed, peer = ?peer, reason, error = %status.message(), "peer refused");
+            count_unidentified_refusal(&self.node, reason);
+            status
+        };
+        let code = self
+            .gate
+            .peer_org(chain, claimed)
+            .map_err(refuse_unidentified)?;
         let orgs = self.node.orgs();
         let child = orgs.get(&code).ok_or_else(|| {
-            Status::permission_denied(format!("org {code} is not in our org directory"))
+            refuse_unidentified((
+                Status::permission_denied(format!("org {code} is not in our org directory")),
+                "not-a-child",
+            ))
         })?;
         if orgs.parent(child) != Some(self.node.me()) {
-            return Err(Status::permission_denied(format!(
-                "{code} is not a direct child of {}",
-                self.node.code()
+            return Err(refuse_unidentified((
+                Status::permission_denied(format!(
+                    "{code} is not a direct child of {}",
+                    self.node.code()
+                )),
+                "not-a-child",
             )));
         }
-        Ok(child)
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let total: usize = sessions.values().sum();
+        let mine = sessions.get(&child).copied().unwrap_or(0);
+        if mine >= CHILD_SESSIONS_MAX || total >= SESSIONS_MAX {
+            drop(sessions);
+            let status = Status::resource_exhausted(format!(
+                "{code} already has {mine} sessions open (at most {CHILD_SESSIONS_MAX})"
+            ));
+            return Err(self.refuse(&code, peer, "too-many-sessions", status));
+        }
+        *sessions.entry(child).or_default() += 1;
+        Ok((
+            child,
+            Slot {
+                sessions: self.sessions.clone(),
+                child,
+            },
+        ))
     }
 
-    fn refuse(&self, child: &str, peer: Option<SocketAddr>, status: Status) -> Status {
-        warn!(child, peer = ?peer, error = %status.message(), "refused");
+    fn refuse(
+        &self,
+        child: &str,
+        peer: Option<SocketAddr>,
+        reason: &str,
+        status: Status,
+    ) -> Status {
+        warn!(child, peer = ?peer, reason, error = %status.message(), "refused");
         let mut state = ChildState::load(&self.node, child);
-        state.refused += 1;
-        state.last_error = Some(status.message().to_owned());
+        state.count_refusal(reason, status.message());
         let _ = state.save(&self.node, child);
         status
     }
@@ -201,7 +275,9 @@ async fn session_loop(
                         Ok(Ok(())) => {}
                         Ok(Err(_)) => return Err(Status::cancelled("the child went away")),
                         Err(_) => {
-                            return Err(Status::deadline_exceeded("the child stopped reading acks"));
+                            return Err(Status::deadline_exceeded(
+                                "the child stopped reading acks",
+                            ));
                         }
                     }
                 }
@@ -225,6 +301,7 @@ async fn receive_stage(
     mut inbound: Streaming<pb::ChildMessage>,
     verified: mpsc::Sender<Result<Received, Status>>,
 ) {
+    let mut changes: u64 = 0;
     loop {
         let item = match tokio::time::timeout(SESSION_IDLE_TIMEOUT, inbound.message()).await {
             Err(_) => Err(Status::deadline_exceeded(
@@ -233,7 +310,15 @@ async fn receive_stage(
             Ok(Err(status)) => Err(status),
             Ok(Ok(None)) => Err(Status::cancelled("the child closed the stream before Done")),
             Ok(Ok(Some(m))) => match m.kind {
+                Some(pb::child_message::Kind::Batch(batch))
+                    if changes + u64::from(batch.count) > SESSION_CHANGES_MAX =>
+                {
+                    Err(Status::resource_exhausted(format!(
+                        "more than {SESSION_CHANGES_MAX} changes in one session"
+                    )))
+                }
                 Some(pb::child_message::Kind::Batch(batch)) => {
+                    changes += u64::from(batch.count);
                     let orgs = node.orgs().clone();
                     blocking(|| {
                         let changes = codec::decode_batch(&batch)
@@ -273,7 +358,7 @@ impl Sync for SyncService {
         request: Request<Streaming<pb::ChildMessage>>,
     ) -> Result<Response<Self::SessionStream>, Status> {
         let peer = request.remote_addr();
-        let identity = identity::peer_certificate_org(&request);
+        let chain = peer_chain(&request);
         let mut inbound = request.into_inner();
         let hello = match tokio::time::timeout(SESSION_IDLE_TIMEOUT, inbound.message()).await {
             Ok(Ok(Some(pb::ChildMessage {
@@ -283,15 +368,13 @@ impl Sync for SyncService {
             _ => return Err(Status::invalid_argument("a session starts with Hello")),
         };
         let claimed = hello.org.chars().take(40).collect::<String>();
-        let child = match self.child(identity, &claimed) {
-            Ok(c) => c,
-            Err(status) => return Err(self.refuse(&claimed, peer, status)),
-        };
+        let (child, slot) = self.admit(chain, &claimed, peer)?;
         let code = self.node.orgs().code(child).to_owned();
         if hello.protocol != PROTOCOL_VERSION {
             return Err(self.refuse(
                 &code,
                 peer,
+                "protocol",
                 Status::failed_precondition(format!(
                     "protocol {} is not spoken here (this node speaks {PROTOCOL_VERSION})",
                     hello.protocol
@@ -309,6 +392,7 @@ impl Sync for SyncService {
         let span = info_span!("child session", child = %code, peer = ?peer);
         tokio::spawn(
             async move {
+                let _slot = slot;
                 let started = now_ms();
                 let mut tally = Tally::default();
                 let result =
@@ -361,11 +445,7 @@ impl Sync for SyncService {
     ) -> Result<Response<Self::RestoreStream>, Status> {
         let peer = request.remote_addr();
         let claimed = request.get_ref().org.chars().take(40).collect::<String>();
-        let certified = identity::peer_certificate_org(&request);
-        let child = match self.child(certified, &claimed) {
-            Ok(c) => c,
-            Err(status) => return Err(self.refuse(&claimed, peer, status)),
-        };
+        let (child, slot) = self.admit(peer_chain(&request), &claimed, peer)?;
         let from: BTreeMap<String, u64> = request
             .into_inner()
             .from
@@ -377,6 +457,7 @@ impl Sync for SyncService {
         let code = node.orgs().code(child).to_owned();
         info!(child = %code, "restore requested");
         tokio::spawn(async move {
+            let _slot = slot;
             let origins: Vec<(String, u64)> = {
                 let view = node.view();
                 view.heads()

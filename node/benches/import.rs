@@ -63,6 +63,7 @@ fn main() -> anyhow::Result<()> {
             upstream: None,
             tls_dir: None,
             insecure: false,
+            revoked: Default::default(),
         },
     )?;
     let opts = ImportOptions { progress: false };

@@ -106,6 +106,66 @@ pub enum Command {
     Sync(SyncArgs),
     /// Rebuild this node's records from its parent (after a lost disk or an old backup).
     Restore(RestoreArgs),
+    /// Certificates for links between bureaus: a root or intermediate CA, node certificates.
+    #[command(subcommand)]
+    Certs(CertsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertsCommand {
+    /// A new CA: the national root (ca.pem, ca.key), or with --ca an intermediate CA for a subtree.
+    InitCa(InitCaArgs),
+    /// A node certificate for an org (URI SAN lunxun://org/CODE), written as a ready --tls-dir.
+    Issue(IssueArgs),
+    /// Org, serial, validity and hosts of a certificate (a PEM file, or a tls or CA dir).
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitCaArgs {
+    /// Directory to create the CA in (ca.pem, ca.key, root.pem, chain.pem).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The org this CA serves: the national bureau for the root; a province for an intermediate.
+    #[arg(long, default_value = crate::orgs::NATIONAL)]
+    pub org: String,
+    /// Make an intermediate CA signed by the CA in this directory (its org must be an ancestor of --org).
+    #[arg(long)]
+    pub ca: Option<PathBuf>,
+    /// Validity in days (root 3650, intermediate 1825 by default).
+    #[arg(long)]
+    pub days: Option<u32>,
+    /// Org-directory extension (units without a region code).
+    #[arg(long)]
+    pub orgs: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// The issuing CA's directory.
+    #[arg(long)]
+    pub ca: PathBuf,
+    /// The node's org code (must lie in the CA's subtree).
+    #[arg(long)]
+    pub org: String,
+    /// A DNS name or IP address the node serves on (hubs), repeatable.
+    #[arg(long = "host")]
+    pub hosts: Vec<String>,
+    /// Directory to write ca.pem, node.pem and node.key (mode 0600) into.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Validity in days (397 by default).
+    #[arg(long)]
+    pub days: Option<u32>,
+    /// Org-directory extension (units without a region code).
+    #[arg(long)]
+    pub orgs: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A PEM file, or a directory holding node.pem or ca.pem.
+    pub path: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -313,6 +373,7 @@ fn resolve_org(node: &Node, code: Option<&str>) -> Result<OrgId, CliError> {
 pub fn run(data: &Path, command: Command, io: &mut Output<'_>) -> CliResult {
     match command {
         Command::Init(args) => init(data, args, io),
+        Command::Certs(command) => certs(command, io),
         Command::Policy(PolicyCommand::Show) if !data.join(crate::config::CONFIG_FILE).exists() => {
             write!(io.out, "{}", crate::policy::Policy::default().to_toml())?;
             Ok(())
@@ -383,7 +444,7 @@ pub fn forwarded_args() -> Vec<String> {
 
 /// Whether a command should go through a daemon serving its data dir.
 pub fn goes_through_daemon(command: &Command) -> bool {
-    !matches!(command, Command::Init(_))
+    !matches!(command, Command::Init(_) | Command::Certs(_))
 }
 
 /// The daemon's runner for `lunxun-node`: parses as the binary does.
@@ -458,6 +519,7 @@ pub fn run_on(node: &Arc<Node>, command: Command, io: &mut Output<'_>) -> CliRes
         Command::People(args) => people(node, args, io),
         Command::Status(args) => status(node, args, io),
         Command::Sync(_) => sync_once(node, io),
+        Command::Certs(command) => certs(command, io),
         Command::Restore(_) => restore(node, io),
         Command::Policy(PolicyCommand::Show) => {
             let source = node.dir().join(crate::config::POLICY_FILE);
@@ -480,9 +542,136 @@ pub fn run_on(node: &Arc<Node>, command: Command, io: &mut Output<'_>) -> CliRes
     }
 }
 
+fn directory(extension: Option<&Path>) -> Result<crate::orgs::OrgDirectory, CliError> {
+    match extension {
+        None => Ok(crate::orgs::OrgDirectory::builtin()),
+        Some(p) => crate::orgs::OrgDirectory::with_extension(p)
+            .map_err(|e| CliError::new(exit::REFUSED, e.to_string())),
+    }
+}
+
+fn certs(command: CertsCommand, io: &mut Output<'_>) -> CliResult {
+    use crate::certs::{self, CertError};
+    let refused = |e: CertError| match e {
+        CertError::Refused(_) | CertError::Invalid { .. } => {
+            CliError::new(exit::REFUSED, e.to_string())
+        }
+        _ => CliError::new(exit::FAILED, e.to_string()),
+    };
+    match command {
+        CertsCommand::InitCa(a) => {
+            let orgs = directory(a.orgs.as_deref())?;
+            let made =
+                certs::init_ca(&a.out, &a.org, a.ca.as_deref(), a.days, &orgs).map_err(refused)?;
+            let kind = if a.ca.is_some() {
+                "intermediate CA"
+            } else {
+                "root CA"
+            };
+            writeln!(
+                io.out,
+                "{kind} for {} in {}: serial {}, valid until {}",
+                made.org,
+                a.out.display(),
+                made.serial,
+                made.not_after
+            )?;
+            writeln!(
+                io.out,
+                "keep {} secret: it can vouch for every node below {}",
+                a.out.join(certs::CA_KEY_FILE).display(),
+                made.org
+            )?;
+        }
+        CertsCommand::Issue(a) => {
+            let orgs = directory(a.orgs.as_deref())?;
+            let made =
+                certs::issue(&a.ca, &a.org, &a.hosts, &a.out, a.days, &orgs).map_err(refused)?;
+            writeln!(
+                io.out,
+                "certificate for {} in {} (use it as --tls-dir): serial {}, valid until {}",
+                made.org,
+                a.out.display(),
+                made.serial,
+                made.not_after
+            )?;
+        }
+        CertsCommand::Show(a) => {
+            let file = if a.path.is_dir() {
+                let node = a.path.join(crate::tls::CERT_FILE);
+                if node.exists() {
+                    node
+                } else {
+                    a.path.join(crate::tls::CA_FILE)
+                }
+            } else {
+                a.path.clone()
+            };
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| CliError::new(exit::REFUSED, format!("{}: {e}", file.display())))?;
+            let ders = certs::pem_certificates(&text);
+            if ders.is_empty() {
+                return Err(CliError::new(
+                    exit::REFUSED,
+                    format!("{}: no certificate in it", file.display()),
+                ));
+            }
+            for der in ders {
+                let Some(i) = certs::info(&der) else {
+                    return Err(CliError::new(
+                        exit::REFUSED,
+                        format!("{}: a certificate does not parse", file.display()),
+                    ));
+                };
+                writeln!(
+                    io.out,
+                    "{}{}\n  org {}  serial {}\n  valid {} .. {}{}",
+                    if i.is_ca { "CA " } else { "" },
+                    i.subject,
+                    if i.orgs.is_empty() {
+                        "-".into()
+                    } else {
+                        i.orgs.join(",")
+                    },
+                    i.serial,
+                    i.not_before,
+                    i.not_after,
+                    if i.hosts.is_empty() {
+                        String::new()
+                    } else {
+                        format!("\n  hosts {}", i.hosts.join(", "))
+                    }
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn sync_once(node: &Arc<Node>, io: &mut Output<'_>) -> CliResult {
     use crate::sync::client::SyncError;
-    let result = block_on(crate::sync::worker::sync_once(node))?;
+    let result = block_on(async {
+        // A backlog beyond one session's budget continues in further sessions.
+        let (mut batches, mut sent, mut applied, mut skipped) = (0, 0, 0, 0);
+        loop {
+            let o = crate::sync::worker::sync_once(node).await?;
+            (batches, sent, applied, skipped) = (
+                batches + o.batches,
+                sent + o.sent,
+                applied + o.applied,
+                skipped + o.skipped,
+            );
+            if !(o.truncated && o.held.is_empty()) {
+                return Ok(crate::sync::session::Outcome {
+                    batches,
+                    sent,
+                    applied,
+                    skipped,
+                    ..o
+                });
+            }
+        }
+    })?;
     match result {
         Ok(o) if o.complete() => {
             writeln!(
@@ -569,6 +758,7 @@ fn init(data: &Path, args: InitArgs, io: &mut Output<'_>) -> CliResult {
         upstream: args.upstream,
         tls_dir: args.tls_dir.map(|p| std::path::absolute(&p).unwrap_or(p)),
         insecure: args.insecure,
+        revoked: Default::default(),
     };
     if config.insecure {
         tracing::warn!("--insecure: links to the parent will be plaintext");

@@ -58,6 +58,28 @@ pub struct Config {
     /// Plaintext links, for tests and closed networks only: logs a warning.
     #[serde(default)]
     pub insecure: bool,
+    /// What this node refuses from its children (a hub re-reads it without
+    /// restarting, at every new session).
+    #[serde(default, skip_serializing_if = "Revoked::is_empty")]
+    pub revoked: Revoked,
+}
+
+/// A deny-list: certificates and orgs refused whatever their certificate says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revoked {
+    /// Certificate serial numbers, lowercase hex (as `certs issue` and `certs show` print them).
+    #[serde(default)]
+    pub serials: Vec<String>,
+    /// Org codes cut off entirely (until their entry is removed).
+    #[serde(default)]
+    pub orgs: Vec<String>,
+}
+
+impl Revoked {
+    pub fn is_empty(&self) -> bool {
+        self.serials.is_empty() && self.orgs.is_empty()
+    }
 }
 
 impl Config {
@@ -72,6 +94,14 @@ impl Config {
             path: path.clone(),
             reason: e.message().to_owned(),
         })?;
+        let mut config = config;
+        for s in &mut config.revoked.serials {
+            *s = s
+                .trim()
+                .trim_start_matches("0x")
+                .to_ascii_lowercase()
+                .replace(':', "");
+        }
         config.validate(&path)?;
         Ok(config)
     }
@@ -117,7 +147,8 @@ impl Config {
         })?;
         let header = "# lunxun node configuration, written by `init`.\n\
                       # org: this node's org code; upstream: the parent's sync endpoint;\n\
-                      # tls_dir: ca.pem, node.pem, node.key; insecure: plaintext links.\n\n";
+                      # tls_dir: ca.pem, node.pem, node.key; insecure: plaintext links;\n\
+                      # [revoked] serials / orgs: certificates and orgs refused from children.\n\n";
         std::fs::write(&path, format!("{header}{text}"))
             .map_err(|source| ConfigError::Io { path, source })
     }
@@ -135,6 +166,7 @@ mod tests {
             upstream: Some("http://127.0.0.1:7000".into()),
             tls_dir: None,
             insecure: true,
+            revoked: Revoked::default(),
         };
         c.save(dir.path()).unwrap();
         assert_eq!(Config::load(dir.path()).unwrap(), c);

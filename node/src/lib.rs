@@ -18,10 +18,11 @@
 //! - [`generate`]: a deterministic generator of realistic rosters and trainings.
 //! - [`daemon`], [`admin`]: `serve`'s tasks, and the local endpoint other commands use while it runs.
 //! - [`cli`], [`render`]: the command line and its output formats.
-//! - [`tls`]: mutual TLS between nodes.
+//! - [`tls`], [`certs`]: mutual TLS between nodes, and the certificates for it.
 //! - [`config`], [`error`], [`logging`]: configuration, errors, logs.
 
 pub mod admin;
+pub mod certs;
 pub mod changelog;
 pub mod cli;
 pub mod codec;

@@ -559,6 +559,7 @@ mod tests {
             upstream: None,
             tls_dir: None,
             insecure: false,
+            revoked: Default::default(),
         }
     }
 

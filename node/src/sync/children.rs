@@ -29,9 +29,43 @@ pub struct ChildState {
     pub refused: u64,
     /// What the child still had to send when its last session ended.
     pub pending: Option<u64>,
+    /// Refusals by reason (certificate, revoked, not-a-child, outside-subtree,
+    /// malformed, limits...).
+    #[serde(default)]
+    pub refusals: std::collections::BTreeMap<String, u64>,
+}
+
+/// Meta key of refusals of peers that were never identified as a child.
+const META_REFUSALS: &str = "refusals";
+
+/// Counts a refusal of a peer that is not (or not yet known to be) a child.
+pub fn count_unidentified_refusal(node: &Node, reason: &str) {
+    let mut counts = unidentified_refusals(node);
+    *counts.entry(reason.to_owned()).or_default() += 1;
+    let _ = node.store().set_meta(
+        META_REFUSALS,
+        &serde_json::to_vec(&counts).unwrap_or_default(),
+    );
+}
+
+/// Refusals of unidentified peers, by reason.
+pub fn unidentified_refusals(node: &Node) -> std::collections::BTreeMap<String, u64> {
+    node.store()
+        .meta(META_REFUSALS)
+        .ok()
+        .flatten()
+        .and_then(|v| serde_json::from_slice(&v).ok())
+        .unwrap_or_default()
 }
 
 impl ChildState {
+    /// Counts a refusal of this child for `reason`, with its message.
+    pub fn count_refusal(&mut self, reason: &str, message: &str) {
+        self.refused += 1;
+        *self.refusals.entry(reason.to_owned()).or_default() += 1;
+        self.last_error = Some(message.to_owned());
+    }
+
     pub fn load(node: &Node, code: &str) -> ChildState {
         node.store()
             .meta(&format!("{META_CHILD}{code}"))

@@ -28,6 +28,9 @@ pub const WINDOW_BATCHES: usize = 8;
 pub const SESSION_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest wait to establish a connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Changes one session carries at most; a larger backlog continues in the
+/// next session at once (the parent refuses sessions beyond it).
+pub const SESSION_CHANGES_MAX: u64 = 2_000_000;
 /// Largest gRPC message accepted or sent (a compressed batch, or a vector of
 /// every org).
 pub const MESSAGE_BYTES_MAX: usize = BATCH_BYTES_MAX + 1024 * 1024;
@@ -67,28 +70,59 @@ pub enum SyncError {
 /// Maps a gRPC status from the parent to an error, telling a refused
 /// certificate from a network problem.
 pub fn status_error(url: &str, status: &tonic::Status) -> SyncError {
-    let text = format!("{status}");
-    let lower = text.to_ascii_lowercase();
-    let tls_refusal = [
-        "certificate",
-        "unknown ca",
-        "bad certificate",
-        "handshake",
-        "alert",
-    ]
-    .iter()
-    .any(|k| lower.contains(k));
+    // The status's own message is often just "transport error": the cause
+    // (a TLS alert, a reset) is in its sources.
+    let mut text = status.message().to_owned();
+    let mut source = std::error::Error::source(status);
+    while let Some(s) = source {
+        let t = s.to_string();
+        if !text.contains(&t) {
+            text.push_str(": ");
+            text.push_str(&t);
+        }
+        source = s.source();
+    }
+    // Not every layer chains its sources; the debug form carries them all.
+    let lower = format!("{text} {status:?}").to_ascii_lowercase();
+    const ALERT: &str = "received fatal alert: ";
+    if let Some(at) = lower.find(ALERT) {
+        let name: String = lower[at + ALERT.len()..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric())
+            .collect();
+        let alert = format!("{ALERT}{name}");
+        if !text.to_ascii_lowercase().contains(&alert) {
+            text.push_str(": ");
+            text.push_str(&alert);
+        }
+    }
+    let refused_by_parent = lower.contains("received fatal alert")
+        || lower.contains("certificate required")
+        || lower.contains("bad certificate")
+        || lower.contains("unknown ca");
+    let untrusted_parent = lower.contains("invalid peer certificate");
     match status.code() {
-        tonic::Code::Unavailable | tonic::Code::Unknown if tls_refusal => {
+        tonic::Code::Unavailable | tonic::Code::Unknown if refused_by_parent => {
             SyncError::CertificateRefused {
                 url: url.to_owned(),
-                reason: status.message().to_owned(),
+                reason: text,
+            }
+        }
+        tonic::Code::Unavailable | tonic::Code::Unknown if untrusted_parent => {
+            SyncError::Unreachable {
+                url: url.to_owned(),
+                reason: format!(
+                    "we do not trust the parent's certificate (check ca.pem and the URL's host): {text}"
+                ),
             }
         }
         tonic::Code::Unavailable => SyncError::Unreachable {
             url: url.to_owned(),
-            reason: status.message().to_owned(),
+            reason: text,
         },
+        // Failures below gRPC (a broken pipe, a closed connection) surface
+        // as Unknown "transport error": the link's doing, not the parent's.
+        tonic::Code::Unknown if lower.contains("transport error") => SyncError::Link(text),
         tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => SyncError::Parent(format!(
             "{}: {}",
             code_name(status.code()),
@@ -97,12 +131,44 @@ pub fn status_error(url: &str, status: &tonic::Status) -> SyncError {
         tonic::Code::Cancelled
         | tonic::Code::DeadlineExceeded
         | tonic::Code::Aborted
-        | tonic::Code::Internal => SyncError::Link(status.message().to_owned()),
+        | tonic::Code::Internal => SyncError::Link(text),
         _ => SyncError::Parent(format!(
             "{}: {}",
             code_name(status.code()),
             status.message()
         )),
+    }
+}
+
+/// With TLS 1.3 a refused client certificate surfaces at the first request,
+/// and sometimes only as the connection closing before any answer: on an
+/// `https` link, that is reported as the probable refusal it is.
+fn refusal_before_answer(url: &str, e: SyncError) -> SyncError {
+    let closed = |r: &str| {
+        let r = r.to_ascii_lowercase();
+        [
+            "connection closed",
+            "canceled",
+            "cancelled",
+            "broken pipe",
+            "reset",
+            "unexpected eof",
+        ]
+        .iter()
+        .any(|k| r.contains(k))
+    };
+    match e {
+        SyncError::Link(reason) | SyncError::Unreachable { reason, .. }
+            if url.starts_with("https://") && closed(&reason) =>
+        {
+            SyncError::CertificateRefused {
+                url: url.to_owned(),
+                reason: format!(
+                    "the parent closed the connection before answering, most likely refusing our certificate ({reason})"
+                ),
+            }
+        }
+        e => e,
     }
 }
 
@@ -142,13 +208,20 @@ pub async fn connect(node: &Node) -> Result<Upstream, SyncError> {
             url: url.clone(),
             reason: e.to_string(),
         })?;
-    let channel = endpoint
-        .connect()
-        .await
-        .map_err(|e| SyncError::Unreachable {
-            url: url.clone(),
-            reason: error_chain(&e),
-        })?;
+    let channel = endpoint.connect().await.map_err(|e| {
+        let reason = error_chain(&e);
+        if reason.contains("invalid peer certificate") {
+            SyncError::Unreachable {
+                url: url.clone(),
+                reason: format!("we do not trust the parent's certificate (check ca.pem and the URL's host): {reason}"),
+            }
+        } else {
+            SyncError::Unreachable {
+                url: url.clone(),
+                reason,
+            }
+        }
+    })?;
     Ok(upstream(url, channel))
 }
 
@@ -317,15 +390,20 @@ pub async fn run_session(
         }),
     )
     .await?;
-    let mut inbound = tokio::time::timeout(
-        SESSION_IDLE_TIMEOUT,
-        client.session(ReceiverStream::new(rx)),
-    )
-    .await
-    .map_err(|_| SyncError::Link("the parent did not answer the session".into()))?
-    .map_err(|s| status_error(url, &s))?
-    .into_inner();
-    let vector = match next_message(url, &mut inbound).await? {
+    let first = async {
+        let mut inbound = tokio::time::timeout(
+            SESSION_IDLE_TIMEOUT,
+            client.session(ReceiverStream::new(rx)),
+        )
+        .await
+        .map_err(|_| SyncError::Link("the parent did not answer the session".into()))?
+        .map_err(|s| status_error(url, &s))?
+        .into_inner();
+        let vector = next_message(url, &mut inbound).await?;
+        Ok::<_, SyncError>((inbound, vector))
+    };
+    let (mut inbound, vector) = first.await.map_err(|e| refusal_before_answer(url, e))?;
+    let vector = match vector {
         Some(pb::parent_message::Kind::Vector(v)) => v,
         _ => return Err(ProtocolError::Unexpected("a message other than the vector first").into()),
     };
@@ -351,14 +429,20 @@ pub async fn run_session(
     }
 
     loop {
-        // Fill the window.
-        while session.in_flight() < WINDOW_BATCHES {
+        // Fill the window, within the session's budget.
+        let within_budget =
+            |s: &ChildSession| s.outcome_sent() + BATCH_CHANGES_MAX as u64 <= SESSION_CHANGES_MAX;
+        while session.in_flight() < WINDOW_BATCHES && within_budget(&session) {
             let Some(batch) = super::blocking(|| build_batch(&node, &mut session))? else {
                 break;
             };
             send(&tx, pb::child_message::Kind::Batch(batch)).await?;
         }
         if session.is_done() {
+            break;
+        }
+        if session.in_flight() == 0 && !within_budget(&session) {
+            session.mark_truncated();
             break;
         }
         match next_message(url, &mut inbound).await? {

@@ -114,6 +114,9 @@ pub struct Outcome {
     pub parent_incarnation: Vec<u8>,
     /// What the parent holds of each origin, as far as the session knows.
     pub parent_vector: BTreeMap<String, u64>,
+    /// The session stopped at its change budget with more to send: the next
+    /// session should follow at once.
+    pub truncated: bool,
 }
 
 impl Outcome {
@@ -392,6 +395,16 @@ impl ChildSession {
             && self.building.is_none()
             && self.in_flight.is_empty()
             && self.plan.iter().all(|r| self.blocked.contains(&r.origin))
+    }
+
+    /// The session stops here for its budget (see [`Outcome::truncated`]).
+    pub fn mark_truncated(&mut self) {
+        self.outcome.truncated = true;
+    }
+
+    /// Changes sent so far in this session.
+    pub fn outcome_sent(&self) -> u64 {
+        self.outcome.sent
     }
 
     /// Batches sent and not yet acked.

@@ -207,6 +207,11 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
                 backoff = BACKOFF_MIN;
                 next_at = Instant::now() + SYNC_INTERVAL;
             }
+            Ok(outcome) if outcome.truncated && outcome.held.is_empty() => {
+                // A large backlog: the next session continues it at once.
+                failing = false;
+                next_at = Instant::now();
+            }
             result => {
                 match result {
                     Ok(outcome) => {
