@@ -1122,6 +1122,8 @@ pub struct StatusJson {
     pub children: Vec<ChildJson>,
     /// Origins whose changes this node holds back (quarantine, gap, fork).
     pub held: Vec<HeldJson>,
+    /// Peers refused before they were known as one of our children, by reason.
+    pub refused_peers: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -1152,6 +1154,8 @@ pub struct ChildJson {
     pub applied: u64,
     pub skipped: u64,
     pub refused: u64,
+    /// Refusals by reason.
+    pub refusals: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -1216,6 +1220,7 @@ pub fn status_json(node: &Node) -> StatusJson {
                 applied: state.applied,
                 skipped: state.skipped,
                 refused: state.refused,
+                refusals: state.refusals.clone(),
             })
         })
         .collect();
@@ -1249,6 +1254,7 @@ pub fn status_json(node: &Node) -> StatusJson {
         upstream,
         children,
         held,
+        refused_peers: crate::sync::children::unidentified_refusals(node),
     }
 }
 

@@ -378,3 +378,78 @@ mod tests {
         assert_eq!(p.accepted[0].1.origin, "410103");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::changelog::GENESIS;
+    use lunxun_proto::v1 as pb;
+    use proptest::prelude::*;
+    use prost::Message;
+
+    fn valid_changes(n: usize) -> Vec<Bytes> {
+        let mut prev = GENESIS;
+        (1..=n as u64)
+            .map(|seq| {
+                let record = codec::encode_record(&Record::Obligation(crate::model::Obligation {
+                    kind: crate::model::ObligationKind::Study,
+                    date: "2024-01-01".parse().unwrap(),
+                    note: format!("n{seq}"),
+                }));
+                let c = Change::new("410102".into(), seq, prev, 0, record);
+                prev = c.hash;
+                codec::encode_change(&c)
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, .. ProptestConfig::default() })]
+
+        /// Arbitrary batch envelopes: decoding never panics and never
+        /// produces more than the limits.
+        #[test]
+        fn arbitrary_batches_never_panic(zstd in proptest::collection::vec(any::<u8>(), 0..2048), raw in any::<u32>(), count in any::<u32>()) {
+            let batch = pb::Batch { batch_no: 1, count, raw_bytes: raw, zstd: zstd.into() };
+            if let Ok(changes) = codec::decode_batch(&batch) {
+                prop_assert!(changes.len() <= codec::BATCH_CHANGES_MAX);
+            }
+        }
+
+        /// Arbitrary bytes as changes, and valid changes with bytes flipped:
+        /// verification never panics, and what it accepts hashes correctly.
+        #[test]
+        fn arbitrary_changes_never_panic(
+            junk in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..8),
+            flips in proptest::collection::vec((0usize..8, any::<usize>(), any::<u8>()), 0..6),
+        ) {
+            let orgs = OrgDirectory::builtin();
+            let sender = orgs.get("410100").unwrap();
+            let _ = verify(&orgs, sender, junk.into_iter().map(Bytes::from).collect());
+            let mut changes: Vec<Vec<u8>> = valid_changes(8).into_iter().map(|b| b.to_vec()).collect();
+            for (i, at, byte) in flips {
+                let c = &mut changes[i];
+                let at = at % c.len();
+                c[at] ^= byte.max(1);
+            }
+            if let Ok(verified) = verify(&orgs, sender, changes.into_iter().map(Bytes::from).collect()) {
+                for v in &verified {
+                    prop_assert!(v.change.hash_is_valid());
+                    prop_assert!(orgs.is_within(v.org, sender));
+                }
+                let mut heads = HashMap::new();
+                let _ = place(verified, &mut heads, |_, _| None, 0);
+            }
+        }
+
+        /// Arbitrary bytes as any message of the sync protocol decode or fail,
+        /// never panic.
+        #[test]
+        fn arbitrary_protocol_messages_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = pb::ChildMessage::decode(bytes.as_slice());
+            let _ = pb::ParentMessage::decode(bytes.as_slice());
+            let _ = codec::decode_change(Bytes::from(bytes.clone()));
+            let _ = codec::decode_record(&bytes);
+        }
+    }
+}
