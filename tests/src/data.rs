@@ -31,7 +31,8 @@ pub fn small_params(seed: u64) -> GenParams {
 }
 
 /// One test's world: a temp dir holding every node, and the generator's
-/// parameters. Kept on disk (and its path printed) when the test fails.
+/// parameters. Kept on disk (and its path printed) when the test fails, or
+/// always with `LUNXUN_E2E_KEEP` set.
 pub struct World {
     tmp: Option<TempDir>,
     pub params: GenParams,
@@ -85,10 +86,9 @@ impl World {
 
 impl Drop for World {
     fn drop(&mut self) {
-        if std::thread::panicking()
-            && let Some(tmp) = self.tmp.take()
-        {
-            eprintln!("kept the failed test's data in {}", tmp.keep().display());
+        let keep = std::thread::panicking() || std::env::var_os("LUNXUN_E2E_KEEP").is_some();
+        if keep && let Some(tmp) = self.tmp.take() {
+            eprintln!("kept the test's data in {}", tmp.keep().display());
         }
     }
 }

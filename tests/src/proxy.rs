@@ -52,6 +52,10 @@ pub struct Stats {
     pub resets: u64,
     /// Connections cut after some bytes (or when the link went down).
     pub cuts: u64,
+    /// Bytes forwarded from the child to the parent.
+    pub bytes_up: u64,
+    /// Bytes forwarded from the parent to the child.
+    pub bytes_down: u64,
 }
 
 /// How one connection is treated.
@@ -73,6 +77,8 @@ struct Shared {
     connections: AtomicU64,
     resets: AtomicU64,
     cuts: AtomicU64,
+    bytes_up: AtomicU64,
+    bytes_down: AtomicU64,
 }
 
 impl Shared {
@@ -146,6 +152,8 @@ impl Proxy {
             connections: AtomicU64::new(0),
             resets: AtomicU64::new(0),
             cuts: AtomicU64::new(0),
+            bytes_up: AtomicU64::new(0),
+            bytes_down: AtomicU64::new(0),
         });
         runtime.spawn(accept(listener, shared.clone()));
         Proxy {
@@ -179,6 +187,8 @@ impl Proxy {
             connections: self.shared.connections.load(Ordering::SeqCst),
             resets: self.shared.resets.load(Ordering::SeqCst),
             cuts: self.shared.cuts.load(Ordering::SeqCst),
+            bytes_up: self.shared.bytes_up.load(Ordering::SeqCst),
+            bytes_down: self.shared.bytes_down.load(Ordering::SeqCst),
         }
     }
 }
@@ -236,8 +246,20 @@ async fn connection(mut inbound: TcpStream, shared: Arc<Shared>) {
     let cut = {
         let (mut in_read, mut in_write) = inbound.split();
         let (mut out_read, mut out_write) = outbound.split();
-        let up = pump(&mut in_read, &mut out_write, &budget, latency);
-        let down = pump(&mut out_read, &mut in_write, &budget, latency);
+        let up = pump(
+            &mut in_read,
+            &mut out_write,
+            &budget,
+            latency,
+            &shared.bytes_up,
+        );
+        let down = pump(
+            &mut out_read,
+            &mut in_write,
+            &budget,
+            latency,
+            &shared.bytes_down,
+        );
         tokio::pin!(up, down);
         let (mut up_done, mut down_done) = (false, false);
         loop {
@@ -279,12 +301,14 @@ enum End {
 }
 
 /// Copies from `from` to `to` until EOF, an error, or the shared byte budget
-/// running out, delaying each chunk by `latency`.
+/// running out, delaying each chunk by `latency` and counting the bytes
+/// forwarded in `forwarded`.
 async fn pump(
     from: &mut (impl AsyncReadExt + Unpin),
     to: &mut (impl AsyncWriteExt + Unpin),
     budget: &AtomicI64,
     latency: Duration,
+    forwarded: &AtomicU64,
 ) -> End {
     let mut buf = vec![0u8; CHUNK_BYTES];
     loop {
@@ -304,6 +328,7 @@ async fn pump(
         if allowed > 0 && to.write_all(&buf[..allowed]).await.is_err() {
             return End::Error;
         }
+        forwarded.fetch_add(allowed as u64, Ordering::SeqCst);
         if allowed < n {
             return End::Cut;
         }
