@@ -564,3 +564,68 @@ fn a_county_offline_for_a_month_catches_up_exactly_once() {
     let logs = chain.assert_exactly_once();
     assert_eq!(logs[3].seq("410102"), synced + written);
 }
+
+/// Bytes of every file under `dir`, recursively.
+fn bytes_under(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => bytes_under(&e.path()),
+                    Ok(_) => e.metadata().map_or(0, |m| m.len()),
+                    Err(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_county_killed_mid_import_keeps_nothing_of_the_import() {
+    let seed = seed("import", 26);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut chain = Chain::start("import", seed, false, false);
+    let id = orgs().get("410102").expect("中原区");
+    let big = generate::generate_scaled(seed, orgs(), id, 4_000, 56_000, chain.world.params.as_of);
+    let files = chain.county.work().join("big");
+    generate::write_csv(&big, &files, true).expect("write the files");
+    chain.county.serve();
+    chain.county.import_roster(&files.join("roster.csv"));
+    let before = chain.county.own_seq();
+    let full = before + (big.classes.len() + big.attendance.len()) as u64;
+
+    // Kill the county's daemon once the import is writing (its store grows).
+    let store = chain.county.dir().join("store");
+    let grown = bytes_under(&store) + rng.random_range(1..4u64) * 1024 * 1024;
+    let trainings = files.join("trainings.csv");
+    let args = [
+        "import",
+        "trainings",
+        trainings.to_str().expect("a utf-8 path"),
+    ];
+    let import = chain.county.spawn(&args);
+    wait_until("the import to write", || bytes_under(&store) >= grown);
+    chain.county.kill9();
+    let out = import.wait();
+    eprintln!(
+        "killed after the store grew past {grown} bytes: import exited {}",
+        out.code
+    );
+    chain.county.serve();
+    let seq = chain.county.own_seq();
+    assert!(
+        seq == before || (seq == full && out.code == 0),
+        "an interrupted import must leave nothing: own seq {seq}, {before} before it, \
+         {full} with all of it (import exited {})",
+        out.code
+    );
+
+    // Imported again, all of it; and synced exactly once.
+    chain.county.ok(&args);
+    assert_eq!(chain.county.own_seq(), full);
+    chain.county.stop();
+    chain.settle();
+    let logs = chain.assert_exactly_once();
+    assert_eq!(logs[3].seq("410102"), full);
+}
