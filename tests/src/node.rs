@@ -461,6 +461,21 @@ impl Node {
             self.print_daemon_logs();
             panic!("{}: the daemon exited {status} after SIGTERM", self.org);
         }
+        // A clean stop: every task ended within the daemon's grace.
+        let log = self
+            .daemon_logs
+            .iter()
+            .rev()
+            .find(|p| p.extension().is_some_and(|e| e == "err"))
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default();
+        if log.contains("did not stop in time") {
+            self.print_daemon_logs();
+            panic!(
+                "{}: a task did not stop within the daemon's grace",
+                self.org
+            );
+        }
     }
 
     /// Every origin's log in the store. The daemon must be stopped (sled

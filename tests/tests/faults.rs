@@ -403,7 +403,7 @@ fn replayed_old_batches_are_skipped_and_change_nothing() {
         .iter()
         .map(|s| s.change.clone())
         .collect();
-    assert!(synced > 200, "enough changes to replay: {synced}");
+    assert!(synced >= 16, "enough changes to replay: {synced}");
 
     chain.prefecture.stop();
     let before = chain.prefecture.logs();
@@ -413,14 +413,15 @@ fn replayed_old_batches_are_skipped_and_change_nothing() {
     let held = |from: u64, to: u64| changes[(from - 1) as usize..to as usize].to_vec();
     // (batch_no, changes): already held, overlapping, reversed, the same
     // batch twice, a later range before an earlier one.
+    let (quarter, half) = (synced / 4, synced / 2);
     let replays: Vec<(u64, Vec<Bytes>)> = vec![
-        (1, held(1, 100)),
-        (2, held(50, 150)),
-        (3, held(101, 200).into_iter().rev().collect()),
-        (4, held(1, 100)),
-        (4, held(1, 100)),
-        (5, held(180, synced)),
-        (6, held(120, 179)),
+        (1, held(1, half)),
+        (2, held(quarter, half + quarter)),
+        (3, held(half + 1, synced).into_iter().rev().collect()),
+        (4, held(1, half)),
+        (4, held(1, half)),
+        (5, held(half + quarter, synced)),
+        (6, held(quarter, half + quarter - 1)),
     ];
     let gap_from = synced + 2;
     let url = chain.prefecture.url();
@@ -500,6 +501,9 @@ fn replayed_old_batches_are_skipped_and_change_nothing() {
         while let Ok(Some(_)) = inbound.message().await {}
         skipped
     });
+    // Close the connection now: an idle runtime would leave it open and
+    // unanswering, and 郑州's graceful shutdown would wait for it.
+    drop(runtime);
 
     let status = chain.prefecture.status_json();
     let child = status["children"]
