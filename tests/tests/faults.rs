@@ -197,17 +197,12 @@ fn cut_delayed_and_reset_links_lose_nothing_and_apply_nothing_twice() {
 
     chain.settle();
     let logs = chain.assert_exactly_once();
-    assert_eq!(logs[3].seq("410102"), chain_seq(&logs[0]));
-    assert_eq!(logs[3].seq("410100"), chain_seq(&logs[1]));
+    assert_eq!(logs[3].seq("410102"), logs[0].seq("410102"));
+    assert_eq!(logs[3].seq("410100"), logs[1].seq("410100"));
 }
 
-/// The origin's own seq in its logs.
-fn chain_seq(own: &Logs) -> u64 {
-    own.seq(&own.org)
-}
-
-/// The count of `origin` changes at `node`, from its status (through the
-/// daemon).
+/// Changes `node` holds over every origin, from its status (through its
+/// daemon when it serves).
 fn held_changes(node: &Node) -> u64 {
     node.status_json()["counts"]["changes"]
         .as_u64()
