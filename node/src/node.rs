@@ -30,6 +30,9 @@ use crate::view::View;
 const META_LOST_TAIL: &str = "lost_tail";
 /// Meta key prefix of held-back origins (see [`Node::holds`]).
 const META_HELD: &str = "held/";
+/// Meta key of an own write under way: the own seq before it (see
+/// [`Node::write_records`] and [`undo_unfinished_write`]).
+const META_WRITING: &str = "writing";
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
@@ -118,6 +121,7 @@ impl Node {
             .ok_or_else(|| Error::UnknownOrg(config.org.clone()))?;
         let policy = Policy::load_or_default(&dir.join(POLICY_FILE))?;
         let store = Store::open(&dir.join(STORE_DIR))?;
+        undo_unfinished_write(&store, &config.org)?;
         let lost_tail = store.meta(META_LOST_TAIL)?.is_some();
         let (view, unknown_origin_changes) = replay(&store, &orgs)?;
         let (changed, _) = tokio::sync::watch::channel(0);
@@ -313,7 +317,22 @@ impl Node {
                 change: codec::encode_change(&change),
             });
         }
-        self.store.append(&entries)?;
+        // All-or-nothing across a crash too: sled may persist any prefix of
+        // an append before its flush, and a dense prefix of our own log
+        // looks whole at replay. So the write is marked as under way
+        // (durably) first, and the mark cleared once the append is durable;
+        // a store opened with the mark set drops what the write left.
+        let before = seq - changed.len() as u64;
+        self.store
+            .set_meta(META_WRITING, before.to_string().as_bytes())?;
+        if let Err(e) = self.store.append(&entries) {
+            let _ = self
+                .store
+                .truncate_after(&origin, before)
+                .and_then(|_| self.store.remove_meta(META_WRITING));
+            return Err(e.into());
+        }
+        self.store.remove_meta(META_WRITING)?;
         let written = changed.len();
         {
             let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
@@ -456,6 +475,29 @@ impl Node {
             })
             .collect())
     }
+}
+
+/// Drops what an own write left in `store` if the process died during it
+/// (the mark [`Node::write_records`] sets before appending is still there):
+/// the write was never acknowledged nor forwarded, and a write is
+/// all-or-nothing, so its changes go; the user imports the file again.
+fn undo_unfinished_write(store: &Store, origin: &str) -> Result<()> {
+    let Some(mark) = store.meta(META_WRITING)? else {
+        return Ok(());
+    };
+    let seq: u64 = String::from_utf8(mark)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| Error::Corrupt("unreadable mark of an unfinished write".into()))?;
+    let removed = store.truncate_after(origin, seq)?;
+    warn!(
+        origin,
+        seq,
+        removed,
+        "a write was interrupted (a crash during an import): dropped what it left; import the file again"
+    );
+    store.remove_meta(META_WRITING)?;
+    Ok(())
 }
 
 /// Rebuilds the view from the log. Each origin's log must be dense and
@@ -727,6 +769,49 @@ mod tests {
         drop(node);
         let node = Node::open(dir.path()).unwrap();
         assert_eq!(node.view().head(node.me()).unwrap().seq, 4);
+    }
+
+    #[test]
+    fn a_write_interrupted_by_a_crash_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Node::init(dir.path(), config("410102")).unwrap();
+        let first = roster("11010519491231002X", "甲");
+        node.write_records(vec![first.clone()]).unwrap();
+        assert_eq!(node.store().meta(META_WRITING).unwrap(), None);
+        // What a crash during a write of seqs 2..=3 can leave: the mark, and
+        // a dense, chained prefix of the write, which replay alone keeps.
+        let tip = node.view().head(node.me()).copied().unwrap();
+        node.store().set_meta(META_WRITING, b"1").unwrap();
+        let mut prev = tip.hash;
+        for seq in 2..=3 {
+            let change = Change::new(
+                "410102".into(),
+                seq,
+                prev,
+                0,
+                codec::encode_record(&roster("11010519491231002X", &format!("人{seq}"))),
+            );
+            prev = change.hash;
+            node.store()
+                .append(&[LogEntry {
+                    origin: "410102".into(),
+                    seq,
+                    received_at_ms: 0,
+                    change: codec::encode_change(&change),
+                }])
+                .unwrap();
+        }
+        drop(node);
+        let node = Node::open(dir.path()).unwrap();
+        assert_eq!(node.view().head(node.me()).unwrap().seq, 1);
+        assert_eq!(node.store().last("410102").unwrap().unwrap().seq, 1);
+        assert_eq!(node.store().meta(META_WRITING).unwrap(), None);
+        assert_eq!(node.view().current(node.me(), &first.key()), Some(first));
+        // And the log goes on densely from there.
+        let s = node
+            .write_records(vec![roster("11010519491231002X", "乙")])
+            .unwrap();
+        assert_eq!(s.seq, 2);
     }
 
     #[test]
