@@ -446,8 +446,9 @@ impl Sync for SyncService {
         let peer = request.remote_addr();
         let claimed = request.get_ref().org.chars().take(40).collect::<String>();
         let (child, slot) = self.admit(peer_chain(&request), &claimed, peer)?;
+        let request = request.into_inner();
+        let only: std::collections::BTreeSet<String> = request.only.into_iter().collect();
         let from: BTreeMap<String, u64> = request
-            .into_inner()
             .from
             .into_iter()
             .map(|e| (e.origin, e.seq))
@@ -463,6 +464,7 @@ impl Sync for SyncService {
                 view.heads()
                     .filter(|(o, _)| node.orgs().is_within(*o, child))
                     .map(|(o, h)| (node.orgs().code(o).to_owned(), h.seq))
+                    .filter(|(code, _)| only.is_empty() || only.contains(code))
                     .collect()
             };
             let mut batch_no = 0;

@@ -672,6 +672,11 @@ fn sync_once(node: &Arc<Node>, io: &mut Output<'_>) -> CliResult {
             }
         }
     })?;
+    if let Some(e) = node.conflict_error() {
+        // Our own log disagrees with the parent's copy (the session still
+        // forwarded every other origin).
+        return Err(CliError::new(exit::FAILED, e.to_string()));
+    }
     match result {
         Ok(o) if o.complete() => {
             writeln!(
@@ -705,7 +710,6 @@ fn sync_once(node: &Arc<Node>, io: &mut Output<'_>) -> CliResult {
                 ),
             ))
         }
-        Err(e @ SyncError::LostTail { .. }) => Err(CliError::new(exit::FAILED, e.to_string())),
         Err(e @ SyncError::NoUpstream) => Err(CliError::new(exit::USAGE, e.to_string())),
         Err(e) => Err(CliError::new(exit::INCOMPLETE, e.to_string())),
     }
@@ -726,10 +730,19 @@ fn restore(node: &Arc<Node>, io: &mut Output<'_>) -> CliResult {
         r.applied,
         r.skipped
     )?;
-    if node.lost_tail() {
+    if r.discarded > 0 {
+        writeln!(
+            io.out,
+            "dropped {} local changes that the parent's copy does not have (written on an old copy of the data): import again what was imported since",
+            r.discarded
+        )?;
+    }
+    if let Some(conflict) = node.conflict() {
         return Err(CliError::new(
             exit::FAILED,
-            "the parent did not hold all of this node's own log: writes stay refused",
+            format!(
+                "the parent's copy did not resolve this node's own log ({conflict:?}): writes stay refused"
+            ),
         ));
     }
     writeln!(
@@ -1248,7 +1261,7 @@ pub fn status_json(node: &Node) -> StatusJson {
             .collect(),
         own_seq: own.map_or(0, |h| h.seq),
         last_write: own.map(|h| format_timestamp(h.received_at_ms)),
-        writable: !node.lost_tail(),
+        writable: node.writable(),
         counts,
         unknown_origin_changes: node.unknown_origin_changes(),
         upstream,

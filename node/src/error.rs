@@ -46,6 +46,13 @@ pub enum Error {
         parent_seq: u64,
         local_seq: u64,
     },
+    /// This node wrote on an old copy of its data before syncing: its own log
+    /// and its parent's copy disagree from `seq` on.
+    #[error(
+        "this node's own log forked from its parent's copy at seq {seq} of {org} (it wrote on an old copy \
+         of its data before syncing): run `restore --from-upstream`, then import again what was imported since"
+    )]
+    Forked { org: String, seq: u64 },
     /// The store holds something it could not have written.
     #[error("store is corrupt: {0}")]
     Corrupt(String),

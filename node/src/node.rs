@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -26,8 +25,30 @@ use crate::policy::Policy;
 use crate::store::{LogEntry, Store};
 use crate::view::View;
 
-/// Meta key of the lost-tail marker (see [`Node::mark_lost_tail`]).
-const META_LOST_TAIL: &str = "lost_tail";
+/// Meta key of the own-log conflict marker (see [`Conflict`]).
+const META_CONFLICT: &str = "lost_tail";
+
+/// Why a node refuses to write: its own log disagrees with its parent's copy,
+/// and a new write would fork it (same origin and seq, another hash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    /// The parent holds our own log up to `parent_seq`, beyond ours: we lost
+    /// a tail (a restored backup, a disk failure).
+    LostTail { parent_seq: u64 },
+    /// The parent holds another change at `seq` of our own log: this node
+    /// wrote on an old copy of its data before syncing.
+    Forked { seq: u64 },
+}
+
+fn parse_conflict(text: &str) -> Option<Conflict> {
+    if let Some(seq) = text.strip_prefix("fork:") {
+        return seq.parse().ok().map(|seq| Conflict::Forked { seq });
+    }
+    let seq = text.strip_prefix("lost:").unwrap_or(text);
+    seq.parse()
+        .ok()
+        .map(|parent_seq| Conflict::LostTail { parent_seq })
+}
 /// Meta key prefix of held-back origins (see [`Node::holds`]).
 const META_HELD: &str = "held/";
 /// Meta key of an own write under way: the own seq before it (see
@@ -64,8 +85,8 @@ pub struct Node {
     view: RwLock<View>,
     /// Serializes appends: heads are read and advanced under it.
     write_lock: Mutex<()>,
-    /// Set when the parent holds more of this node's own log than it does.
-    lost_tail: AtomicBool,
+    /// Set when this node's own log disagrees with its parent's copy.
+    conflict: Mutex<Option<Conflict>>,
     /// Changes of origins the directory does not know, skipped at replay.
     unknown_origin_changes: u64,
     /// Random per open: a store reopened may have lost or regained any tail
@@ -122,7 +143,10 @@ impl Node {
         let policy = Policy::load_or_default(&dir.join(POLICY_FILE))?;
         let store = Store::open(&dir.join(STORE_DIR))?;
         undo_unfinished_write(&store, &config.org)?;
-        let lost_tail = store.meta(META_LOST_TAIL)?.is_some();
+        let conflict = store
+            .meta(META_CONFLICT)?
+            .and_then(|v| String::from_utf8(v).ok())
+            .and_then(|t| parse_conflict(&t));
         let (view, unknown_origin_changes) = replay(&store, &orgs)?;
         let (changed, _) = tokio::sync::watch::channel(0);
         let node = Node {
@@ -134,7 +158,7 @@ impl Node {
             store,
             view: RwLock::new(view),
             write_lock: Mutex::new(()),
-            lost_tail: AtomicBool::new(lost_tail),
+            conflict: Mutex::new(conflict),
             unknown_origin_changes,
             incarnation: random_incarnation(),
             changed,
@@ -205,9 +229,24 @@ impl Node {
         self.write_lock.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether writes are refused because the log lost its tail.
-    pub fn lost_tail(&self) -> bool {
-        self.lost_tail.load(Ordering::SeqCst)
+    /// Why writes are refused, if they are.
+    pub fn conflict(&self) -> Option<Conflict> {
+        *self.conflict.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether this node may write (its own log agrees with its parent's copy).
+    pub fn writable(&self) -> bool {
+        self.conflict().is_none()
+    }
+
+    fn set_conflict(&self, conflict: Conflict) -> Result<()> {
+        let text = match conflict {
+            Conflict::LostTail { parent_seq } => format!("lost:{parent_seq}"),
+            Conflict::Forked { seq } => format!("fork:{seq}"),
+        };
+        self.store.set_meta(META_CONFLICT, text.as_bytes())?;
+        *self.conflict.lock().unwrap_or_else(|p| p.into_inner()) = Some(conflict);
+        Ok(())
     }
 
     /// Refuses new writes until the node is restored from its parent: the
@@ -218,55 +257,54 @@ impl Node {
             return Ok(());
         }
         warn!(org = %self.code(), parent_seq, local_seq = local, "parent holds more of our own log than we do: refusing writes until restored");
-        self.store
-            .set_meta(META_LOST_TAIL, format!("{parent_seq}").as_bytes())?;
-        self.lost_tail.store(true, Ordering::SeqCst);
+        self.set_conflict(Conflict::LostTail { parent_seq })
+    }
+
+    /// Refuses new writes until the node is restored from its parent: the
+    /// parent holds another change at `seq` of our own log (this node wrote
+    /// on an old copy of its data before it synced).
+    pub fn mark_forked(&self, seq: u64) -> Result<()> {
+        warn!(org = %self.code(), seq, "our own log forked from the parent's copy: refusing writes until restored");
+        self.set_conflict(Conflict::Forked { seq })
+    }
+
+    /// Lifts the refusal: the own log agrees with the parent's copy again.
+    pub fn clear_conflict(&self) -> Result<()> {
+        self.store.remove_meta(META_CONFLICT)?;
+        *self.conflict.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        info!(org = %self.code(), "own log agrees with the parent's copy: writes allowed");
         Ok(())
     }
 
-    /// Lifts the lost-tail refusal once the own log is whole again.
-    pub fn clear_lost_tail(&self) -> Result<()> {
-        self.store.remove_meta(META_LOST_TAIL)?;
-        self.lost_tail.store(false, Ordering::SeqCst);
-        Ok(())
-    }
-
-    /// Lifts the lost-tail refusal if the own log now reaches the seq the
-    /// parent held when the loss was found (after a restore).
-    pub fn clear_lost_tail_if_whole(&self) -> Result<bool> {
-        if !self.lost_tail() {
-            return Ok(true);
-        }
-        let parent_seq: u64 = self
-            .store
-            .meta(META_LOST_TAIL)?
-            .and_then(|v| String::from_utf8(v).ok())
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(u64::MAX);
-        let local = self.view().head(self.me).map_or(0, |h| h.seq);
-        if local >= parent_seq {
-            self.clear_lost_tail()?;
-            info!(org = %self.code(), seq = local, "own log whole again: writes allowed");
-            return Ok(true);
-        }
-        Ok(false)
+    /// The error a write gets while writes are refused.
+    pub fn conflict_error(&self) -> Option<Error> {
+        self.check_writable().err()
     }
 
     fn check_writable(&self) -> Result<()> {
-        if !self.lost_tail() {
-            return Ok(());
+        let local_seq = self.view().head(self.me).map_or(0, |h| h.seq);
+        match self.conflict() {
+            None => Ok(()),
+            Some(Conflict::LostTail { parent_seq }) => Err(Error::LostTail {
+                org: self.code().to_owned(),
+                parent_seq,
+                local_seq,
+            }),
+            Some(Conflict::Forked { seq }) => Err(Error::Forked {
+                org: self.code().to_owned(),
+                seq,
+            }),
         }
-        let parent_seq = self
-            .store
-            .meta(META_LOST_TAIL)?
-            .and_then(|v| String::from_utf8(v).ok())
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        Err(Error::LostTail {
-            org: self.code().to_owned(),
-            parent_seq,
-            local_seq: self.view().head(self.me).map_or(0, |h| h.seq),
-        })
+    }
+
+    /// Drops every change of `origin` after `keep` and rebuilds the view
+    /// (a restore resolving a fork). Only while no one else uses the node.
+    pub fn truncate_origin(&self, origin: &str, keep: u64) -> Result<usize> {
+        let _writing = self.lock_writes();
+        let removed = self.store.truncate_after(origin, keep)?;
+        let (view, _) = replay(&self.store, &self.orgs)?;
+        *self.view.write().unwrap_or_else(|p| p.into_inner()) = view;
+        Ok(removed)
     }
 
     /// Writes records as changes of this node's own origin, skipping those
@@ -821,7 +859,7 @@ mod tests {
         node.write_records(vec![roster("11010519491231002X", "甲")])
             .unwrap();
         node.mark_lost_tail(1).unwrap();
-        assert!(!node.lost_tail(), "a parent at our own seq is not ahead");
+        assert!(node.writable(), "a parent at our own seq is not ahead");
         node.mark_lost_tail(7).unwrap();
         let err = node
             .write_records(vec![roster("11010519491231002X", "乙")])
@@ -839,8 +877,13 @@ mod tests {
         );
         drop(node);
         let node = Node::open(dir.path()).unwrap();
-        assert!(node.lost_tail(), "the refusal survives a restart");
-        node.clear_lost_tail().unwrap();
+        assert!(!node.writable(), "the refusal survives a restart");
+        node.mark_forked(1).unwrap();
+        let err = node
+            .write_records(vec![roster("11010519491231002X", "乙")])
+            .unwrap_err();
+        assert!(matches!(err, Error::Forked { seq: 1, .. }), "{err}");
+        node.clear_conflict().unwrap();
         node.write_records(vec![roster("11010519491231002X", "乙")])
             .unwrap();
     }

@@ -639,7 +639,6 @@ fn a_county_killed_mid_import_keeps_nothing_of_the_import() {
 /// past the fork) yet says writes are allowed. The hub's own log can never
 /// reach its parent again.
 #[test]
-#[ignore = "known bug: a write on an old backup before the next sync forks the own log for good"]
 fn a_hub_that_wrote_on_an_old_backup_before_syncing_can_be_restored() {
     let seed = seed("fork", 27);
     let mut chain = Chain::start("fork", seed, false, false);

@@ -59,12 +59,6 @@ pub enum SyncError {
     /// The local store failed.
     #[error(transparent)]
     Node(#[from] crate::error::Error),
-    /// Our own log lost its tail: writes are refused until restored.
-    #[error(
-        "the parent holds this node's own log up to seq {parent_seq}, this store only up to {local_seq}: \
-         writes are refused; run `restore --from-upstream`"
-    )]
-    LostTail { parent_seq: u64, local_seq: u64 },
 }
 
 /// Maps a gRPC status from the parent to an error, telling a refused
@@ -122,7 +116,7 @@ pub fn status_error(url: &str, status: &tonic::Status) -> SyncError {
         },
         // Failures below gRPC (a broken pipe, a closed connection) surface
         // as Unknown "transport error": the link's doing, not the parent's.
-        tonic::Code::Unknown if lower.contains("transport error") => SyncError::Link(text),
+        tonic::Code::Unknown => SyncError::Link(text),
         tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => SyncError::Parent(format!(
             "{}: {}",
             code_name(status.code()),
@@ -418,14 +412,14 @@ pub async fn run_session(
     };
     debug!(origins = parent.entries.len(), "parent vector received");
     session.on_vector(parent, |o, s| stored_hash(&node, o, s))?;
-    if let Some((parent_seq, local_seq)) = session.lost_tail() {
+    // Our own log disagrees with the parent's copy: refuse writes until
+    // restored, and keep forwarding the other origins (the session sends
+    // nothing more of ours).
+    if let Some((parent_seq, _)) = session.lost_tail() {
         node.mark_lost_tail(parent_seq)?;
-        let pending = session.outcome().pending;
-        let _ = send(&tx, pb::child_message::Kind::Done(pb::Done { pending })).await;
-        return Err(SyncError::LostTail {
-            parent_seq,
-            local_seq,
-        });
+    }
+    if let Some(seq) = session.own_fork() {
+        node.mark_forked(seq)?;
     }
 
     loop {
@@ -476,17 +470,143 @@ pub struct Restored {
     pub received: u64,
     pub applied: u64,
     pub skipped: u64,
+    /// Local changes dropped because the parent's copy of their origin
+    /// differs from them (written on an old copy of the data).
+    pub discarded: u64,
+}
+
+/// Streams a restore from the parent and hands each batch's changes to `each`.
+async fn restore_stream(
+    url: &str,
+    client: &mut SyncClient<Channel>,
+    request: pb::RestoreRequest,
+    mut each: impl FnMut(Vec<Bytes>) -> Result<(), SyncError>,
+) -> Result<u64, SyncError> {
+    let mut stream = tokio::time::timeout(SESSION_IDLE_TIMEOUT, client.restore(request))
+        .await
+        .map_err(|_| SyncError::Link("the parent did not answer the restore".into()))?
+        .map_err(|s| status_error(url, &s))?
+        .into_inner();
+    let mut batches = 0;
+    loop {
+        let batch = match tokio::time::timeout(SESSION_IDLE_TIMEOUT, stream.message()).await {
+            Err(_) => return Err(SyncError::Link("the parent stopped sending".into())),
+            Ok(Err(s)) => return Err(status_error(url, &s)),
+            Ok(Ok(None)) => return Ok(batches),
+            Ok(Ok(Some(b))) => b,
+        };
+        batches += 1;
+        let changes = codec::decode_batch(&batch).map_err(|e| SyncError::Parent(e.0))?;
+        each(changes)?;
+    }
+}
+
+/// The parent's vector for our subtree: a session that says Hello, reads the
+/// vector, and ends at once.
+async fn probe_vector(
+    node: &Node,
+    url: &str,
+    client: &mut SyncClient<Channel>,
+) -> Result<ParentVector, SyncError> {
+    let (tx, rx) = mpsc::channel::<pb::ChildMessage>(2);
+    let hello = pb::ChildMessage {
+        kind: Some(pb::child_message::Kind::Hello(pb::Hello {
+            protocol: PROTOCOL_VERSION,
+            org: node.code().to_owned(),
+            incarnation: Bytes::copy_from_slice(&node.incarnation()),
+        })),
+    };
+    tx.send(hello)
+        .await
+        .map_err(|_| SyncError::Link("the stream to the parent closed".into()))?;
+    let mut inbound = tokio::time::timeout(
+        SESSION_IDLE_TIMEOUT,
+        client.session(ReceiverStream::new(rx)),
+    )
+    .await
+    .map_err(|_| SyncError::Link("the parent did not answer the session".into()))?
+    .map_err(|s| status_error(url, &s))?
+    .into_inner();
+    let vector = match next_message(url, &mut inbound)
+        .await
+        .map_err(|e| refusal_before_answer(url, e))?
+    {
+        Some(pb::parent_message::Kind::Vector(v)) => v,
+        _ => return Err(ProtocolError::Unexpected("a message other than the vector first").into()),
+    };
+    let parent = ParentVector {
+        incarnation: vector.incarnation.to_vec(),
+        entries: vector
+            .entries
+            .into_iter()
+            .map(|e| (e.origin, (e.seq, hash_from(&e.hash))))
+            .collect(),
+    };
+    let pending = local_heads(node)
+        .iter()
+        .map(|(o, (seq, _))| seq.saturating_sub(parent.entries.get(o).map_or(0, |e| e.0)))
+        .sum();
+    let _ = tx
+        .send(pb::ChildMessage {
+            kind: Some(pb::child_message::Kind::Done(pb::Done { pending })),
+        })
+        .await;
+    drop(tx);
+    let _ = tokio::time::timeout(Duration::from_secs(5), inbound.message()).await;
+    Ok(parent)
 }
 
 /// Rebuilds this node's subtree from its parent: every change the parent
 /// holds of our subtree above what we hold, verified and chained like a
-/// child's batch. Lifts the lost-tail refusal once our own log is whole.
+/// child's batch. Where our copy of an origin forked from the parent's (this
+/// node wrote on an old copy of its data), the parent's copy wins: the whole
+/// origin is fetched, our changes from the first difference on are dropped,
+/// and the parent's are taken. Lifts the write refusal once our own log
+/// agrees with the parent's.
 #[instrument(skip_all, fields(org = %node.code()))]
 pub async fn restore(
     node: Arc<Node>,
     url: &str,
     mut client: SyncClient<Channel>,
 ) -> Result<Restored, SyncError> {
+    let mut done = Restored::default();
+    // Origins where our copy and the parent's disagree at the parent's head.
+    let vector = probe_vector(&node, url, &mut client).await?;
+    let mut forked: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    for (origin, (seq, hash)) in &vector.entries {
+        let ours = node
+            .orgs()
+            .get(origin)
+            .and_then(|o| node.view().head(o).copied());
+        if let Some(ours) = ours
+            && ours.seq >= *seq
+            && *seq > 0
+        {
+            let held = if ours.seq == *seq {
+                Some(ours.hash)
+            } else {
+                stored_hash(&node, origin, *seq)
+            };
+            if held != Some(*hash) {
+                forked.insert(origin.clone());
+            }
+        }
+    }
+    let ingest_changes = |node: &Node,
+                          changes: Vec<Bytes>,
+                          done: &mut Restored|
+     -> Result<ingest::Placed, SyncError> {
+        let verified = ingest::verify(node.orgs(), node.me(), changes)
+            .map_err(|e| SyncError::Parent(e.to_string()))?;
+        let placed = super::blocking(|| node.ingest(vec![verified]))?
+            .pop()
+            .unwrap_or_default();
+        done.received +=
+            u64::from(placed.applied) + u64::from(placed.skipped) + u64::from(placed.held_changes);
+        done.applied += u64::from(placed.applied);
+        done.skipped += u64::from(placed.skipped);
+        Ok(placed)
+    };
     let from = local_heads(&node)
         .into_iter()
         .map(|(origin, (seq, hash))| pb::VectorEntry {
@@ -495,44 +615,66 @@ pub async fn restore(
             hash: Bytes::copy_from_slice(&hash),
         })
         .collect();
-    let mut stream = tokio::time::timeout(
-        SESSION_IDLE_TIMEOUT,
-        client.restore(pb::RestoreRequest {
-            from,
+    let request = pb::RestoreRequest {
+        from,
+        org: node.code().to_owned(),
+        only: Vec::new(),
+    };
+    done.batches += restore_stream(url, &mut client, request, |changes| {
+        let placed = ingest_changes(&node, changes, &mut done)?;
+        for h in placed.held {
+            forked.insert(h.origin);
+        }
+        Ok(())
+    })
+    .await?;
+
+    // Origins whose next change did not chain onto ours: fetch them whole,
+    // keep our common prefix, take the parent's copy after it.
+    for origin in forked {
+        let mut theirs: Vec<Bytes> = Vec::new();
+        let request = pb::RestoreRequest {
+            from: Vec::new(),
             org: node.code().to_owned(),
-        }),
-    )
-    .await
-    .map_err(|_| SyncError::Link("the parent did not answer the restore".into()))?
-    .map_err(|s| status_error(url, &s))?
-    .into_inner();
-    let mut done = Restored::default();
-    loop {
-        let batch = match tokio::time::timeout(SESSION_IDLE_TIMEOUT, stream.message()).await {
-            Err(_) => return Err(SyncError::Link("the parent stopped sending".into())),
-            Ok(Err(s)) => return Err(status_error(url, &s)),
-            Ok(Ok(None)) => break,
-            Ok(Ok(Some(b))) => b,
+            only: vec![origin.clone()],
         };
-        let placed = super::blocking(|| -> Result<ingest::Placed, SyncError> {
-            let changes = codec::decode_batch(&batch).map_err(|e| SyncError::Parent(e.0))?;
-            let verified = ingest::verify(node.orgs(), node.me(), changes)
-                .map_err(|e| SyncError::Parent(e.to_string()))?;
-            let mut placed = node.ingest(vec![verified])?;
-            Ok(placed.pop().unwrap_or_default())
-        })?;
-        done.batches += 1;
-        done.received +=
-            u64::from(placed.applied) + u64::from(placed.skipped) + u64::from(placed.held_changes);
-        done.applied += u64::from(placed.applied);
-        done.skipped += u64::from(placed.skipped);
-        if let Some(h) = placed.held.first() {
-            return Err(SyncError::Parent(format!(
-                "the parent's copy of {} does not chain onto ours at seq {}: {}",
-                h.origin, h.seq, h.reason
-            )));
+        done.batches += restore_stream(url, &mut client, request, |changes| {
+            theirs.extend(changes);
+            Ok(())
+        })
+        .await?;
+        let mut common = 0u64;
+        for change in &theirs {
+            let seq = common + 1;
+            match node
+                .store()
+                .entry(&origin, seq)
+                .map_err(crate::error::Error::from)?
+            {
+                Some(ours) if ours.change == *change => common = seq,
+                _ => break,
+            }
+        }
+        let dropped = node.truncate_origin(&origin, common)?;
+        warn!(origin = %origin, kept = common, dropped, "our copy forked from the parent's: dropped ours after the common prefix");
+        done.discarded += dropped as u64;
+        for chunk in theirs.split_off(common as usize).chunks(BATCH_CHANGES_MAX) {
+            let placed = ingest_changes(&node, chunk.to_vec(), &mut done)?;
+            if let Some(h) = placed.held.first() {
+                return Err(SyncError::Parent(format!(
+                    "the parent's copy of {} does not chain at seq {}: {}",
+                    h.origin, h.seq, h.reason
+                )));
+            }
         }
     }
-    node.clear_lost_tail_if_whole()?;
+    // Our own log is the parent's now (or a continuation of it): writable.
+    if node.conflict().is_some() {
+        let ours = node.view().head(node.me()).map_or(0, |h| h.seq);
+        let lost = matches!(node.conflict(), Some(crate::node::Conflict::LostTail { parent_seq }) if ours < parent_seq);
+        if !lost {
+            node.clear_conflict()?;
+        }
+    }
     Ok(done)
 }

@@ -254,6 +254,14 @@ impl ChildSession {
         Ok(())
     }
 
+    /// The seq where our own origin forked from the parent's copy, if it did.
+    pub fn own_fork(&self) -> Option<u64> {
+        self.outcome.findings.iter().find_map(|f| match f {
+            Finding::Fork { origin, seq } if *origin == self.me => Some(*seq),
+            _ => None,
+        })
+    }
+
     /// The lost-tail finding, if the parent holds more of our own origin.
     pub fn lost_tail(&self) -> Option<(u64, u64)> {
         self.outcome.findings.iter().find_map(|f| match f {
