@@ -30,6 +30,10 @@ use tokio::sync::watch;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 
+/// The allocator the binaries use, so the figures are theirs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn loopback_bytes() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/net/dev").ok()?;
     let line = text.lines().find(|l| l.trim_start().starts_with("lo:"))?;

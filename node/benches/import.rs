@@ -20,6 +20,10 @@ use lunxun_node::node::Node;
 use lunxun_node::orgs::OrgDirectory;
 use lunxun_node::store;
 
+/// The allocator the binaries use, so the figures are theirs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn env_u32(name: &str, default: u32) -> u32 {
     std::env::var(name)
         .ok()

@@ -6,6 +6,11 @@ use std::io::IsTerminal;
 use clap::Parser;
 use lunxun_node::cli::{self, NodeCli, NodeCommand, Output};
 
+/// mimalloc: the sync pipeline's threads contend on glibc malloc's arenas;
+/// measured in the sync benchmark, mimalloc makes it ~40% faster.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = NodeCli::parse();
     let serving = matches!(cli.command, NodeCommand::Serve(_));

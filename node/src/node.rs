@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::{debug, info, warn};
 
-use crate::changelog::{Change, GENESIS, Head};
+use crate::changelog::{Change, GENESIS, Hash, Head};
 use crate::codec;
 use crate::config::{Config, ORGS_FILE, POLICY_FILE, STORE_DIR};
 use crate::error::{Error, Result};
@@ -24,6 +24,10 @@ use crate::orgs::{OrgDirectory, OrgId};
 use crate::policy::Policy;
 use crate::store::{LogEntry, Store};
 use crate::view::View;
+
+/// Changes encoded per chunk of an own write (the encoder runs a chunk ahead
+/// of the inserts).
+const WRITE_CHUNK: usize = 4_096;
 
 /// Meta key of the own-log conflict marker (see [`Conflict`]).
 const META_CONFLICT: &str = "lost_tail";
@@ -333,7 +337,7 @@ impl Node {
                 .collect();
             (changed, view.head(me).copied())
         };
-        let (mut seq, mut prev) = head.map_or((0, GENESIS), |h| (h.seq, h.hash));
+        let (seq, prev) = head.map_or((0, GENESIS), |h| (h.seq, h.hash));
         if changed.is_empty() {
             return Ok(WriteSummary {
                 written: 0,
@@ -343,33 +347,72 @@ impl Node {
         }
         let now = now_ms();
         let origin = self.code().to_owned();
-        let mut entries = Vec::with_capacity(changed.len());
-        for record in &changed {
-            seq += 1;
-            let change = Change::new(origin.clone(), seq, prev, now, codec::encode_record(record));
-            prev = change.hash;
-            entries.push(LogEntry {
-                origin: origin.clone(),
-                seq,
-                received_at_ms: now,
-                change: codec::encode_change(&change),
-            });
-        }
         // All-or-nothing across a crash too: sled may persist any prefix of
         // an append before its flush, and a dense prefix of our own log
         // looks whole at replay. So the write is marked as under way
         // (durably) first, and the mark cleared once the append is durable;
         // a store opened with the mark set drops what the write left.
-        let before = seq - changed.len() as u64;
+        let before = seq;
         self.store
             .set_meta(META_WRITING, before.to_string().as_bytes())?;
-        if let Err(e) = self.store.append(&entries) {
-            let _ = self
-                .store
-                .truncate_after(&origin, before)
-                .and_then(|_| self.store.remove_meta(META_WRITING));
-            return Err(e.into());
-        }
+        // Encoding and hash-chaining run on a second thread, a chunk ahead of
+        // the inserts: the two halves of the work overlap on two cores.
+        let appended = std::thread::scope(|scope| -> Result<(u64, Hash)> {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<LogEntry>>(2);
+            let (changed, origin) = (&changed, &origin);
+            let encoder = scope.spawn(move || {
+                let (mut seq, mut prev) = (seq, prev);
+                for chunk in changed.chunks(WRITE_CHUNK) {
+                    let entries = chunk
+                        .iter()
+                        .map(|record| {
+                            seq += 1;
+                            let change = Change::new(
+                                origin.clone(),
+                                seq,
+                                prev,
+                                now,
+                                codec::encode_record(record),
+                            );
+                            prev = change.hash;
+                            LogEntry {
+                                origin: origin.clone(),
+                                seq,
+                                received_at_ms: now,
+                                change: codec::encode_change(&change),
+                            }
+                        })
+                        .collect();
+                    if tx.send(entries).is_err() {
+                        break;
+                    }
+                }
+                (seq, prev)
+            });
+            let mut inserted = Ok(());
+            for entries in rx {
+                inserted = self.store.insert(&entries);
+                if inserted.is_err() {
+                    break;
+                }
+            }
+            let tip = encoder
+                .join()
+                .map_err(|_| Error::Corrupt("the change encoder panicked".into()))?;
+            inserted?;
+            self.store.flush()?;
+            Ok(tip)
+        });
+        let (seq, prev) = match appended {
+            Ok(tip) => tip,
+            Err(e) => {
+                let _ = self
+                    .store
+                    .truncate_after(&origin, before)
+                    .and_then(|_| self.store.remove_meta(META_WRITING));
+                return Err(e);
+            }
+        };
         self.store.remove_meta(META_WRITING)?;
         let written = changed.len();
         {

@@ -171,6 +171,13 @@ impl Store {
         if entries.is_empty() {
             return Ok(());
         }
+        self.insert(entries)?;
+        self.flush()
+    }
+
+    /// Inserts entries without flushing: part of an append whose caller
+    /// flushes at the end ([`Store::flush`]).
+    pub fn insert(&self, entries: &[LogEntry]) -> Result<(), StoreError> {
         let mut value = Vec::new();
         for e in entries {
             value.clear();
@@ -180,7 +187,7 @@ impl Store {
                 .insert(log_key(&e.origin, e.seq), value.as_slice())
                 .map_err(|e| self.engine(e))?;
         }
-        self.flush()
+        Ok(())
     }
 
     /// Removes every entry of `origin` with seq greater than `seq`, durably
