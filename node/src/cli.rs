@@ -892,10 +892,7 @@ const COVERAGE_COLUMNS: [Column; 14] = [
 fn coverage_cmd(node: &Node, args: CoverageArgs, io: &mut Output<'_>) -> CliResult {
     let as_of = parse_as_of(args.as_of.as_deref())?;
     let root = resolve_org(node, args.org.as_deref())?;
-    let report = {
-        let view = node.view();
-        coverage::coverage(&view, node.orgs(), node.policy(), root, args.depth, as_of)
-    };
+    let report = node.coverage(root, args.depth, as_of);
     match args.format {
         Format::Json => render::json(io.out, &report)?,
         Format::Table | Format::Csv => {

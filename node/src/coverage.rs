@@ -29,6 +29,25 @@ pub struct PersonStatus<'a> {
     pub hours: HoursStatus,
 }
 
+/// The statuses of one roster entry of `org`, given the person's facts.
+pub fn entry_status<'e>(
+    orgs: &OrgDirectory,
+    policy: &Policy,
+    org: OrgId,
+    entry: &'e RosterEntry,
+    as_of: Date,
+    facts: &[TrainingFact],
+) -> PersonStatus<'e> {
+    let cycle = policy.cycle(orgs.org(org).level);
+    let last_trained = rules::last_rotation_training(org, as_of, facts);
+    PersonStatus {
+        entry,
+        last_trained,
+        rotation: rules::rotation_status(cycle, as_of, entry.since, last_trained),
+        hours: rules::hours_status(policy, entry.rank, as_of, facts),
+    }
+}
+
 /// The statuses of every entry of `org`'s roster active on `as_of`, sorted by
 /// person.
 pub fn roster_statuses<'v>(
@@ -38,20 +57,13 @@ pub fn roster_statuses<'v>(
     org: OrgId,
     as_of: Date,
 ) -> Vec<PersonStatus<'v>> {
-    let cycle = policy.cycle(orgs.org(org).level);
     let mut facts: Vec<TrainingFact> = Vec::new();
     let mut out: Vec<PersonStatus<'v>> = view
         .roster(org)
         .filter(|e| e.active_on(as_of))
         .map(|entry| {
             view.facts_into(entry.person, &mut facts);
-            let last_trained = rules::last_rotation_training(org, as_of, &facts);
-            PersonStatus {
-                entry,
-                last_trained,
-                rotation: rules::rotation_status(cycle, as_of, entry.since, last_trained),
-                hours: rules::hours_status(policy, entry.rank, as_of, &facts),
-            }
+            entry_status(orgs, policy, org, entry, as_of, &facts)
         })
         .collect();
     out.sort_by_key(|s| s.entry.person);
@@ -98,7 +110,7 @@ impl HoursCounts {
     }
 }
 
-/// A node's own figures.
+/// A node's own figures (or, summed, a subtree's).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OwnFigures {
     pub rotation: RotationCounts,
@@ -196,7 +208,9 @@ pub fn format_timestamp(ms: i64) -> String {
         .to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Coverage of `root`'s subtree to `depth` (None: all), on `as_of`.
+/// Coverage of `root`'s subtree to `depth` (None: all), on `as_of`,
+/// computed from scratch. A node answers from its incremental rollup instead
+/// ([`crate::node::Node::coverage`]); both give the same report.
 pub fn coverage(
     view: &View,
     orgs: &OrgDirectory,
@@ -205,39 +219,35 @@ pub fn coverage(
     depth: Option<u32>,
     as_of: Date,
 ) -> CoverageReport {
-    // Own figures of every node of the whole subtree that has a roster or
-    // reports (those beyond `depth` still add to the subtree sums).
-    let full = orgs.subtree(root, None);
-    let mut own: HashMap<OrgId, OwnFigures> = HashMap::new();
-    for &(org, _) in &full {
-        if view.roster_len(org) > 0 {
-            let statuses = roster_statuses(view, orgs, policy, org, as_of);
-            own.insert(org, own_figures(&statuses));
+    let rollup = crate::rollup::Rollup::build(view, orgs, policy, as_of);
+    report(view, orgs, &rollup, root, depth)
+}
+
+/// The report for `root`'s subtree to `depth`, from a refreshed rollup.
+pub fn report(
+    view: &View,
+    orgs: &OrgDirectory,
+    rollup: &crate::rollup::Rollup,
+    root: OrgId,
+    depth: Option<u32>,
+) -> CoverageReport {
+    // Reporting nodes per subtree: each reporting origin counts at every
+    // ancestor (a few thousand origins, four levels).
+    let mut reporting: HashMap<OrgId, u64> = HashMap::new();
+    for (org, _) in view.heads() {
+        let mut cur = Some(org);
+        while let Some(o) = cur {
+            *reporting.entry(o).or_default() += 1;
+            cur = orgs.parent(o);
         }
-    }
-    // Subtree sums, children before parents (reverse pre-order).
-    let mut sums: HashMap<OrgId, (OwnFigures, u64, u64)> = HashMap::new();
-    for &(org, _) in full.iter().rev() {
-        let mut figures = own.get(&org).copied().unwrap_or_default();
-        let mut reporting = u64::from(view.head(org).is_some());
-        let mut expected = 1u64;
-        for child in orgs.children(org) {
-            if let Some((f, r, e)) = sums.get(child) {
-                figures.rotation.merge(&f.rotation);
-                figures.hours.merge(&f.hours);
-                reporting += r;
-                expected += e;
-            }
-        }
-        sums.insert(org, (figures, reporting, expected));
     }
     let nodes = orgs
         .subtree(root, depth)
         .into_iter()
         .map(|(org, d)| {
             let o = orgs.org(org);
-            let figures = own.get(&org).copied().unwrap_or_default();
-            let (sub, reporting_nodes, expected) = sums.get(&org).copied().unwrap_or_default();
+            let figures = rollup.own(org);
+            let sub = rollup.subtree(org);
             let head = view.head(org);
             NodeCoverage {
                 org: o.code.clone(),
@@ -247,8 +257,8 @@ pub fn coverage(
                 rotation: RotationJson::from(&figures.rotation),
                 hours: figures.hours,
                 subtree: SubtreeJson {
-                    nodes: reporting_nodes,
-                    expected,
+                    nodes: reporting.get(&org).copied().unwrap_or(0),
+                    expected: orgs.subtree_len(org) as u64,
                     rotation: RotationJson::from(&sub.rotation),
                     hours: sub.hours,
                 },
@@ -259,7 +269,7 @@ pub fn coverage(
         })
         .collect();
     CoverageReport {
-        as_of: as_of.to_string(),
+        as_of: rollup.as_of().to_string(),
         nodes,
     }
 }

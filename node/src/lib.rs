@@ -15,6 +15,7 @@
 //! - [`sync`]: upward sync, the child's side: the session machine, transport, worker.
 //! - [`import`]: CSV/XLSX rosters and trainings into validated records.
 //! - [`coverage`]: rotation and hour coverage per node and subtree.
+//! - [`rollup`]: coverage rollups maintained incrementally as changes arrive.
 //! - [`generate`]: a deterministic generator of realistic rosters and trainings.
 //! - [`daemon`], [`admin`]: `serve`'s tasks, and the local endpoint other commands use while it runs.
 //! - [`cli`], [`render`]: the command line and its output formats.
@@ -39,6 +40,7 @@ pub mod node;
 pub mod orgs;
 pub mod policy;
 pub mod render;
+pub mod rollup;
 pub mod rules;
 pub mod store;
 pub mod sync;

@@ -22,6 +22,7 @@ use crate::ingest::{self, Placed, Verified};
 use crate::model::Record;
 use crate::orgs::{OrgDirectory, OrgId};
 use crate::policy::Policy;
+use crate::rollup::Rollup;
 use crate::store::{LogEntry, Store};
 use crate::view::View;
 
@@ -98,6 +99,9 @@ pub struct Node {
     incarnation: [u8; 16],
     /// Bumped after every append, so workers can wait for new changes.
     changed: tokio::sync::watch::Sender<u64>,
+    /// Coverage rollup for today, built at the first query and kept up to
+    /// date by every append (see [`crate::rollup`]). Lock order: view first.
+    rollup: Mutex<Option<Rollup>>,
     /// Held during a sync session with the parent (one at a time), with the
     /// open connection to the parent, reused between sessions.
     sync_gate: tokio::sync::Mutex<Option<crate::sync::client::Upstream>>,
@@ -167,6 +171,7 @@ impl Node {
             incarnation: random_incarnation(),
             changed,
             sync_gate: tokio::sync::Mutex::new(None),
+            rollup: Mutex::new(None),
         };
         debug!(org = %node.config.org, "node opened");
         Ok(node)
@@ -308,7 +313,44 @@ impl Node {
         let removed = self.store.truncate_after(origin, keep)?;
         let (view, _) = replay(&self.store, &self.orgs)?;
         *self.view.write().unwrap_or_else(|p| p.into_inner()) = view;
+        *self.rollup.lock().unwrap_or_else(|p| p.into_inner()) = None;
         Ok(removed)
+    }
+
+    /// Coverage of `root`'s subtree to `depth` on `as_of`: from the rollup
+    /// kept up to date for `as_of` (built at the first query of a date, then
+    /// refreshed with only what changed since).
+    pub fn coverage(
+        &self,
+        root: OrgId,
+        depth: Option<u32>,
+        as_of: crate::model::Date,
+    ) -> crate::coverage::CoverageReport {
+        let view = self.view();
+        let mut rollup = self.rollup.lock().unwrap_or_else(|p| p.into_inner());
+        if rollup.as_ref().map(Rollup::as_of) != Some(as_of) {
+            let today = chrono::Local::now().date_naive();
+            if as_of != today && rollup.as_ref().is_some_and(|r| r.as_of() == today) {
+                // Another date: answer from scratch and keep today's rollup.
+                drop(rollup);
+                return crate::coverage::coverage(
+                    &view,
+                    &self.orgs,
+                    &self.policy,
+                    root,
+                    depth,
+                    as_of,
+                );
+            }
+            *rollup = Some(Rollup::build(&view, &self.orgs, &self.policy, as_of));
+        }
+        match rollup.as_mut() {
+            Some(r) => {
+                r.refresh(&view, &self.orgs, &self.policy);
+                crate::coverage::report(&view, &self.orgs, r, root, depth)
+            }
+            None => crate::coverage::coverage(&view, &self.orgs, &self.policy, root, depth, as_of),
+        }
     }
 
     /// Writes records as changes of this node's own origin, skipping those
@@ -417,8 +459,12 @@ impl Node {
         let written = changed.len();
         {
             let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
+            let mut rollup = self.rollup.lock().unwrap_or_else(|p| p.into_inner());
             for record in changed {
-                view.apply(me, record);
+                let touch = view.apply(me, record);
+                if let Some(r) = rollup.as_mut() {
+                    r.touch(&view, touch);
+                }
             }
             view.set_head(
                 me,
@@ -481,9 +527,13 @@ impl Node {
         let mut placed = placed;
         if !entries.is_empty() {
             let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
+            let mut rollup = self.rollup.lock().unwrap_or_else(|p| p.into_inner());
             for p in &mut placed {
                 for (org, change, _, record) in std::mem::take(&mut p.accepted) {
-                    view.apply(org, record);
+                    let touch = view.apply(org, record);
+                    if let Some(r) = rollup.as_mut() {
+                        r.touch(&view, touch);
+                    }
                     view.set_head(
                         org,
                         Head {
@@ -650,7 +700,9 @@ fn replay(store: &Store, orgs: &OrgDirectory) -> Result<(View, u64)> {
             continue;
         };
         match codec::decode_record(&change.record) {
-            Ok(record) => view.apply(id, record),
+            Ok(record) => {
+                view.apply(id, record);
+            }
             // Stored changes were validated before they were stored; one that
             // no longer validates (a stricter version) stays in the log and is
             // forwarded, but is not shown.

@@ -83,6 +83,8 @@ pub struct OrgDirectory {
     by_code: HashMap<String, OrgId>,
     children: Vec<Vec<OrgId>>,
     depth: Vec<u8>,
+    /// Orgs in each org's subtree, itself included.
+    sizes: Vec<u32>,
 }
 
 impl OrgDirectory {
@@ -93,6 +95,7 @@ impl OrgDirectory {
             by_code: HashMap::new(),
             children: Vec::new(),
             depth: Vec::new(),
+            sizes: Vec::new(),
         };
         // The embedded file is checked by this module's tests; a failure here
         // would be a build defect, not bad input.
@@ -191,6 +194,12 @@ impl OrgDirectory {
                 parent,
                 location,
             });
+            self.sizes.push(1);
+            let mut cur = parent;
+            while let Some(p) = cur {
+                self.sizes[p.index()] += 1;
+                cur = self.orgs[p.index()].parent;
+            }
         }
         Ok(())
     }
@@ -272,7 +281,7 @@ impl OrgDirectory {
 
     /// Number of orgs in the subtree of `root`, `root` included.
     pub fn subtree_len(&self, root: OrgId) -> usize {
-        self.subtree(root, None).len()
+        self.sizes[root.index()] as usize
     }
 
     /// The direct child of `ancestor` on the way down to `id`, if `id` lies
@@ -310,6 +319,9 @@ mod tests {
         assert_eq!(count(Level::County), 3_133);
         let root = dir.get(NATIONAL).unwrap();
         assert_eq!(dir.subtree_len(root), 3_499);
+        for id in dir.ids().step_by(97) {
+            assert_eq!(dir.subtree_len(id), dir.subtree(id, None).len());
+        }
     }
 
     #[test]

@@ -28,6 +28,8 @@ struct ClassSlot {
     origin: OrgId,
     class_id: ClassId,
     class: Option<Class>,
+    /// Attendance records pointing at this slot.
+    attendees: u32,
 }
 
 /// One attendance in the per-person index, kept small: there are millions.
@@ -36,6 +38,19 @@ struct Att {
     class: ClassIdx,
     hours: Hours,
     outcome: Outcome,
+    /// Whether the organizer recorded a name (see [`View::attendance_name`]).
+    named: bool,
+}
+
+/// What applying a record may have changed for the rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Touch {
+    /// Nothing the rules read (an obligation).
+    Nothing,
+    /// The statuses of this person, on every roster they are on.
+    Person(PersonId),
+    /// The statuses of everyone who attended this class.
+    Class(u32),
 }
 
 /// The current state of every record held.
@@ -47,8 +62,13 @@ pub struct View {
     class_index: HashMap<OrgId, HashMap<ClassId, ClassIdx>>,
     attendance: HashMap<PersonId, Vec<Att>>,
     attendance_count: usize,
-    /// Names organizers recorded on attendance, only where not empty.
-    attendance_names: HashMap<(ClassIdx, PersonId), String>,
+    /// The rosters each person is on.
+    person_rosters: HashMap<PersonId, Vec<OrgId>>,
+    /// A person's name as organizers recorded it on attendance: one per
+    /// person (millions of attendance rows repeat the same name)...
+    person_names: HashMap<PersonId, Box<str>>,
+    /// ...and the rare attendance whose recorded name differs from it.
+    name_overrides: HashMap<(ClassIdx, PersonId), Box<str>>,
     obligations: HashMap<OrgId, BTreeMap<(ObligationKind, Date), Obligation>>,
 }
 
@@ -92,6 +112,7 @@ impl View {
             origin,
             class_id: class_id.clone(),
             class: None,
+            attendees: 0,
         });
         self.class_index
             .entry(origin)
@@ -101,78 +122,167 @@ impl View {
     }
 
     /// Applies one record of `origin`: the new version replaces the old one.
-    pub fn apply(&mut self, origin: OrgId, record: Record) {
+    /// Returns what the change may have touched for the rules.
+    pub fn apply(&mut self, origin: OrgId, record: Record) -> Touch {
         match record {
             Record::Roster(r) => {
-                self.rosters.entry(origin).or_default().insert(r.person, r);
+                let person = r.person;
+                if self
+                    .rosters
+                    .entry(origin)
+                    .or_default()
+                    .insert(person, r)
+                    .is_none()
+                {
+                    self.person_rosters.entry(person).or_default().push(origin);
+                }
+                Touch::Person(person)
             }
             Record::Class(c) => {
                 let idx = self.class_slot(origin, &c.class_id);
-                self.classes[idx as usize].class = Some(c);
+                let slot = &mut self.classes[idx as usize];
+                slot.class = Some(c);
+                if slot.attendees > 0 {
+                    Touch::Class(idx)
+                } else {
+                    Touch::Nothing
+                }
             }
             Record::Attendance(a) => {
                 let idx = self.class_slot(origin, &a.class_id);
-                let list = self.attendance.entry(a.person).or_default();
+                let person = a.person;
+                let named = !a.name.is_empty();
+                let list = self.attendance.entry(person).or_default();
                 let att = Att {
                     class: idx,
                     hours: a.hours,
                     outcome: a.outcome,
+                    named,
                 };
                 match list.iter_mut().find(|x| x.class == idx) {
                     Some(existing) => *existing = att,
                     None => {
                         list.push(att);
                         self.attendance_count += 1;
+                        self.classes[idx as usize].attendees += 1;
                     }
                 }
-                if a.name.is_empty() {
-                    self.attendance_names.remove(&(idx, a.person));
-                } else {
-                    self.attendance_names.insert((idx, a.person), a.name);
+                self.name_overrides.remove(&(idx, person));
+                if named {
+                    match self.person_names.get(&person) {
+                        None => {
+                            self.person_names.insert(person, a.name.into_boxed_str());
+                        }
+                        Some(n) if **n == *a.name => {}
+                        Some(_) => {
+                            self.name_overrides
+                                .insert((idx, person), a.name.into_boxed_str());
+                        }
+                    }
                 }
+                Touch::Person(person)
             }
             Record::Obligation(o) => {
                 self.obligations
                     .entry(origin)
                     .or_default()
                     .insert((o.kind, o.date), o);
+                Touch::Nothing
             }
             Record::Tombstone(key) => self.delete(origin, &key),
         }
     }
 
-    fn delete(&mut self, origin: OrgId, key: &RecordKey) {
+    fn delete(&mut self, origin: OrgId, key: &RecordKey) -> Touch {
         match key {
             RecordKey::Roster(p) => {
-                if let Some(r) = self.rosters.get_mut(&origin) {
-                    r.remove(p);
+                if let Some(r) = self.rosters.get_mut(&origin)
+                    && r.remove(p).is_some()
+                    && let Some(orgs) = self.person_rosters.get_mut(p)
+                {
+                    orgs.retain(|o| *o != origin);
+                    if orgs.is_empty() {
+                        self.person_rosters.remove(p);
+                    }
                 }
+                Touch::Person(*p)
             }
             RecordKey::Class(c) => {
-                if let Some(idx) = self.class_idx(origin, c.as_str()) {
-                    self.classes[idx as usize].class = None;
+                let Some(idx) = self.class_idx(origin, c.as_str()) else {
+                    return Touch::Nothing;
+                };
+                let slot = &mut self.classes[idx as usize];
+                slot.class = None;
+                if slot.attendees > 0 {
+                    Touch::Class(idx)
+                } else {
+                    Touch::Nothing
                 }
             }
             RecordKey::Attendance(c, p) => {
                 let Some(idx) = self.class_idx(origin, c.as_str()) else {
-                    return;
+                    return Touch::Nothing;
                 };
                 if let Some(list) = self.attendance.get_mut(p) {
                     let before = list.len();
                     list.retain(|a| a.class != idx);
-                    self.attendance_count -= before - list.len();
+                    let removed = before - list.len();
+                    self.attendance_count -= removed;
+                    self.classes[idx as usize].attendees -= removed as u32;
                     if list.is_empty() {
                         self.attendance.remove(p);
+                        self.person_names.remove(p);
                     }
                 }
-                self.attendance_names.remove(&(idx, *p));
+                self.name_overrides.remove(&(idx, *p));
+                Touch::Person(*p)
             }
             RecordKey::Obligation(k, d) => {
                 if let Some(o) = self.obligations.get_mut(&origin) {
                     o.remove(&(*k, *d));
                 }
+                Touch::Nothing
             }
         }
+    }
+
+    /// Everyone with an attendance record of class slot `class` (a scan:
+    /// only when a class that already has attendees changes).
+    pub fn attendees_of(&self, class: u32) -> Vec<PersonId> {
+        self.attendance
+            .iter()
+            .filter(|(_, list)| list.iter().any(|a| a.class == class))
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
+    /// The rosters `person` is on.
+    pub fn rosters_of(&self, person: PersonId) -> &[OrgId] {
+        self.person_rosters.get(&person).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every org that has a roster entry, active or not.
+    pub fn roster_orgs(&self) -> impl Iterator<Item = OrgId> + '_ {
+        self.rosters
+            .iter()
+            .filter(|(_, r)| !r.is_empty())
+            .map(|(o, _)| *o)
+    }
+
+    /// The entry of `person` on `org`'s roster.
+    pub fn roster_entry(&self, org: OrgId, person: PersonId) -> Option<&RosterEntry> {
+        self.rosters.get(&org)?.get(&person)
+    }
+
+    fn attendance_name(&self, att: &Att, person: PersonId) -> String {
+        if !att.named {
+            return String::new();
+        }
+        self.name_overrides
+            .get(&(att.class, person))
+            .or_else(|| self.person_names.get(&person))
+            .map(|n| n.to_string())
+            .unwrap_or_default()
     }
 
     /// The current version of a record of `origin`, if held.
@@ -193,11 +303,7 @@ impl View {
                     person: *p,
                     hours: att.hours,
                     outcome: att.outcome,
-                    name: self
-                        .attendance_names
-                        .get(&(idx, *p))
-                        .cloned()
-                        .unwrap_or_default(),
+                    name: self.attendance_name(att, *p),
                 }))
             }
             RecordKey::Obligation(k, d) => self
@@ -231,9 +337,9 @@ impl View {
     /// Every roster entry of `person`, on any roster held.
     pub fn roster_entries_of(&self, person: PersonId) -> Vec<(OrgId, &RosterEntry)> {
         let mut out: Vec<(OrgId, &RosterEntry)> = self
-            .rosters
+            .rosters_of(person)
             .iter()
-            .filter_map(|(o, r)| r.get(&person).map(|e| (*o, e)))
+            .filter_map(|o| self.roster_entry(*o, person).map(|e| (*o, e)))
             .collect();
         out.sort_by_key(|(o, _)| *o);
         out
@@ -298,11 +404,7 @@ impl View {
         if let Some((_, e)) = self.roster_entries_of(person).into_iter().next() {
             return Some(&e.name);
         }
-        self.attendance.get(&person)?.iter().find_map(|a| {
-            self.attendance_names
-                .get(&(a.class, person))
-                .map(String::as_str)
-        })
+        self.person_names.get(&person).map(|n| &**n)
     }
 
     /// Obligation events of `origin`.
@@ -326,14 +428,12 @@ impl View {
             origins: self.heads.len(),
             changes: self.heads.values().map(|h| h.seq).sum(),
             roster_entries: self.rosters.values().map(HashMap::len).sum(),
-            people: {
-                let mut people: std::collections::HashSet<PersonId> =
-                    self.attendance.keys().copied().collect();
-                for r in self.rosters.values() {
-                    people.extend(r.keys().copied());
-                }
-                people.len()
-            },
+            people: self.attendance.len()
+                + self
+                    .person_rosters
+                    .keys()
+                    .filter(|p| !self.attendance.contains_key(p))
+                    .count(),
             classes: self.classes.iter().filter(|s| s.class.is_some()).count(),
             attendance: self.attendance_count,
         }

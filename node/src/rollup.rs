@@ -1,0 +1,237 @@
+//! Coverage rollups, maintained incrementally.
+//!
+//! A [`Rollup`] holds, for one `as_of` date, the figures of every active
+//! roster entry the node holds, each org's own figures (its roster), and the
+//! sums over every org's subtree. Built once from the view; after that, every
+//! append only marks the people it touched as dirty ([`Rollup::touch`]), and
+//! the next query recomputes just those people — their entries on every
+//! roster they are on — and moves the difference up each roster org's
+//! ancestry (at most four levels). A query at the national node never rescans
+//! the country.
+//!
+//! The result always equals [`Rollup::build`] from scratch on the same view:
+//! a property test checks it over random hierarchies and change orders.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::coverage::{OwnFigures, RuleCount, entry_status};
+use crate::model::{Date, PersonId, Rank};
+use crate::orgs::{OrgDirectory, OrgId};
+use crate::policy::Policy;
+use crate::rules::{RotationCounts, RotationStatus, TrainingFact};
+use crate::view::{Touch, View};
+
+/// What one active roster entry adds to its org's figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct EntryFigures {
+    rotation: RotationStatus,
+    rank: Rank,
+    /// Centralized rule met (None: it does not apply).
+    centralized: Option<bool>,
+    /// Online rule met (None: it does not apply).
+    online: Option<bool>,
+}
+
+fn bump_rule(rule: &mut RuleCount, met: bool, up: bool) {
+    if up {
+        rule.people += 1;
+        rule.compliant += u64::from(met);
+    } else {
+        rule.people -= 1;
+        rule.compliant -= u64::from(met);
+    }
+}
+
+fn bump_rotation(c: &mut RotationCounts, s: RotationStatus, up: bool) {
+    let field = match s {
+        RotationStatus::Current => &mut c.current,
+        RotationStatus::Due => &mut c.due,
+        RotationStatus::New => &mut c.new,
+        RotationStatus::Overdue => &mut c.overdue,
+    };
+    if up {
+        *field += 1;
+    } else {
+        *field -= 1;
+    }
+}
+
+impl EntryFigures {
+    /// Adds (`up`) or removes this entry's contribution.
+    fn apply(&self, f: &mut OwnFigures, up: bool) {
+        bump_rotation(&mut f.rotation, self.rotation, up);
+        match (self.rank, self.centralized) {
+            (Rank::Leading, Some(met)) => bump_rule(&mut f.hours.leading, met, up),
+            (Rank::General, Some(met)) => bump_rule(&mut f.hours.general, met, up),
+            _ => {}
+        }
+        if let Some(met) = self.online {
+            bump_rule(&mut f.hours.online, met, up);
+        }
+    }
+}
+
+/// Rollups for one `as_of`.
+#[derive(Debug, Clone)]
+pub struct Rollup {
+    as_of: Date,
+    /// Active entries counted, by roster org and person.
+    entries: HashMap<OrgId, HashMap<PersonId, EntryFigures>>,
+    /// The orgs each counted person has an entry on (to take them back out).
+    counted: HashMap<PersonId, Vec<OrgId>>,
+    own: HashMap<OrgId, OwnFigures>,
+    subtree: HashMap<OrgId, OwnFigures>,
+    /// People whose figures may have changed since they were counted.
+    dirty: HashSet<PersonId>,
+}
+
+impl Rollup {
+    /// Every active roster entry of the view, counted from scratch.
+    pub fn build(view: &View, orgs: &OrgDirectory, policy: &Policy, as_of: Date) -> Rollup {
+        let mut rollup = Rollup {
+            as_of,
+            entries: HashMap::new(),
+            counted: HashMap::new(),
+            own: HashMap::new(),
+            subtree: HashMap::new(),
+            dirty: HashSet::new(),
+        };
+        let mut facts = Vec::new();
+        let mut people: Vec<PersonId> = Vec::new();
+        for org in view.roster_orgs() {
+            people.extend(view.roster(org).map(|e| e.person));
+        }
+        people.sort_unstable();
+        people.dedup();
+        for person in people {
+            rollup.count(view, orgs, policy, person, &mut facts);
+        }
+        rollup
+    }
+
+    pub fn as_of(&self) -> Date {
+        self.as_of
+    }
+
+    /// Marks what an applied record touched; counted at the next refresh.
+    pub fn touch(&mut self, view: &View, touch: Touch) {
+        match touch {
+            Touch::Nothing => {}
+            Touch::Person(p) => {
+                self.dirty.insert(p);
+            }
+            Touch::Class(idx) => self.dirty.extend(view.attendees_of(idx)),
+        }
+    }
+
+    /// People waiting to be recounted.
+    pub fn dirty(&self) -> usize {
+        self.dirty.len()
+    }
+
+    /// Recounts the dirty people.
+    pub fn refresh(&mut self, view: &View, orgs: &OrgDirectory, policy: &Policy) {
+        if self.dirty.is_empty() {
+            return;
+        }
+        let mut facts = Vec::new();
+        for person in std::mem::take(&mut self.dirty) {
+            self.uncount(orgs, person);
+            self.count(view, orgs, policy, person, &mut facts);
+        }
+    }
+
+    fn shift(&mut self, orgs: &OrgDirectory, org: OrgId, figures: &EntryFigures, up: bool) {
+        figures.apply(self.own.entry(org).or_default(), up);
+        let mut cur = Some(org);
+        while let Some(o) = cur {
+            figures.apply(self.subtree.entry(o).or_default(), up);
+            cur = orgs.parent(o);
+        }
+    }
+
+    fn uncount(&mut self, orgs: &OrgDirectory, person: PersonId) {
+        for org in self.counted.remove(&person).unwrap_or_default() {
+            if let Some(figures) = self.entries.get_mut(&org).and_then(|e| e.remove(&person)) {
+                self.shift(orgs, org, &figures, false);
+            }
+        }
+    }
+
+    fn count(
+        &mut self,
+        view: &View,
+        orgs: &OrgDirectory,
+        policy: &Policy,
+        person: PersonId,
+        facts: &mut Vec<TrainingFact>,
+    ) {
+        let rosters = view.rosters_of(person);
+        if rosters.is_empty() {
+            return;
+        }
+        view.facts_into(person, facts);
+        let mut counted = Vec::new();
+        for &org in rosters {
+            let Some(entry) = view.roster_entry(org, person) else {
+                continue;
+            };
+            if !entry.active_on(self.as_of) {
+                continue;
+            }
+            let s = entry_status(orgs, policy, org, entry, self.as_of, facts);
+            let figures = EntryFigures {
+                rotation: s.rotation,
+                rank: entry.rank,
+                centralized: s.hours.centralized.map(|t| t.met),
+                online: s.hours.online.map(|t| t.met),
+            };
+            self.entries.entry(org).or_default().insert(person, figures);
+            self.shift(orgs, org, &figures, true);
+            counted.push(org);
+        }
+        if !counted.is_empty() {
+            self.counted.insert(person, counted);
+        }
+    }
+
+    /// `org`'s own figures (its roster). Call [`Rollup::refresh`] first.
+    pub fn own(&self, org: OrgId) -> OwnFigures {
+        self.own.get(&org).copied().unwrap_or_default()
+    }
+
+    /// The figures of `org` and all its descendants.
+    pub fn subtree(&self, org: OrgId) -> OwnFigures {
+        self.subtree.get(&org).copied().unwrap_or_default()
+    }
+
+    /// Whether two rollups count the same (for tests).
+    pub fn same_figures(&self, other: &Rollup) -> Result<(), String> {
+        let keys: HashSet<OrgId> = self
+            .subtree
+            .keys()
+            .chain(other.subtree.keys())
+            .copied()
+            .collect();
+        for org in keys {
+            if self.own(org) != other.own(org) {
+                return Err(format!(
+                    "own figures of {org:?} differ: {:?} vs {:?}",
+                    self.own(org),
+                    other.own(org)
+                ));
+            }
+            if self.subtree(org) != other.subtree(org) {
+                return Err(format!(
+                    "subtree figures of {org:?} differ: {:?} vs {:?}",
+                    self.subtree(org),
+                    other.subtree(org)
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
