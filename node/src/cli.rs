@@ -99,6 +99,12 @@ pub enum Command {
     People(PeopleArgs),
     /// Identity, counts and sync state of this node.
     Status(StatusArgs),
+    /// One person: every roster entry and training this node can see, with statuses.
+    Person(PersonArgs),
+    /// Personnel lists for a year (DOMAIN §4): off-job trainings, over two months, failed, unjustified absences.
+    Lists(ListsArgs),
+    /// The periodic report (通报): every subordinate's coverage, ranked, with freshness.
+    Report(ReportArgs),
     /// The policy in force (cycles, hour thresholds, windows).
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -166,6 +172,72 @@ pub struct IssueArgs {
 pub struct ShowArgs {
     /// A PEM file, or a directory holding node.pem or ca.pem.
     pub path: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PersonArgs {
+    /// The person's ID number (身份证号).
+    pub id: String,
+    /// The date to evaluate on, YYYY-MM-DD (default: today).
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Show the full ID number.
+    #[arg(long)]
+    pub show_ids: bool,
+    #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
+    pub format: StatusFormat,
+}
+
+/// Where a table goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    Table,
+    Json,
+    Csv,
+    /// An Excel workbook (needs --out).
+    Xlsx,
+}
+
+#[derive(Debug, Args)]
+pub struct ListsArgs {
+    /// The calendar year (a training belongs to the year its class ends in).
+    #[arg(long)]
+    pub year: i32,
+    /// Only people on rosters in this org's subtree (default: this node's).
+    #[arg(long)]
+    pub org: Option<String>,
+    /// Which lists (repeat or comma-separate; default: all four).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub list: Vec<crate::reports::ListKind>,
+    /// Show full ID numbers.
+    #[arg(long)]
+    pub show_ids: bool,
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
+    /// Write to this file instead of stdout (required for xlsx).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Language of CSV column names.
+    #[arg(long, value_enum, default_value_t = Lang::Zh)]
+    pub lang: Lang,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The report's date, YYYY-MM-DD (default: today).
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Whose subordinates (default: this node's).
+    #[arg(long)]
+    pub org: Option<String>,
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
+    /// Write to this file instead of stdout (required for xlsx).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Language of CSV column names.
+    #[arg(long, value_enum, default_value_t = Lang::Zh)]
+    pub lang: Lang,
 }
 
 #[derive(Debug, Args)]
@@ -519,6 +591,9 @@ pub fn run_on(node: &Arc<Node>, command: Command, io: &mut Output<'_>) -> CliRes
         Command::People(args) => people(node, args, io),
         Command::Status(args) => status(node, args, io),
         Command::Sync(_) => sync_once(node, io),
+        Command::Person(args) => person(node, args, io),
+        Command::Lists(args) => lists(node, args, io),
+        Command::Report(args) => report(node, args, io),
         Command::Certs(command) => certs(command, io),
         Command::Restore(_) => restore(node, io),
         Command::Policy(PolicyCommand::Show) => {
@@ -646,6 +721,231 @@ fn certs(command: CertsCommand, io: &mut Output<'_>) -> CliResult {
         }
     }
     Ok(())
+}
+
+fn person(node: &Node, args: PersonArgs, io: &mut Output<'_>) -> CliResult {
+    let as_of = parse_as_of(args.as_of.as_deref())?;
+    let id: crate::model::PersonId = args
+        .id
+        .parse()
+        .map_err(|e: crate::model::Invalid| CliError::new(exit::USAGE, e.0))?;
+    let found = {
+        let view = node.view();
+        crate::reports::person(&view, node.orgs(), node.policy(), id, as_of, args.show_ids)
+    };
+    let Some(p) = found else {
+        return Err(CliError::new(
+            exit::REFUSED,
+            format!(
+                "{} is on no roster and in no training this node holds",
+                id.masked()
+            ),
+        ));
+    };
+    if args.format == StatusFormat::Json {
+        render::json(io.out, &p)?;
+        return Ok(());
+    }
+    writeln!(
+        io.out,
+        "{} {} ({}, born {}) on {}",
+        p.person_id,
+        p.name.as_deref().unwrap_or("?"),
+        p.gender,
+        p.birth_date,
+        p.as_of
+    )?;
+    let rows: Vec<Vec<String>> = p
+        .entries
+        .iter()
+        .map(|e| {
+            vec![
+                format!("{} {}", e.org, e.org_name),
+                e.rank.zh().to_owned(),
+                e.since.to_string(),
+                e.until.map(|u| u.to_string()).unwrap_or_default(),
+                e.last_trained
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                e.rotation
+                    .map_or_else(|| "不在册".to_owned(), |r| r.zh().to_owned()),
+                match e.hours.map(|h| (h.centralized, h.online)) {
+                    Some((Some(c), _)) => format!(
+                        "{}h/{}d{}",
+                        c.hours,
+                        c.days,
+                        if c.met { " 达标" } else { "" }
+                    ),
+                    _ => "-".into(),
+                },
+                match e.hours.and_then(|h| h.online) {
+                    Some(o) => format!("{}h{}", o.hours, if o.met { " 达标" } else { "" }),
+                    None => "-".into(),
+                },
+            ]
+        })
+        .collect();
+    writeln!(io.out, "\n名单 rosters")?;
+    render::table(
+        io.out,
+        &[
+            col("roster", "名单"),
+            col("rank", "职级"),
+            col("since", "列入日期"),
+            col("until", "移出日期"),
+            col("last_trained", "最近轮训"),
+            col("rotation", "轮训状态"),
+            col("centralized", "集中培训"),
+            col("online", "网络学时"),
+        ],
+        &rows,
+    )?;
+    let rows: Vec<Vec<String>> = p
+        .trainings
+        .iter()
+        .map(|t| {
+            vec![
+                t.organizer_name.clone(),
+                t.title
+                    .clone()
+                    .unwrap_or_else(|| format!("({})", t.class_id)),
+                t.mode.map(|m| m.zh()).unwrap_or("-").to_owned(),
+                t.start.map(|d| d.to_string()).unwrap_or_default(),
+                t.end.map(|d| d.to_string()).unwrap_or_default(),
+                t.days.map(|d| d.to_string()).unwrap_or_default(),
+                t.hours.to_string(),
+                t.result.zh().to_owned(),
+            ]
+        })
+        .collect();
+    writeln!(io.out, "\n培训 trainings")?;
+    render::table(
+        io.out,
+        &[
+            col("organizer", "主办单位"),
+            col("title", "培训班"),
+            col("mode", "方式"),
+            col("start", "开始"),
+            col("end", "结束"),
+            num("days", "天数"),
+            num("hours", "学时"),
+            col("result", "结果"),
+        ],
+        &rows,
+    )?;
+    Ok(())
+}
+
+/// Where and how a table goes: `--format`, `--out`, `--lang`.
+struct Destination<'a> {
+    format: TableFormat,
+    out: Option<&'a Path>,
+    lang: Lang,
+}
+
+/// Writes a table in the chosen format, to stdout or `--out`.
+fn emit_table(
+    io: &mut Output<'_>,
+    to: Destination<'_>,
+    title: &str,
+    columns: &[Column],
+    rows: Vec<Vec<String>>,
+    json: impl FnOnce() -> serde_json::Value,
+) -> CliResult {
+    let Destination { format, out, lang } = to;
+    let failed = |e: crate::reports::ExportError| CliError::new(exit::FAILED, e.to_string());
+    match (format, out) {
+        (TableFormat::Xlsx, None) => {
+            return Err(CliError::new(exit::USAGE, "--format xlsx needs --out FILE"));
+        }
+        (TableFormat::Xlsx, Some(path)) => {
+            crate::reports::write_xlsx(path, "lunxun", title, columns, &rows).map_err(failed)?;
+        }
+        (TableFormat::Csv, Some(path)) => {
+            crate::reports::write_csv(path, None, columns, &rows, lang).map_err(failed)?;
+        }
+        (TableFormat::Csv, None) => render::csv(io.out, columns, &rows, lang)?,
+        (TableFormat::Json, _) => render::json(io.out, &json())?,
+        (TableFormat::Table, _) => {
+            writeln!(io.out, "{title}")?;
+            render::table(io.out, columns, &rows)?;
+        }
+    }
+    if let (Some(path), TableFormat::Xlsx | TableFormat::Csv) = (out, format) {
+        writeln!(
+            io.out,
+            "{title}: {} rows written to {}",
+            rows.len(),
+            path.display()
+        )?;
+    }
+    Ok(())
+}
+
+fn lists(node: &Node, args: ListsArgs, io: &mut Output<'_>) -> CliResult {
+    let root = resolve_org(node, args.org.as_deref())?;
+    let kinds = if args.list.is_empty() {
+        crate::reports::ListKind::ALL.to_vec()
+    } else {
+        args.list.clone()
+    };
+    let rows = {
+        let view = node.view();
+        crate::reports::personnel_lists(
+            &view,
+            node.orgs(),
+            node.policy(),
+            root,
+            args.year,
+            &kinds,
+            args.show_ids,
+        )
+    };
+    let zh = args.format != TableFormat::Csv || args.lang == Lang::Zh;
+    let title = format!(
+        "{} {}年 干部教育培训人事名单 personnel lists ({} rows)",
+        node.orgs().org(root),
+        args.year,
+        rows.len()
+    );
+    let table = crate::reports::list_table(&rows, zh);
+    emit_table(
+        io,
+        Destination {
+            format: args.format,
+            out: args.out.as_deref(),
+            lang: args.lang,
+        },
+        &title,
+        &crate::reports::LIST_COLUMNS,
+        table,
+        || serde_json::json!({ "org": node.orgs().code(root), "year": args.year, "rows": rows }),
+    )
+}
+
+fn report(node: &Node, args: ReportArgs, io: &mut Output<'_>) -> CliResult {
+    let as_of = parse_as_of(args.as_of.as_deref())?;
+    let root = resolve_org(node, args.org.as_deref())?;
+    let coverage = node.coverage(root, Some(1), as_of);
+    let report = crate::reports::tongbao(&coverage)
+        .ok_or_else(|| CliError::new(exit::FAILED, "nothing to report"))?;
+    let title = format!(
+        "{} 干部轮训覆盖情况通报 coverage report, {}",
+        report.name, report.as_of
+    );
+    let table = crate::reports::report_table(&report);
+    emit_table(
+        io,
+        Destination {
+            format: args.format,
+            out: args.out.as_deref(),
+            lang: args.lang,
+        },
+        &title,
+        &crate::reports::REPORT_COLUMNS,
+        table,
+        || serde_json::to_value(&report).unwrap_or_default(),
+    )
 }
 
 fn sync_once(node: &Arc<Node>, io: &mut Output<'_>) -> CliResult {

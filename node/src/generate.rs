@@ -129,8 +129,11 @@ fn person_id(org: &str, role: Role, index: u32) -> PersonId {
     // Birth dates over 40 years starting 1962; the 3-digit order code carries
     // the role and the rest of the index, so (role, index) is injective.
     const SPAN_DAYS: u32 = 14_600;
+    // 7919 is prime and does not divide 14,600: multiplying spreads
+    // consecutive people over the span and stays a bijection on it.
+    let spread = (u64::from(index % SPAN_DAYS) * 7_919 % u64::from(SPAN_DAYS)) as i64;
     let birth = Date::from_ymd_opt(1962, 1, 1).unwrap_or(crate::model::DATE_MIN)
-        + chrono::TimeDelta::days(i64::from(index % SPAN_DAYS));
+        + chrono::TimeDelta::days(spread);
     let order = (role as u32) * 300 + (index / SPAN_DAYS) % 300;
     let digits = format!(
         "{region}{:04}{:02}{:02}{order:03}",

@@ -16,6 +16,7 @@
 //! - [`import`]: CSV/XLSX rosters and trainings into validated records.
 //! - [`coverage`]: rotation and hour coverage per node and subtree.
 //! - [`rollup`]: coverage rollups maintained incrementally as changes arrive.
+//! - [`reports`]: one person's record, the personnel lists, the 通报, XLSX/CSV export.
 //! - [`generate`]: a deterministic generator of realistic rosters and trainings.
 //! - [`daemon`], [`admin`]: `serve`'s tasks, and the local endpoint other commands use while it runs.
 //! - [`cli`], [`render`]: the command line and its output formats.
@@ -40,6 +41,7 @@ pub mod node;
 pub mod orgs;
 pub mod policy;
 pub mod render;
+pub mod reports;
 pub mod rollup;
 pub mod rules;
 pub mod store;
