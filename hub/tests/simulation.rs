@@ -12,7 +12,7 @@
 //! equals the records of all origins applied once.
 //!
 //! Every run prints its seed. `LUNXUN_SIM_SEEDS=N` runs seeds 1..=N (default
-//! 300); `LUNXUN_SIM_SEED=S` replays one seed.
+//! 200); `LUNXUN_SIM_SEED=S` replays one seed.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::pin::Pin;
@@ -356,7 +356,7 @@ fn partitions_holds_and_repairs_converge_exactly_once() {
             let n: u64 = std::env::var("LUNXUN_SIM_SEEDS")
                 .ok()
                 .and_then(|s| s.parse().ok())
-                .unwrap_or(300);
+                .unwrap_or(200);
             (1..=n).collect()
         }
     };

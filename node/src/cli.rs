@@ -115,6 +115,60 @@ pub enum Command {
     /// Certificates for links between bureaus: a root or intermediate CA, node certificates.
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// Generate realistic rosters and training files (deterministic, seeded) for every node of a subtree.
+    Gen(GenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// Root of the subtree to generate for (e.g. 410000 for 河南 and everything below it).
+    #[arg(long, default_value = crate::orgs::NATIONAL)]
+    pub org: String,
+    /// Levels below the root (0: the root alone; default: all).
+    #[arg(long)]
+    pub depth: Option<u32>,
+    /// Directory to write DIR/<org code>/roster.csv and trainings.csv into.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Same seed, same files.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The data's "today": classes end on or before it, YYYY-MM-DD.
+    #[arg(long, default_value = "2026-06-30")]
+    pub as_of: String,
+    /// Years of history before --as-of.
+    #[arg(long, default_value_t = 4)]
+    pub years: u32,
+    /// Township and village/community workers on each county's roster.
+    #[arg(long, default_value_t = 120)]
+    pub county_workers: u32,
+    /// Staff of each bureau (on its parent's roster).
+    #[arg(long, default_value_t = 12)]
+    pub bureau_staff: u32,
+    /// Organs' petition staff on each prefecture, province and national roster.
+    #[arg(long, default_value_t = 20)]
+    pub organs_staff: u32,
+    /// Centralized classes each node organizes per year.
+    #[arg(long, default_value_t = 2)]
+    pub classes_per_year: u32,
+    /// Share of nodes far behind on training (0..1).
+    #[arg(long, default_value_t = 0.15)]
+    pub behind_share: f64,
+    /// Chance (times an office's diligence) of a second centralized class a year (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    pub second_class_share: f64,
+    /// File format.
+    #[arg(long, value_enum, default_value_t = GenFormat::Csv)]
+    pub format: GenFormat,
+    /// Header and value language.
+    #[arg(long, value_enum, default_value_t = Lang::Zh)]
+    pub lang: Lang,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenFormat {
+    Csv,
+    Xlsx,
 }
 
 #[derive(Debug, Subcommand)]
@@ -446,6 +500,7 @@ pub fn run(data: &Path, command: Command, io: &mut Output<'_>) -> CliResult {
     match command {
         Command::Init(args) => init(data, args, io),
         Command::Certs(command) => certs(command, io),
+        Command::Gen(args) => gen_files(args, io),
         Command::Policy(PolicyCommand::Show) if !data.join(crate::config::CONFIG_FILE).exists() => {
             write!(io.out, "{}", crate::policy::Policy::default().to_toml())?;
             Ok(())
@@ -516,7 +571,10 @@ pub fn forwarded_args() -> Vec<String> {
 
 /// Whether a command should go through a daemon serving its data dir.
 pub fn goes_through_daemon(command: &Command) -> bool {
-    !matches!(command, Command::Init(_) | Command::Certs(_))
+    !matches!(
+        command,
+        Command::Init(_) | Command::Certs(_) | Command::Gen(_)
+    )
 }
 
 /// The daemon's runner for `lunxun-node`: parses as the binary does.
@@ -595,6 +653,7 @@ pub fn run_on(node: &Arc<Node>, command: Command, io: &mut Output<'_>) -> CliRes
         Command::Lists(args) => lists(node, args, io),
         Command::Report(args) => report(node, args, io),
         Command::Certs(command) => certs(command, io),
+        Command::Gen(args) => gen_files(args, io),
         Command::Restore(_) => restore(node, io),
         Command::Policy(PolicyCommand::Show) => {
             let source = node.dir().join(crate::config::POLICY_FILE);
@@ -615,6 +674,77 @@ pub fn run_on(node: &Arc<Node>, command: Command, io: &mut Output<'_>) -> CliRes
             Ok(())
         }
     }
+}
+
+fn gen_files(args: GenArgs, io: &mut Output<'_>) -> CliResult {
+    use crate::generate::{self, GenParams};
+    let orgs = crate::orgs::OrgDirectory::builtin();
+    let root = orgs.get(&args.org).ok_or_else(|| {
+        CliError::new(
+            exit::REFUSED,
+            format!("org {} is not in the org directory", args.org),
+        )
+    })?;
+    let as_of = crate::model::parse_date("--as-of", &args.as_of)
+        .map_err(|e| CliError::new(exit::USAGE, e.0))?;
+    if !(0.0..=1.0).contains(&args.behind_share) {
+        return Err(CliError::new(
+            exit::USAGE,
+            "--behind-share must be within 0..1",
+        ));
+    }
+    if args.years == 0 || args.years > 40 {
+        return Err(CliError::new(exit::USAGE, "--years must be within 1..=40"));
+    }
+    let params = GenParams {
+        seed: args.seed,
+        as_of,
+        years: args.years,
+        county_workers: args.county_workers,
+        bureau_staff: args.bureau_staff,
+        organs_staff: args.organs_staff,
+        classes_per_year: args.classes_per_year,
+        behind_share: args.behind_share,
+        second_class_share: args.second_class_share.clamp(0.0, 1.0),
+    };
+    let nodes = orgs.subtree(root, args.depth);
+    let bar = io.progress.then(|| {
+        let b = indicatif::ProgressBar::new(nodes.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} nodes {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        b
+    });
+    let chinese = args.lang == Lang::Zh;
+    let (mut people, mut rows) = (0usize, 0usize);
+    for (org, _) in &nodes {
+        let data = generate::generate_node(&params, &orgs, *org);
+        people += data.roster.len();
+        rows += data.attendance.len();
+        let dir = args.out.join(orgs.code(*org));
+        match args.format {
+            GenFormat::Csv => generate::write_csv(&data, &dir, chinese)
+                .map_err(|e| CliError::new(exit::FAILED, format!("{}: {e}", dir.display())))?,
+            GenFormat::Xlsx => generate::write_xlsx(&data, &dir, chinese)
+                .map_err(|e| CliError::new(exit::FAILED, format!("{}: {e}", dir.display())))?,
+        }
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+    }
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    writeln!(
+        io.out,
+        "generated {} nodes under {} (seed {}): {people} roster rows, {rows} training rows in {}",
+        nodes.len(),
+        orgs.org(root),
+        args.seed,
+        args.out.display()
+    )?;
+    Ok(())
 }
 
 fn directory(extension: Option<&Path>) -> Result<crate::orgs::OrgDirectory, CliError> {

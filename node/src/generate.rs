@@ -50,6 +50,9 @@ pub struct GenParams {
     pub classes_per_year: u32,
     /// Share of nodes far behind (diligence 0.05–0.3 instead of 0.6–0.98).
     pub behind_share: f64,
+    /// Chance (times the node's diligence) that a person is called up to a
+    /// second centralized class in a year.
+    pub second_class_share: f64,
 }
 
 impl Default for GenParams {
@@ -63,6 +66,7 @@ impl Default for GenParams {
             organs_staff: 20,
             classes_per_year: 2,
             behind_share: 0.15,
+            second_class_share: 0.0,
         }
     }
 }
@@ -418,14 +422,38 @@ pub fn generate_node(params: &GenParams, orgs: &OrgDirectory, org: OrgId) -> Nod
             hours: Hours::from_whole(80),
             days: None,
         };
+        // A long off-job class for leading cadres (党校中青班-style, 40–75
+        // days), where most of their centralized hours come from.
+        let long_start = date_between(&mut rng, year_start, year_end - chrono::TimeDelta::days(10));
+        let long_end =
+            (long_start + chrono::TimeDelta::days(rng.random_range(39..75))).min(year_end);
+        let long_days = ((long_end - long_start).num_days() + 1) as u32;
+        let long = Class {
+            class_id: ClassId::from_str_unchecked(&format!("{year}-ZQB")),
+            title: format!("{year}年领导干部进修班"),
+            category: "关键少数".into(),
+            mode: Mode::Centralized,
+            off_job: true,
+            start: long_start,
+            end: long_end,
+            hours: Hours::from_whole(long_days.min(366) * 6),
+            days: None,
+        };
+        let mut long_used = false;
         let mut used = vec![false; classes.len()];
         let mut online_used = false;
         for (i, entry) in data.roster.iter().enumerate() {
             if entry.since > year_end || entry.until.is_some_and(|u| u <= year_start) {
                 continue;
             }
-            if rng.random_bool(diligence) {
-                let k = (i + year as usize) % classes.len();
+            // Called up to one class this year, and in diligent offices
+            // often to a second one.
+            let calls = usize::from(rng.random_bool(diligence))
+                + usize::from(
+                    classes.len() > 1 && rng.random_bool(diligence * params.second_class_share),
+                );
+            for n in 0..calls {
+                let k = (i + year as usize + n) % classes.len();
                 let class = &classes[k];
                 let outcome = match rng.random_range(0..100) {
                     0..=3 => Outcome::Failed,
@@ -445,6 +473,21 @@ pub fn generate_node(params: &GenParams, orgs: &OrgDirectory, org: OrgId) -> Nod
                     name: entry.name.clone(),
                 });
                 used[k] = true;
+            }
+            if entry.rank == Rank::Leading && rng.random_bool((diligence * 0.35).clamp(0.0, 1.0)) {
+                let outcome = if rng.random_range(0..100) < 4 {
+                    Outcome::Failed
+                } else {
+                    Outcome::Completed
+                };
+                data.attendance.push(Attendance {
+                    class_id: long.class_id.clone(),
+                    person: entry.person,
+                    hours: long.hours,
+                    outcome,
+                    name: entry.name.clone(),
+                });
+                long_used = true;
             }
             if entry.rank != Rank::Grassroots && rng.random_bool(diligence) {
                 // 20–80 hours of online self-study, in whole hours.
@@ -466,6 +509,21 @@ pub fn generate_node(params: &GenParams, orgs: &OrgDirectory, org: OrgId) -> Nod
         if online_used {
             data.classes.push(online);
         }
+        if long_used {
+            data.classes.push(long);
+        }
+    }
+    // A class's hours are the most credited on any of its rows, as an
+    // import of the files reads them.
+    let mut most: std::collections::HashMap<&ClassId, Hours> = std::collections::HashMap::new();
+    for a in &data.attendance {
+        let m = most.entry(&a.class_id).or_insert(Hours::ZERO);
+        *m = (*m).max(a.hours);
+    }
+    let most: std::collections::HashMap<ClassId, Hours> =
+        most.into_iter().map(|(k, v)| (k.clone(), v)).collect();
+    for c in &mut data.classes {
+        c.hours = most.get(&c.class_id).copied().unwrap_or(Hours::ZERO);
     }
     data
 }
@@ -555,6 +613,154 @@ pub fn write_csv(data: &NodeData, dir: &Path, chinese: bool) -> std::io::Result<
     trainings.flush()
 }
 
+/// Writes `roster.xlsx` and `trainings.xlsx` for one node into `dir`: ID
+/// numbers as text (a number cell would lose digits), dates as date cells,
+/// hours as numbers — as a bureau's spreadsheet holds them.
+pub fn write_xlsx(
+    data: &NodeData,
+    dir: &Path,
+    chinese: bool,
+) -> Result<(), rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+    std::fs::create_dir_all(dir)?;
+    let date_format = Format::new().set_num_format("yyyy-mm-dd");
+    let excel_date =
+        |d: Date| ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8);
+
+    let mut book = Workbook::new();
+    let ws = book.add_worksheet();
+    let header: [&str; 8] = if chinese {
+        [
+            "身份证号",
+            "姓名",
+            "职级",
+            "列入日期",
+            "移出日期",
+            "工作单位",
+            "职务",
+            "培训对象类别",
+        ]
+    } else {
+        [
+            "person_id",
+            "name",
+            "rank",
+            "since",
+            "until",
+            "employer",
+            "position",
+            "group",
+        ]
+    };
+    for (c, h) in header.iter().enumerate() {
+        ws.write_string(0, c as u16, *h)?;
+    }
+    for (i, r) in data.roster.iter().enumerate() {
+        let row = i as u32 + 1;
+        ws.write_string(row, 0, r.person.to_string())?;
+        ws.write_string(row, 1, &r.name)?;
+        ws.write_string(
+            row,
+            2,
+            if chinese {
+                r.rank.zh()
+            } else {
+                r.rank.as_str()
+            },
+        )?;
+        ws.write_datetime_with_format(row, 3, &excel_date(r.since)?, &date_format)?;
+        if let Some(u) = r.until {
+            ws.write_datetime_with_format(row, 4, &excel_date(u)?, &date_format)?;
+        }
+        ws.write_string(row, 5, &r.employer)?;
+        ws.write_string(row, 6, &r.position)?;
+        ws.write_string(row, 7, &r.group)?;
+    }
+    book.save(dir.join("roster.xlsx"))?;
+
+    let mut book = Workbook::new();
+    let ws = book.add_worksheet();
+    let header: [&str; 11] = if chinese {
+        [
+            "培训班编号",
+            "培训班名称",
+            "类别",
+            "培训方式",
+            "脱产",
+            "开始日期",
+            "结束日期",
+            "学时",
+            "身份证号",
+            "姓名",
+            "结果",
+        ]
+    } else {
+        [
+            "class_id",
+            "title",
+            "category",
+            "mode",
+            "off_job",
+            "start",
+            "end",
+            "hours",
+            "person_id",
+            "name",
+            "result",
+        ]
+    };
+    for (c, h) in header.iter().enumerate() {
+        ws.write_string(0, c as u16, *h)?;
+    }
+    let classes: std::collections::HashMap<&ClassId, &Class> =
+        data.classes.iter().map(|c| (&c.class_id, c)).collect();
+    let mut row = 0u32;
+    for a in &data.attendance {
+        let Some(c) = classes.get(&a.class_id) else {
+            continue;
+        };
+        row += 1;
+        ws.write_string(row, 0, c.class_id.as_str())?;
+        ws.write_string(row, 1, &c.title)?;
+        ws.write_string(row, 2, &c.category)?;
+        ws.write_string(
+            row,
+            3,
+            if chinese {
+                c.mode.zh()
+            } else {
+                c.mode.as_str()
+            },
+        )?;
+        ws.write_string(
+            row,
+            4,
+            match (chinese, c.off_job) {
+                (true, true) => "是",
+                (true, false) => "否",
+                (false, true) => "yes",
+                (false, false) => "no",
+            },
+        )?;
+        ws.write_datetime_with_format(row, 5, &excel_date(c.start)?, &date_format)?;
+        ws.write_datetime_with_format(row, 6, &excel_date(c.end)?, &date_format)?;
+        ws.write_number(row, 7, a.hours.as_f64())?;
+        ws.write_string(row, 8, a.person.to_string())?;
+        ws.write_string(row, 9, &a.name)?;
+        ws.write_string(
+            row,
+            10,
+            if chinese {
+                a.outcome.zh()
+            } else {
+                a.outcome.as_str()
+            },
+        )?;
+    }
+    book.save(dir.join("trainings.xlsx"))?;
+    Ok(())
+}
+
 /// A single node with `people` on its roster and `attendance` rows (the most
 /// recent ones), for benchmarks: a county-style roster at any scale.
 pub fn generate_scaled(
@@ -630,6 +836,32 @@ mod tests {
         for c in &prov.classes {
             c.validate().unwrap();
         }
+    }
+
+    #[test]
+    fn xlsx_files_import_back_identically() {
+        let orgs = OrgDirectory::builtin();
+        let params = GenParams {
+            county_workers: 30,
+            ..GenParams::default()
+        };
+        let data = generate_node(&params, &orgs, orgs.get("410102").unwrap());
+        let dir = tempfile::tempdir().unwrap();
+        write_xlsx(&data, dir.path(), true).unwrap();
+        let opts = crate::import::ImportOptions { progress: false };
+        let roster = crate::import::read_roster(&dir.path().join("roster.xlsx"), &opts).unwrap();
+        assert_eq!(
+            roster.into_iter().map(|r| r.entry).collect::<Vec<_>>(),
+            data.roster
+        );
+        let trainings =
+            crate::import::read_trainings(&dir.path().join("trainings.xlsx"), &opts).unwrap();
+        assert_eq!(trainings.attendance, data.attendance);
+        let mut classes = trainings.classes;
+        let mut want = data.classes.clone();
+        classes.sort_by(|a, b| a.class_id.cmp(&b.class_id));
+        want.sort_by(|a, b| a.class_id.cmp(&b.class_id));
+        assert_eq!(classes, want);
     }
 
     #[test]
