@@ -37,7 +37,7 @@ pub struct Cli {
 pub enum Command {
     #[command(flatten)]
     Node(node_cli::Command),
-    /// Run the hub: accept subordinates' syncs on --listen, sync upward; other commands on this data dir go through it.
+    /// Run the hub: accept subordinates' syncs on --listen, serve the dashboard on --http, sync upward; other commands on this data dir go through it.
     Serve(ServeArgs),
     /// Build a realistic county node from generated rosters and trainings, and show its coverage.
     Demo(DemoArgs),
@@ -64,6 +64,9 @@ pub struct ServeArgs {
     /// Address to accept children's syncs on (e.g. 0.0.0.0:7443; port 0 picks one, written to listen.addr).
     #[arg(long)]
     pub listen: Option<String>,
+    /// Serve the dashboard and the HTTP API here (e.g. 127.0.0.1:8080; port 0 picks one, written to http.addr). No login: keep it on 127.0.0.1 or behind an authenticated proxy.
+    #[arg(long)]
+    pub http: Option<String>,
     /// Plaintext, identities taken from what children claim (tests, closed networks): logged as a warning.
     #[arg(long)]
     pub insecure: bool,
@@ -207,6 +210,12 @@ pub fn serve(data: &Path, args: ServeArgs, io: &mut Output<'_>) -> CliResult {
                     .map_err(|e| format!("sync service: {e}"))
             });
             writeln!(io.out, "accepting children's syncs on {addr}")?;
+        }
+        if let Some(http) = &args.http {
+            let (listener, addr) = crate::dashboard::bind(&node, http).await.map_err(failed)?;
+            let (node, stop) = (node.clone(), daemon.shutdown());
+            daemon.spawn("dashboard", crate::dashboard::serve(listener, node, stop));
+            writeln!(io.out, "dashboard on http://{addr}/")?;
         }
         writeln!(
             io.out,

@@ -8,10 +8,12 @@
 //!
 //! - [`cli`]: the hub's command line, a superset of the node's, and `serve`.
 //! - [`service`]: the children-facing sync service (sessions, restore).
+//! - [`dashboard`]: the web dashboard and the HTTP API (`serve --http`).
 //! - [`identity`]: who a peer is, from its certificate.
 //! - [`demo`]: the newcomer's first command.
 
 pub mod cli;
+pub mod dashboard;
 pub mod demo;
 pub mod identity;
 pub mod service;

@@ -443,6 +443,23 @@ pub enum ExportError {
     Write { path: String, reason: String },
 }
 
+/// A table as CSV bytes: UTF-8 with BOM (so Excel on Chinese Windows reads
+/// it), an optional title line, a header row in `lang`, the rows.
+pub fn csv_bytes(
+    title: Option<&str>,
+    columns: &[Column],
+    rows: &[Vec<String>],
+    lang: Lang,
+) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    out.write_all("\u{feff}".as_bytes())?;
+    if let Some(t) = title {
+        writeln!(out, "{t}")?;
+    }
+    crate::render::csv(&mut out, columns, rows, lang)?;
+    Ok(out)
+}
+
 /// Writes a table as CSV (UTF-8 with BOM, so Excel on Chinese Windows reads it).
 pub fn write_csv(
     path: &Path,
@@ -455,43 +472,29 @@ pub fn write_csv(
         path: path.display().to_string(),
         reason: e.to_string(),
     };
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(err)?);
-    out.write_all("\u{feff}".as_bytes()).map_err(err)?;
-    if let Some(t) = title {
-        writeln!(out, "{t}").map_err(err)?;
-    }
-    crate::render::csv(&mut out, columns, rows, lang).map_err(err)?;
-    out.flush().map_err(err)
+    let bytes = csv_bytes(title, columns, rows, lang).map_err(err)?;
+    std::fs::write(path, bytes).map_err(err)
 }
 
-/// Writes a table as an XLSX workbook: a title row, bilingual headers (Chinese
-/// over English), numbers as numbers.
-pub fn write_xlsx(
-    path: &Path,
+/// A table as an XLSX workbook: a title row, bilingual headers (Chinese over
+/// English), numbers as numbers.
+fn workbook(
     sheet: &str,
     title: &str,
     columns: &[Column],
     rows: &[Vec<String>],
-) -> Result<(), ExportError> {
+) -> Result<rust_xlsxwriter::Workbook, rust_xlsxwriter::XlsxError> {
     use rust_xlsxwriter::{Format, Workbook};
-    let err = |e: rust_xlsxwriter::XlsxError| ExportError::Write {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    };
     let mut book = Workbook::new();
     let ws = book.add_worksheet();
-    ws.set_name(sheet).map_err(err)?;
+    ws.set_name(sheet)?;
     let bold = Format::new().set_bold();
     let header = Format::new().set_bold().set_background_color("#DDEBF7");
-    ws.write_string_with_format(0, 0, title, &bold)
-        .map_err(err)?;
+    ws.write_string_with_format(0, 0, title, &bold)?;
     for (c, column) in columns.iter().enumerate() {
-        ws.write_string_with_format(1, c as u16, column.zh, &header)
-            .map_err(err)?;
-        ws.write_string_with_format(2, c as u16, column.en, &header)
-            .map_err(err)?;
-        ws.set_column_width(c as u16, (column.zh.chars().count() * 2).max(10) as f64)
-            .map_err(err)?;
+        ws.write_string_with_format(1, c as u16, column.zh, &header)?;
+        ws.write_string_with_format(2, c as u16, column.en, &header)?;
+        ws.set_column_width(c as u16, (column.zh.chars().count() * 2).max(10) as f64)?;
     }
     for (r, row) in rows.iter().enumerate() {
         for (c, cell) in row.iter().enumerate() {
@@ -500,11 +503,47 @@ pub fn write_xlsx(
                 columns.get(c as usize).is_some_and(|k| k.numeric),
                 cell.parse::<f64>(),
             ) {
-                (true, Ok(n)) => ws.write_number(r, c, n).map_err(err)?,
-                _ => ws.write_string(r, c, cell).map_err(err)?,
+                (true, Ok(n)) => ws.write_number(r, c, n)?,
+                _ => ws.write_string(r, c, cell)?,
             };
         }
     }
-    ws.set_freeze_panes(3, 0).map_err(err)?;
-    book.save(path).map_err(err)
+    ws.set_freeze_panes(3, 0)?;
+    Ok(book)
+}
+
+/// Writes a table as an XLSX workbook (see [`xlsx_bytes`]).
+pub fn write_xlsx(
+    path: &Path,
+    sheet: &str,
+    title: &str,
+    columns: &[Column],
+    rows: &[Vec<String>],
+) -> Result<(), ExportError> {
+    let err = |e: rust_xlsxwriter::XlsxError| ExportError::Write {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    workbook(sheet, title, columns, rows)
+        .map_err(err)?
+        .save(path)
+        .map_err(err)
+}
+
+/// A table as the bytes of an XLSX workbook: a title row, bilingual headers
+/// (Chinese over English), numbers as numbers.
+pub fn xlsx_bytes(
+    sheet: &str,
+    title: &str,
+    columns: &[Column],
+    rows: &[Vec<String>],
+) -> Result<Vec<u8>, ExportError> {
+    let err = |e: rust_xlsxwriter::XlsxError| ExportError::Write {
+        path: "(memory)".into(),
+        reason: e.to_string(),
+    };
+    workbook(sheet, title, columns, rows)
+        .map_err(err)?
+        .save_to_buffer()
+        .map_err(err)
 }

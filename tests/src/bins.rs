@@ -35,6 +35,22 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The cargo target dir (`CARGO_TARGET_DIR`, or `target/` in the workspace).
+pub fn target_dir() -> PathBuf {
+    let root = workspace_root();
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                root.join(dir)
+            }
+        }
+        None => root.join("target"),
+    }
+}
+
 /// Builds `lunxun-node` and `lunxun-hub` (debug) the first time it is
 /// called in this process, and returns their paths.
 pub fn bins() -> &'static Bins {
@@ -66,17 +82,7 @@ pub fn bins() -> &'static Bins {
             .status()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", cargo.to_string_lossy()));
         assert!(status.success(), "building the binaries failed: {status}");
-        let target = match std::env::var_os("CARGO_TARGET_DIR") {
-            Some(dir) => {
-                let dir = PathBuf::from(dir);
-                if dir.is_absolute() {
-                    dir
-                } else {
-                    root.join(dir)
-                }
-            }
-            None => root.join("target"),
-        };
+        let target = target_dir();
         let bins = Bins {
             node: target.join("debug").join("lunxun-node"),
             hub: target.join("debug").join("lunxun-hub"),

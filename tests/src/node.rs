@@ -32,6 +32,8 @@ const LOG_TAIL_LINES: usize = 60;
 
 /// The daemon writes its bound address here (`serve --listen …:0`).
 const LISTEN_ADDR_FILE: &str = "listen.addr";
+/// The hub writes its dashboard's address here (`serve --http …:0`).
+const HTTP_ADDR_FILE: &str = "http.addr";
 
 /// Distinguishes the output files of concurrent commands.
 static COMMANDS: AtomicU64 = AtomicU64::new(0);
@@ -326,13 +328,20 @@ impl Node {
     /// before if they served already, else on one the system picks), and
     /// waits until its admin socket and listening address are up.
     pub fn serve(&mut self) {
+        self.serve_with(&[]);
+    }
+
+    /// [`Node::serve`] with more arguments (`--http 127.0.0.1:0`).
+    pub fn serve_with(&mut self, extra: &[&str]) {
         assert!(self.daemon.is_none(), "{} is already serving", self.org);
         // A killed daemon leaves these behind; they must not be mistaken
         // for the new one's.
         let _ = std::fs::remove_file(self.dir.join(LISTEN_ADDR_FILE));
+        let _ = std::fs::remove_file(self.dir.join(HTTP_ADDR_FILE));
         let _ = std::fs::remove_file(self.dir.join(lunxun_node::admin::SOCKET_FILE));
         let mut args = vec!["serve".to_owned()];
         args.extend(self.security.serve_args());
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
         if self.is_hub {
             args.push("--listen".into());
             args.push(format!("127.0.0.1:{}", self.port.unwrap_or(0)));
@@ -404,6 +413,22 @@ impl Node {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The address of the daemon's dashboard (`serve_with(&["--http", …])`),
+    /// once it is up.
+    pub fn http_addr(&mut self) -> SocketAddr {
+        let org = self.org.clone();
+        let file = self.dir.join(HTTP_ADDR_FILE);
+        let mut addr = None;
+        wait_until(&format!("{org}'s dashboard address"), || {
+            self.assert_serving();
+            addr = std::fs::read_to_string(&file)
+                .ok()
+                .and_then(|text| text.trim().parse::<SocketAddr>().ok());
+            addr.is_some()
+        });
+        addr.expect("the address was read")
     }
 
     /// Whether the daemon runs.
