@@ -39,7 +39,7 @@ pub enum Command {
     Node(node_cli::Command),
     /// Run the hub: accept subordinates' syncs on --listen, serve the dashboard on --http, sync upward; other commands on this data dir go through it.
     Serve(ServeArgs),
-    /// Build a realistic county node from generated rosters and trainings, and show its coverage.
+    /// The newcomer's first command: a realistic slice of the hierarchy (about 30 offices) with its own certificates, synced over mTLS, verified, then the dashboard.
     Demo(DemoArgs),
     /// Cut off a certificate (by serial) or an org from syncing here; takes effect at the next session, without restart.
     Revoke(RevokeArgs),
@@ -74,9 +74,15 @@ pub struct ServeArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// Exit when done.
+    /// Exit when done instead of serving the dashboard.
     #[arg(long)]
     pub exit: bool,
+    /// Where to serve the dashboard (default 127.0.0.1:8080).
+    #[arg(long)]
+    pub http: Option<String>,
+    /// The demo's "today": histories end there and coverage is evaluated on it, YYYY-MM-DD (default: today).
+    #[arg(long)]
+    pub as_of: Option<String>,
 }
 
 /// Runs a hub command.
@@ -84,7 +90,7 @@ pub fn run(cli: Cli, io: &mut Output<'_>) -> CliResult {
     match cli.command {
         Command::Node(command) => node_cli::run(&cli.data, command, io),
         Command::Serve(args) => serve(&cli.data, args, io),
-        Command::Demo(_) => crate::demo::run(&cli.data, io),
+        Command::Demo(args) => crate::demo::run(&cli.data, args.exit, args.http, args.as_of, io),
         Command::Revoke(args) => revoke(&cli.data, args, io),
     }
 }

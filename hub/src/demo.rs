@@ -1,25 +1,104 @@
-//! `demo`: the newcomer's first command. Builds a realistic county node under
-//! the data dir from the deterministic generator, imports its files through
-//! the same path as `import`, and prints its coverage and its people who are
-//! overdue.
+//! `demo`: the newcomer's first command.
+//!
+//! Under the (empty) data dir it builds a realistic slice of the real
+//! hierarchy: the national bureau, three provinces, some of their prefectures
+//! and counties (among them counties directly under their province), about
+//! thirty nodes. It issues the certificates (a national root, and an
+//! intermediate CA for 河南 that signs its own subtree), generates each
+//! office's rosters and training histories with the deterministic generator
+//! and imports them from the files through the normal import path, then runs
+//! every node in this process — each with its own store, its own mTLS sync
+//! service on loopback and its own upstream worker. A few counties stay
+//! offline at first and come online later. When the national node holds
+//! every office's records, the demo checks that its coverage equals the rules
+//! applied to the union of all the files, prints the national coverage tree,
+//! and serves the dashboard (or exits with `--exit`).
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use lunxun_node::certs;
 use lunxun_node::cli::{self as node_cli, CliError, CliResult, Output, exit};
 use lunxun_node::config::Config;
+use lunxun_node::coverage;
 use lunxun_node::generate::{self, GenParams};
 use lunxun_node::import::{self, ImportOptions};
 use lunxun_node::model::Record;
 use lunxun_node::node::Node;
-use lunxun_node::orgs::OrgDirectory;
+use lunxun_node::orgs::{OrgDirectory, OrgId};
+use lunxun_node::policy::Policy;
+use lunxun_node::sync::worker;
+use lunxun_node::view::View;
+use tokio::sync::watch;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
 
-/// The county the demo builds: 中原区, Zhengzhou.
-const DEMO_COUNTY: &str = "410102";
+use crate::identity::Identity;
+use crate::service::SyncService;
+
+/// The slice of the real tree the demo runs: (org, kept offline at first).
+const SLICE: &[(&str, bool)] = &[
+    ("100000", false),
+    // 河南: two prefectures, and 济源 directly under the province.
+    ("410000", false),
+    ("410100", false),
+    ("410102", false),
+    ("410103", false),
+    ("410104", true),
+    ("410105", false),
+    ("410300", false),
+    ("410302", false),
+    ("410303", false),
+    ("410305", true),
+    ("419001", false),
+    // 湖北: two prefectures, and 仙桃 directly under the province.
+    ("420000", false),
+    ("420100", false),
+    ("420102", false),
+    ("420103", false),
+    ("420106", false),
+    ("420500", false),
+    ("420502", false),
+    ("420503", true),
+    ("429004", false),
+    // 海南: 海口, and counties directly under the province.
+    ("460000", false),
+    ("460100", false),
+    ("460105", false),
+    ("460106", false),
+    ("469001", false),
+    ("469002", true),
+    ("469005", false),
+];
+
+/// Longest the demo waits for the hierarchy to converge.
+const CONVERGE_MAX: Duration = Duration::from_secs(90);
+
+fn fail(e: impl std::fmt::Display) -> CliError {
+    CliError::new(exit::FAILED, e.to_string())
+}
+
+/// One node of the demo.
+struct DemoNode {
+    org: OrgId,
+    code: &'static str,
+    offline: bool,
+    node: Arc<Node>,
+    files: PathBuf,
+}
 
 /// Runs the demo in `data`: refuses a dir that is not empty, so it never
-/// touches real records.
-pub fn run(data: &Path, io: &mut Output<'_>) -> CliResult {
-    let fail = |e: &dyn std::fmt::Display| CliError::new(exit::FAILED, e.to_string());
+/// touches real records. Serves the dashboard on `http` unless `exit_when_done`.
+pub fn run(
+    data: &Path,
+    exit_when_done: bool,
+    http: Option<String>,
+    as_of: Option<String>,
+    io: &mut Output<'_>,
+) -> CliResult {
     let used = std::fs::read_dir(data).is_ok_and(|mut d| d.next().is_some());
     if used {
         return Err(CliError::new(
@@ -30,83 +109,388 @@ pub fn run(data: &Path, io: &mut Output<'_>) -> CliResult {
             ),
         ));
     }
-    let orgs = OrgDirectory::builtin();
-    let county = orgs
-        .get(DEMO_COUNTY)
-        .ok_or_else(|| fail(&"the demo county is not in the org directory"))?;
-    let params = GenParams::default();
-    let files = data.join("files").join(DEMO_COUNTY);
-    let node_dir = data.join("nodes").join(DEMO_COUNTY);
-    writeln!(
-        io.out,
-        "generating rosters and training histories for {} ...",
-        orgs.org(county)
-    )?;
-    let generated = generate::generate_node(&params, &orgs, county);
-    generate::write_csv(&generated, &files, true).map_err(|e| fail(&e))?;
-    let node = std::sync::Arc::new(Node::init(
-        &node_dir,
-        Config {
-            org: DEMO_COUNTY.into(),
-            upstream: None,
-            tls_dir: None,
-            insecure: false,
-            revoked: Default::default(),
-        },
-    )?);
-    let opts = ImportOptions {
-        progress: io.progress,
+    let as_of = match as_of {
+        Some(text) => lunxun_node::model::parse_date("--as-of", &text)
+            .map_err(|e| CliError::new(exit::USAGE, e.0))?,
+        None => node_cli::today(),
     };
-    let roster = import::read_roster(&files.join("roster.csv"), &opts).map_err(|e| fail(&e))?;
-    let trainings =
-        import::read_trainings(&files.join("trainings.csv"), &opts).map_err(|e| fail(&e))?;
-    let mut records: Vec<Record> = roster
-        .into_iter()
-        .map(|r| Record::Roster(r.entry))
-        .collect();
-    records.extend(trainings.classes.into_iter().map(Record::Class));
-    records.extend(trainings.attendance.into_iter().map(Record::Attendance));
-    let summary = node.write_records(records)?;
-    writeln!(
-        io.out,
-        "imported {} and {} into {}: {} changes\n",
-        files.join("roster.csv").display(),
-        files.join("trainings.csv").display(),
-        node_dir.display(),
-        summary.written
-    )?;
-    let as_of = params.as_of.to_string();
-    node_cli::run_on(
-        &node,
-        node_cli::Command::Coverage(node_cli::CoverageArgs {
-            org: None,
-            as_of: Some(as_of.clone()),
-            depth: None,
-            format: node_cli::Format::Table,
-            lang: lunxun_node::render::Lang::En,
-            reporting_only: false,
-        }),
+    node_cli::block_on(run_async(data, exit_when_done, http, as_of, io))?
+}
+
+fn step(io: &mut Output<'_>, started: Instant, text: &str) -> Result<(), CliError> {
+    writeln!(io.out, "[{:>5.1}s] {text}", started.elapsed().as_secs_f64())?;
+    io.out.flush()?;
+    Ok(())
+}
+
+async fn run_async(
+    data: &Path,
+    exit_when_done: bool,
+    http: Option<String>,
+    as_of: lunxun_node::model::Date,
+    io: &mut Output<'_>,
+) -> CliResult {
+    let started = Instant::now();
+    let orgs = OrgDirectory::builtin();
+    let as_of_text = as_of.to_string();
+    std::fs::create_dir_all(data).map_err(fail)?;
+
+    // 1. Certificates: a national root; 河南 runs an intermediate CA.
+    step(
         io,
+        started,
+        "issuing certificates: a national root CA, an intermediate CA for 河南, one certificate per node",
     )?;
+    let pki = data.join("pki");
+    let root = pki.join("root-ca");
+    certs::init_ca(&root, "100000", None, None, &orgs).map_err(fail)?;
+    let henan_ca = pki.join("410000-ca");
+    certs::init_ca(&henan_ca, "410000", Some(&root), None, &orgs).map_err(fail)?;
+    for &(code, _) in SLICE {
+        let id = orgs
+            .get(code)
+            .ok_or_else(|| fail(format!("{code} is not in the directory")))?;
+        let under_henan = orgs.is_within(id, orgs.get("410000").ok_or_else(|| fail("410000"))?);
+        let ca = if under_henan { &henan_ca } else { &root };
+        let hub = !orgs.children(id).is_empty();
+        let hosts: Vec<String> = if hub {
+            vec!["127.0.0.1".into()]
+        } else {
+            Vec::new()
+        };
+        certs::issue(ca, code, &hosts, &pki.join(code), None, &orgs).map_err(fail)?;
+    }
+
+    // 2. The sync services' listeners first, so children know where to dial.
+    let mut listeners = BTreeMap::new();
+    for &(code, _) in SLICE {
+        let id = orgs.get(code).ok_or_else(|| fail(code))?;
+        if SLICE
+            .iter()
+            .any(|(c, _)| orgs.get(c).and_then(|o| orgs.parent(o)) == Some(id))
+        {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(fail)?;
+            listeners.insert(code, l);
+        }
+    }
+    let addr_of = |code: &str| listeners.get(code).and_then(|l| l.local_addr().ok());
+
+    // 3. Files and nodes: generate each office's files, init its node, import.
+    step(
+        io,
+        started,
+        &format!(
+            "generating and importing rosters and training histories for {} offices",
+            SLICE.len()
+        ),
+    )?;
+    let params = GenParams {
+        seed: 7,
+        as_of,
+        years: 4,
+        county_workers: 90,
+        bureau_staff: 10,
+        organs_staff: 15,
+        classes_per_year: 2,
+        behind_share: 0.2,
+        second_class_share: 0.3,
+    };
+    let mut nodes: Vec<DemoNode> = Vec::new();
+    let opts = ImportOptions { progress: false };
+    for (i, &(code, offline)) in SLICE.iter().enumerate() {
+        let org = orgs.get(code).ok_or_else(|| fail(code))?;
+        let files = data.join("files").join(code);
+        let generated = generate::generate_node(&params, &orgs, org);
+        // Offices keep their lists in all the ways they do: CSV or Excel,
+        // Chinese or English headers.
+        let xlsx = i % 3 == 1;
+        let chinese = i % 4 != 3;
+        if xlsx {
+            generate::write_xlsx(&generated, &files, chinese).map_err(fail)?;
+        } else {
+            generate::write_csv(&generated, &files, chinese).map_err(fail)?;
+        }
+        let parent = orgs.parent(org).map(|p| orgs.code(p).to_owned());
+        let upstream = parent
+            .as_deref()
+            .and_then(addr_of)
+            .map(|a: SocketAddr| format!("https://{a}"));
+        let node = Arc::new(
+            Node::init(
+                &data.join("nodes").join(code),
+                Config {
+                    org: code.into(),
+                    upstream,
+                    tls_dir: Some(std::path::absolute(pki.join(code)).map_err(fail)?),
+                    insecure: false,
+                    revoked: Default::default(),
+                },
+            )
+            .map_err(fail)?,
+        );
+        let ext = if xlsx { "xlsx" } else { "csv" };
+        let roster =
+            import::read_roster(&files.join(format!("roster.{ext}")), &opts).map_err(fail)?;
+        let trainings =
+            import::read_trainings(&files.join(format!("trainings.{ext}")), &opts).map_err(fail)?;
+        let mut records: Vec<Record> = roster
+            .into_iter()
+            .map(|r| Record::Roster(r.entry))
+            .collect();
+        records.extend(trainings.classes.into_iter().map(Record::Class));
+        records.extend(trainings.attendance.into_iter().map(Record::Attendance));
+        node.write_records(records).map_err(fail)?;
+        nodes.push(DemoNode {
+            org,
+            code,
+            offline,
+            node,
+            files,
+        });
+    }
+    let total: u64 = nodes.iter().map(|n| n.node.view().counts().changes).sum();
+    step(
+        io,
+        started,
+        &format!(
+            "{total} changes written across {} offices; starting every node",
+            nodes.len()
+        ),
+    )?;
+
+    // 4. Run: every hub's mTLS sync service, every online node's worker.
+    let (stop_tx, stop) = watch::channel(false);
+    for n in &nodes {
+        if let Some(listener) = listeners.remove(n.code) {
+            let dir = n
+                .node
+                .config()
+                .tls_dir
+                .clone()
+                .ok_or_else(|| fail("no tls dir"))?;
+            let tls = lunxun_node::tls::server_config(&dir).map_err(fail)?;
+            let service = SyncService::new(n.node.clone(), Identity::Certificate).into_server();
+            let mut stop = stop.clone();
+            tokio::spawn(async move {
+                let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+                let mut server = match Server::builder().tls_config(tls) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        tracing::error!(error = %e, "demo sync service");
+                        return;
+                    }
+                };
+                let _ = server
+                    .add_service(service)
+                    .serve_with_incoming_shutdown(incoming, async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await;
+            });
+        }
+    }
+    for n in nodes.iter().filter(|n| !n.offline) {
+        tokio::spawn(worker::run(n.node.clone(), stop.clone()));
+    }
+    let national = nodes[0].node.clone();
+    let online: Vec<&DemoNode> = nodes.iter().filter(|n| !n.offline).collect();
+    let offline: Vec<&DemoNode> = nodes.iter().filter(|n| n.offline).collect();
+    step(
+        io,
+        started,
+        &format!(
+            "syncing over mTLS; {} counties stay offline for now: {}",
+            offline.len(),
+            offline
+                .iter()
+                .map(|n| orgs.org(n.org).name.as_str())
+                .collect::<Vec<_>>()
+                .join("、")
+        ),
+    )?;
+    wait_until_held(&national, &online, started, io).await?;
+    let silent = national
+        .coverage(national.me(), None, as_of)
+        .nodes
+        .iter()
+        .filter(|n| !n.reporting)
+        .count();
+    step(
+        io,
+        started,
+        &format!(
+            "the national node holds every online office's records; {silent} nodes of the tree are silent"
+        ),
+    )?;
+
+    // 5. The offline counties come online.
+    for n in &offline {
+        tokio::spawn(worker::run(n.node.clone(), stop.clone()));
+    }
+    step(io, started, "the offline counties come online")?;
+    wait_until_held(&national, &nodes.iter().collect::<Vec<_>>(), started, io).await?;
+    step(
+        io,
+        started,
+        "the national node holds every office's records",
+    )?;
+
+    // 6. Check: the national coverage equals the rules applied to all the files.
+    let mut oracle = View::default();
+    for n in &nodes {
+        let xlsx = n.files.join("roster.xlsx").exists();
+        let ext = if xlsx { "xlsx" } else { "csv" };
+        let roster =
+            import::read_roster(&n.files.join(format!("roster.{ext}")), &opts).map_err(fail)?;
+        let trainings = import::read_trainings(&n.files.join(format!("trainings.{ext}")), &opts)
+            .map_err(fail)?;
+        for r in roster {
+            oracle.apply(n.org, Record::Roster(r.entry));
+        }
+        for c in trainings.classes {
+            oracle.apply(n.org, Record::Class(c));
+        }
+        for a in trainings.attendance {
+            oracle.apply(n.org, Record::Attendance(a));
+        }
+    }
+    let want = coverage::coverage(
+        &oracle,
+        &orgs,
+        &Policy::default(),
+        national.me(),
+        None,
+        as_of,
+    );
+    let got = national.coverage(national.me(), None, as_of);
+    let figures = |r: &coverage::CoverageReport| -> Vec<(
+        String,
+        coverage::RotationJson,
+        coverage::HoursCounts,
+        coverage::RotationJson,
+    )> {
+        r.nodes
+            .iter()
+            .map(|n| (n.org.clone(), n.rotation, n.hours, n.subtree.rotation))
+            .collect()
+    };
+    if figures(&got) != figures(&want) {
+        return Err(fail(
+            "the national coverage differs from the rules applied to the offices' files",
+        ));
+    }
+    step(
+        io,
+        started,
+        "verified: the national coverage equals the rules applied to every office's files",
+    )?;
+
+    // 7. The national coverage tree.
     writeln!(io.out)?;
     node_cli::run_on(
-        &node,
-        node_cli::Command::People(node_cli::PeopleArgs {
+        &national,
+        node_cli::Command::Coverage(node_cli::CoverageArgs {
             org: None,
-            as_of: Some(as_of),
-            status: vec![node_cli::StatusFilter::Overdue],
-            rank: vec![node_cli::RankFilter::General],
-            non_compliant: false,
-            show_ids: false,
+            as_of: Some(as_of_text.clone()),
+            depth: Some(2),
             format: node_cli::Format::Table,
             lang: lunxun_node::render::Lang::En,
+            reporting_only: true,
         }),
         io,
     )?;
     writeln!(
         io.out,
-        "\ntry: lunxun-hub --data {} people --status overdue",
-        node_dir.display()
+        "\nthe nodes' data dirs are under {}; try:\n  lunxun-hub --data {} report --as-of {as_of_text}\n  lunxun-hub --data {} coverage --org 410000 --depth 1 --as-of {as_of_text}",
+        data.join("nodes").display(),
+        data.join("nodes/100000").display(),
+        data.join("nodes/100000").display(),
     )?;
+    io.out.flush()?;
+
+    if !exit_when_done {
+        let addr = http.unwrap_or_else(|| "127.0.0.1:8080".into());
+        let (listener, bound) = crate::dashboard::bind(&national, &addr)
+            .await
+            .map_err(fail)?;
+        let server = tokio::spawn(crate::dashboard::serve(
+            listener,
+            national.clone(),
+            stop.clone(),
+        ));
+        writeln!(io.out)?;
+        step(
+            io,
+            started,
+            &format!(
+                "serving the national dashboard on http://{bound}/{} (Ctrl-C to stop; the offices keep syncing)",
+                if as_of == node_cli::today() {
+                    String::new()
+                } else {
+                    format!("?as_of={as_of_text}")
+                }
+            ),
+        )?;
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .map_err(fail)?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+        step(io, started, "stopping")?;
+        let _ = stop_tx.send(true);
+        let _ = server.await;
+    }
+    let _ = stop_tx.send(true);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for n in &nodes {
+        n.node.store().flush().map_err(fail)?;
+    }
     Ok(())
+}
+
+/// Waits until the national node holds each node's own log up to its head.
+async fn wait_until_held(
+    national: &Node,
+    nodes: &[&DemoNode],
+    started: Instant,
+    io: &mut Output<'_>,
+) -> CliResult {
+    let deadline = Instant::now() + CONVERGE_MAX;
+    let mut last = usize::MAX;
+    loop {
+        let pending: Vec<&str> = nodes
+            .iter()
+            .filter(|n| {
+                let own = n.node.view().head(n.org).map_or(0, |h| h.seq);
+                national.view().head(n.org).map_or(0, |h| h.seq) < own
+            })
+            .map(|n| n.code)
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if pending.len() != last {
+            step(
+                io,
+                started,
+                &format!(
+                    "  {} of {} offices' records reached the national node",
+                    nodes.len() - pending.len(),
+                    nodes.len()
+                ),
+            )?;
+            last = pending.len();
+        }
+        if Instant::now() > deadline {
+            return Err(fail(format!(
+                "the hierarchy did not converge: still waiting for {}",
+                pending.join(", ")
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -1,7 +1,17 @@
-//! `lunxun-hub demo --exit` builds a node, imports generated files and prints
-//! coverage that matches what the node itself reports afterwards.
+//! `lunxun-hub demo --exit`: builds the hierarchy, syncs it over mTLS and
+//! prints the national coverage. Checked independently of the demo's own
+//! verification: the national node's `coverage --format json` must equal the
+//! rules applied (here, by the library) to every office's generated files.
 
+use std::path::Path;
 use std::process::Command;
+
+use lunxun_node::coverage;
+use lunxun_node::import::{self, ImportOptions};
+use lunxun_node::model::Record;
+use lunxun_node::orgs::OrgDirectory;
+use lunxun_node::policy::Policy;
+use lunxun_node::view::View;
 
 fn hub(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_lunxun-hub"))
@@ -11,44 +21,111 @@ fn hub(args: &[&str]) -> std::process::Output {
         .expect("run lunxun-hub")
 }
 
+/// Every office's files, imported into one view as its records.
+fn oracle(files: &Path, orgs: &OrgDirectory) -> View {
+    let opts = ImportOptions { progress: false };
+    let mut view = View::default();
+    for dir in std::fs::read_dir(files).unwrap() {
+        let dir = dir.unwrap().path();
+        let code = dir.file_name().unwrap().to_str().unwrap().to_owned();
+        let org = orgs.get(&code).unwrap();
+        let ext = if dir.join("roster.xlsx").exists() {
+            "xlsx"
+        } else {
+            "csv"
+        };
+        for r in import::read_roster(&dir.join(format!("roster.{ext}")), &opts).unwrap() {
+            view.apply(org, Record::Roster(r.entry));
+        }
+        let t = import::read_trainings(&dir.join(format!("trainings.{ext}")), &opts).unwrap();
+        for c in t.classes {
+            view.apply(org, Record::Class(c));
+        }
+        for a in t.attendance {
+            view.apply(org, Record::Attendance(a));
+        }
+    }
+    view
+}
+
 #[test]
-fn demo_builds_a_county_and_refuses_a_used_dir() {
+fn demo_converges_and_equals_the_rules_on_the_offices_files() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("demo");
-    let data = data.to_str().unwrap();
-    let out = hub(&["--data", data, "demo", "--exit"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = hub(&[
+        "--data",
+        data.to_str().unwrap(),
+        "demo",
+        "--exit",
+        "--as-of",
+        "2026-06-30",
+    ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("410102") && text.contains("轮训覆盖率"),
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("verified: the national coverage equals the rules"),
+        "{text}"
+    );
+    assert!(text.contains("the offline counties come online"), "{text}");
+    assert!(
+        text.contains("国家信访局") && text.contains("济源市"),
         "{text}"
     );
 
-    // The node the demo built answers on its own, with the same figures.
-    let node_dir = format!("{data}/nodes/410102");
-    let cov = hub(&[
+    let orgs = OrgDirectory::builtin();
+    let view = oracle(&data.join("files"), &orgs);
+    let national = orgs.get("100000").unwrap();
+    let want = coverage::coverage(
+        &view,
+        &orgs,
+        &Policy::default(),
+        national,
+        None,
+        "2026-06-30".parse().unwrap(),
+    );
+    let got = hub(&[
         "--data",
-        &node_dir,
+        data.join("nodes/100000").to_str().unwrap(),
         "coverage",
         "--as-of",
         "2026-06-30",
         "--format",
         "json",
     ]);
-    assert!(cov.status.success());
-    let json: serde_json::Value = serde_json::from_slice(&cov.stdout).unwrap();
-    let roster = json["nodes"][0]["rotation"]["roster"].as_u64().unwrap();
-    assert!(roster > 50, "a realistic roster: {roster}");
-    let line = text.lines().find(|l| l.starts_with("410102")).unwrap();
-    assert!(
-        line.split_whitespace().any(|w| w == roster.to_string()),
-        "{line}"
-    );
+    assert!(got.status.success());
+    let got: serde_json::Value = serde_json::from_slice(&got.stdout).unwrap();
+    let want = serde_json::to_value(&want).unwrap();
+    let nodes = |v: &serde_json::Value| v["nodes"].as_array().unwrap().clone();
+    let (got, want) = (nodes(&got), nodes(&want));
+    assert_eq!(got.len(), want.len());
+    let mut reporting = 0;
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g["org"], w["org"]);
+        for field in ["rotation", "hours"] {
+            assert_eq!(g[field], w[field], "{} {field}", g["org"]);
+        }
+        assert_eq!(
+            g["subtree"]["rotation"], w["subtree"]["rotation"],
+            "{} subtree",
+            g["org"]
+        );
+        reporting += usize::from(g["reporting"] == true);
+    }
+    assert_eq!(reporting, 28, "every office of the demo reports");
 
-    let again = hub(&["--data", data, "demo", "--exit"]);
+    // Every node is a usable data dir afterwards; the demo refuses a used dir.
+    let report = hub(&[
+        "--data",
+        data.join("nodes/100000").to_str().unwrap(),
+        "report",
+        "--as-of",
+        "2026-06-30",
+    ]);
+    assert!(String::from_utf8_lossy(&report.stdout).contains("河南省"));
+    let again = hub(&["--data", data.to_str().unwrap(), "demo", "--exit"]);
     assert_eq!(again.status.code(), Some(2));
 }

@@ -878,11 +878,13 @@ fn person(node: &Node, args: PersonArgs, io: &mut Output<'_>) -> CliResult {
     }
     writeln!(
         io.out,
-        "{} {} ({}, born {}) on {}",
+        "{} {} ({}{}) on {}",
         p.person_id,
         p.name.as_deref().unwrap_or("?"),
         p.gender,
-        p.birth_date,
+        p.birth_date
+            .map(|d| format!(", born {d}"))
+            .unwrap_or_default(),
         p.as_of
     )?;
     let rows: Vec<Vec<String>> = p

@@ -59,7 +59,8 @@ pub struct PersonReport {
     pub person_id: String,
     pub name: Option<String>,
     pub gender: &'static str,
-    pub birth_date: Date,
+    /// Only with the full ID: the masked digits of an ID are its birth date.
+    pub birth_date: Option<Date>,
     pub as_of: Date,
     pub entries: Vec<PersonEntry>,
     pub trainings: Vec<PersonTraining>,
@@ -123,7 +124,7 @@ pub fn person(
         person_id: if show_id { id.to_string() } else { id.masked() },
         name: view.name_of(id).map(str::to_owned),
         gender: id.gender().zh(),
-        birth_date: id.birth_date(),
+        birth_date: show_id.then(|| id.birth_date()),
         as_of,
         entries,
         trainings,

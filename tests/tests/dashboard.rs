@@ -7,7 +7,8 @@
 //! `target/test-artifacts/`.
 //!
 //! Needs Chromium (`apt-get install -y chromium`; `.ci/run` installs it).
-//! Without it the test fails, unless `LUNXUN_SKIP_BROWSER=1`.
+//! Without it the test installs it (as root, with apt-get), or fails saying
+//! how to, unless `LUNXUN_SKIP_BROWSER=1`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,6 +32,28 @@ fn find_chromium() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Installs Debian's Chromium (and CJK fonts, for the screenshot) when this
+/// runs as root on a machine with apt-get, so the README's test command needs
+/// nothing installed by hand.
+fn install_chromium() -> bool {
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !root || !std::path::Path::new("/usr/bin/apt-get").exists() {
+        return false;
+    }
+    eprintln!("the dashboard's browser test installs Debian's chromium (apt-get, once)");
+    let apt = |args: &[&str]| {
+        std::process::Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    apt(&["update", "-qq"]) && apt(&["install", "-y", "-qq", "chromium", "fonts-noto-cjk"])
+}
+
 /// Chromium, or None when it is missing and `LUNXUN_SKIP_BROWSER=1`.
 fn chromium_or_skip() -> Option<PathBuf> {
     if let Some(bin) = find_chromium() {
@@ -41,6 +64,11 @@ fn chromium_or_skip() -> Option<PathBuf> {
             "SKIPPED the dashboard's browser test: Chromium is not installed and LUNXUN_SKIP_BROWSER=1"
         );
         return None;
+    }
+    if install_chromium()
+        && let Some(bin) = find_chromium()
+    {
+        return Some(bin);
     }
     panic!(
         "the dashboard's browser test needs headless Chromium, which is not installed: \
