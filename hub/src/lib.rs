@@ -9,9 +9,11 @@
 //! - [`cli`]: the hub's command line, a superset of the node's, and `serve`.
 //! - [`service`]: the children-facing sync service (sessions, restore).
 //! - [`identity`]: who a peer is, from its certificate.
+//! - [`listener`]: the mutual-TLS listener (handshakes timed, refusals counted).
 //! - [`demo`]: the newcomer's first command.
 
 pub mod cli;
 pub mod demo;
 pub mod identity;
+pub mod listener;
 pub mod service;
