@@ -153,6 +153,22 @@ impl SyncService {
     }
 }
 
+/// The reason a session that ended with `code` is counted under in the
+/// child's refusals, or None when it ended for the link's sake (cancelled,
+/// timed out) or ours (internal): those are not the child's doing.
+fn refusal_reason(code: tonic::Code) -> Option<&'static str> {
+    match code {
+        // A change of an origin outside the child's subtree, or unknown.
+        tonic::Code::PermissionDenied => Some("outside-subtree"),
+        // A batch or change that does not decode or does not hash.
+        tonic::Code::InvalidArgument => Some("malformed"),
+        // A message above the size limit (tonic's own check), or more
+        // changes than one session may carry.
+        tonic::Code::OutOfRange | tonic::Code::ResourceExhausted => Some("limits"),
+        _ => None,
+    }
+}
+
 /// Our vector for the subtree of `child`.
 fn vector(node: &Node, child: OrgId) -> pb::Vector {
     let view = node.view();
@@ -422,11 +438,8 @@ impl Sync for SyncService {
                     }
                     Err(status) => {
                         warn!(error = %status.message(), applied = tally.applied, "session failed");
-                        if matches!(
-                            status.code(),
-                            tonic::Code::PermissionDenied | tonic::Code::InvalidArgument
-                        ) {
-                            state.refused += 1;
+                        if let Some(reason) = refusal_reason(status.code()) {
+                            state.count_refusal(reason, status.message());
                         }
                         state.last_error = Some(status.message().to_owned());
                         let _ = tx.send(Err(status)).await;
@@ -510,5 +523,35 @@ impl Sync for SyncService {
             info!(child = %code, batches = batch_no, "restore sent");
         });
         Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_the_childs_faults_only() {
+        assert_eq!(
+            refusal_reason(tonic::Code::PermissionDenied),
+            Some("outside-subtree")
+        );
+        assert_eq!(
+            refusal_reason(tonic::Code::InvalidArgument),
+            Some("malformed")
+        );
+        assert_eq!(refusal_reason(tonic::Code::OutOfRange), Some("limits"));
+        assert_eq!(
+            refusal_reason(tonic::Code::ResourceExhausted),
+            Some("limits")
+        );
+        for link in [
+            tonic::Code::Cancelled,
+            tonic::Code::DeadlineExceeded,
+            tonic::Code::Internal,
+            tonic::Code::Unknown,
+        ] {
+            assert_eq!(refusal_reason(link), None, "{link:?}");
+        }
     }
 }
