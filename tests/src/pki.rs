@@ -1,5 +1,6 @@
 //! A per-test PKI made with the real binary: `lunxun-hub certs init-ca` for
-//! a root, `certs issue` for node certificates (hubs with `--host
+//! a root (or, with `--ca`, a province's intermediate), `certs issue` for
+//! node certificates (hubs with `--host
 //! 127.0.0.1`, the address children dial), so the tests exercise the same
 //! certificates an operator makes.
 
@@ -49,12 +50,39 @@ impl Pki {
         }
     }
 
+    /// An intermediate CA for `org`'s subtree in `dir`, signed by this one
+    /// (`certs init-ca --ca THIS --org ORG`). Returns it and its serial.
+    pub fn intermediate(&self, org: &str, dir: &Path) -> (Pki, String) {
+        certs_command(&[
+            "certs",
+            "init-ca",
+            "--ca",
+            path_str(&self.dir),
+            "--org",
+            org,
+            "--out",
+            path_str(dir),
+        ]);
+        let text = std::fs::read_to_string(dir.join(CA_FILE)).expect("the CA's ca.pem");
+        let der = certs::pem_certificates(&text)
+            .into_iter()
+            .next()
+            .expect("a certificate in ca.pem");
+        let serial = certs::info(&der).expect("ca.pem parses").serial;
+        (
+            Pki {
+                dir: dir.to_path_buf(),
+            },
+            serial,
+        )
+    }
+
     /// The CA dir.
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
-    /// The root certificate (PEM), what every node trusts.
+    /// The CA's certificate (PEM): for the root, what every node trusts.
     pub fn ca_pem(&self) -> Vec<u8> {
         std::fs::read(self.dir.join(CA_FILE)).expect("the root's ca.pem")
     }
