@@ -374,8 +374,17 @@ impl Sync for SyncService {
         request: Request<Streaming<pb::ChildMessage>>,
     ) -> Result<Response<Self::SessionStream>, Status> {
         let peer = request.remote_addr();
-        let chain = peer_chain(&request);
+        let chain = peer_chain(&request).filter(|c| !c.is_empty());
         let mut inbound = request.into_inner();
+        // A certificate says who the peer is before it says anything: it is
+        // admitted (authorization, revocation, its session slots) before
+        // its Hello is awaited, so streams that never say Hello count
+        // against its sessions too. Without one (--insecure), the Hello is
+        // all there is to go by.
+        let admitted = match chain {
+            Some(chain) => Some(self.admit(Some(chain), "", peer)?),
+            None => None,
+        };
         let hello = match tokio::time::timeout(SESSION_IDLE_TIMEOUT, inbound.message()).await {
             Ok(Ok(Some(pb::ChildMessage {
                 kind: Some(pb::child_message::Kind::Hello(h)),
@@ -384,8 +393,14 @@ impl Sync for SyncService {
             _ => return Err(Status::invalid_argument("a session starts with Hello")),
         };
         let claimed = hello.org.chars().take(40).collect::<String>();
-        let (child, slot) = self.admit(chain, &claimed, peer)?;
+        let (child, slot) = match admitted {
+            Some(admitted) => admitted,
+            None => self.admit(None, &claimed, peer)?,
+        };
         let code = self.node.orgs().code(child).to_owned();
+        if !claimed.is_empty() && claimed != code {
+            warn!(certified = %code, claimed, "peer claims another org than its certificate; using the certificate");
+        }
         if hello.protocol != PROTOCOL_VERSION {
             return Err(self.refuse(
                 &code,
