@@ -1380,7 +1380,8 @@ fn too_many_sessions_of_one_child_are_refused() {
     let mut held = rt.block_on(async {
         let mut held = Vec::new();
         for _ in 0..CHILD_SESSIONS_MAX {
-            held.push(raw_session(addr, &ca, &tls, COUNTY).await.expect("a session within the limit"));
+            let session = raw_session(addr, &ca, &tls, COUNTY).await;
+            held.push(session.expect("a session within the limit"));
         }
         let text = assert_refused(
             raw_session(addr, &ca, &tls, COUNTY).await.map(|_| ()),
@@ -1422,6 +1423,44 @@ fn too_many_sessions_of_one_child_are_refused() {
                 "more than {SESSION_CHANGES_MAX} changes in one session"
             )],
         );
+
+        // Streams that never say Hello hold the child's slots too: the
+        // certificate says who they are before they say anything.
+        let c = client(addr, Some(Tls::from_dir(&ca, &tls)))
+            .await
+            .expect("connect");
+        let mut silent = Vec::new();
+        for _ in 0..CHILD_SESSIONS_MAX {
+            let (tx, rx) = tokio::sync::mpsc::channel::<pb::ChildMessage>(1);
+            let mut c = c.clone();
+            silent.push((
+                tx,
+                tokio::spawn(async move {
+                    c.session(tokio_stream::wrappers::ReceiverStream::new(rx))
+                        .await
+                        .map(|_| ())
+                }),
+            ));
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let refused = loop {
+            match raw_session(addr, &ca, &tls, COUNTY).await {
+                Err(e) if e.code() == Code::ResourceExhausted => break e,
+                Ok(s) if Instant::now() < deadline => {
+                    s.finish(0).await.expect("a clean session");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                other => panic!(
+                    "sessions that never said Hello do not count against the child: {:?}",
+                    other.map(|_| ()).map_err(|e| describe(&e))
+                ),
+            }
+        };
+        assert_refused::<()>(Err(refused), Code::ResourceExhausted, &["sessions open"]);
+        for (tx, task) in silent {
+            drop(tx);
+            task.abort();
+        }
     });
     drop(rt);
     let status = bureau.hub.status_json();
