@@ -308,6 +308,20 @@ async fn session_loop(
     result
 }
 
+/// Counts a batch of `count` changes (as it claims; decoding checks the
+/// claim) against the session's budget of [`SESSION_CHANGES_MAX`], `used`
+/// so far.
+fn take_changes(used: &mut u64, count: u32) -> Result<(), Status> {
+    let after = *used + u64::from(count);
+    if after > SESSION_CHANGES_MAX {
+        return Err(Status::resource_exhausted(format!(
+            "more than {SESSION_CHANGES_MAX} changes in one session"
+        )));
+    }
+    *used = after;
+    Ok(())
+}
+
 /// Stage 1: reads the child's messages, decompresses and verifies each batch
 /// (the CPU-heavy part), and passes it on. A refusal ends the stage: nothing
 /// after it is read.
@@ -326,28 +340,22 @@ async fn receive_stage(
             Ok(Err(status)) => Err(status),
             Ok(Ok(None)) => Err(Status::cancelled("the child closed the stream before Done")),
             Ok(Ok(Some(m))) => match m.kind {
-                Some(pb::child_message::Kind::Batch(batch))
-                    if changes + u64::from(batch.count) > SESSION_CHANGES_MAX =>
-                {
-                    Err(Status::resource_exhausted(format!(
-                        "more than {SESSION_CHANGES_MAX} changes in one session"
-                    )))
-                }
                 Some(pb::child_message::Kind::Batch(batch)) => {
-                    changes += u64::from(batch.count);
-                    let orgs = node.orgs().clone();
-                    blocking(|| {
-                        let changes = codec::decode_batch(&batch)
-                            .map_err(|e| Status::invalid_argument(e.0))?;
-                        ingest::verify(&orgs, child, changes)
-                            .map(|v| Received::Batch(batch.batch_no, v))
-                            .map_err(|e| match e {
-                                ingest::Refusal::Outside { .. }
-                                | ingest::Refusal::UnknownOrigin { .. } => {
-                                    Status::permission_denied(e.to_string())
-                                }
-                                _ => Status::invalid_argument(e.to_string()),
-                            })
+                    take_changes(&mut changes, batch.count).and_then(|()| {
+                        let orgs = node.orgs().clone();
+                        blocking(|| {
+                            let changes = codec::decode_batch(&batch)
+                                .map_err(|e| Status::invalid_argument(e.0))?;
+                            ingest::verify(&orgs, child, changes)
+                                .map(|v| Received::Batch(batch.batch_no, v))
+                                .map_err(|e| match e {
+                                    ingest::Refusal::Outside { .. }
+                                    | ingest::Refusal::UnknownOrigin { .. } => {
+                                        Status::permission_denied(e.to_string())
+                                    }
+                                    _ => Status::invalid_argument(e.to_string()),
+                                })
+                        })
                     })
                 }
                 Some(pb::child_message::Kind::Done(d)) => Ok(Received::Done(d.pending)),
@@ -544,6 +552,28 @@ impl Sync for SyncService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_session_carries_at_most_session_changes_max_changes() {
+        let batch = codec::BATCH_CHANGES_MAX as u32;
+        let mut used = 0;
+        let full = SESSION_CHANGES_MAX / u64::from(batch);
+        for _ in 0..full {
+            take_changes(&mut used, batch).unwrap();
+        }
+        let room = (SESSION_CHANGES_MAX - used) as u32;
+        assert!(room < batch);
+        // One more full batch does not fit; what is left does, exactly.
+        let refused = take_changes(&mut used, batch).unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+        assert!(refused.message().contains("2000000 changes in one session"));
+        take_changes(&mut used, room).unwrap();
+        assert_eq!(used, SESSION_CHANGES_MAX);
+        assert!(take_changes(&mut used, 1).is_err());
+        take_changes(&mut used, 0).unwrap();
+        // A claim of u32::MAX cannot overflow the count.
+        assert!(take_changes(&mut 0, u32::MAX).is_err());
+    }
 
     #[test]
     fn refusals_are_the_childs_faults_only() {
