@@ -393,12 +393,31 @@ impl Sync for SyncService {
             Some(chain) => Some(self.admit(Some(chain), "", peer)?),
             None => None,
         };
-        let hello = match tokio::time::timeout(SESSION_IDLE_TIMEOUT, inbound.message()).await {
+        let first = match tokio::time::timeout(SESSION_IDLE_TIMEOUT, inbound.message()).await {
             Ok(Ok(Some(pb::ChildMessage {
                 kind: Some(pb::child_message::Kind::Hello(h)),
-            }))) => h,
-            Ok(Err(status)) => return Err(status),
-            _ => return Err(Status::invalid_argument("a session starts with Hello")),
+            }))) => Ok(h),
+            Ok(Ok(Some(_))) => Err(Status::invalid_argument("a session starts with Hello")),
+            Ok(Ok(None)) => Err(Status::cancelled(
+                "the child closed the stream before its Hello",
+            )),
+            // Too large, or not a message at all.
+            Ok(Err(status)) => Err(status),
+            Err(_) => Err(Status::deadline_exceeded("the child sent no Hello")),
+        };
+        let hello = match (first, &admitted) {
+            (Ok(hello), _) => hello,
+            // A known child's fault is counted like any later refusal.
+            (Err(status), Some((child, _))) => {
+                return Err(match refusal_reason(status.code()) {
+                    Some(reason) => {
+                        let code = self.node.orgs().code(*child).to_owned();
+                        self.refuse(&code, peer, reason, status)
+                    }
+                    None => status,
+                });
+            }
+            (Err(status), None) => return Err(status),
         };
         let claimed = hello.org.chars().take(40).collect::<String>();
         let (child, slot) = match admitted {
