@@ -1225,6 +1225,40 @@ fn oversized_and_malformed_messages_are_refused() {
             eprintln!("{what}: {text}");
             refused += 1;
         }
+        // The first message: too large, or not a Hello.
+        let c = client(addr, Some(Tls::from_dir(&ca, &tls)))
+            .await
+            .expect("connect");
+        for (what, first, code, words) in [
+            (
+                "a Hello above MESSAGE_BYTES_MAX",
+                pb::child_message::Kind::Hello(pb::Hello {
+                    protocol: 1,
+                    org: "4".repeat(MESSAGE_BYTES_MAX + 1),
+                    incarnation: Bytes::new(),
+                }),
+                Code::OutOfRange,
+                "message length too large",
+            ),
+            (
+                "a batch before the Hello",
+                pb::child_message::Kind::Batch(batch(1, next.clone())),
+                Code::InvalidArgument,
+                "a session starts with Hello",
+            ),
+        ] {
+            let (tx, rx) = tokio::sync::mpsc::channel(1);
+            tx.send(pb::ChildMessage { kind: Some(first) })
+                .await
+                .expect("queued");
+            let result = c
+                .clone()
+                .session(tokio_stream::wrappers::ReceiverStream::new(rx))
+                .await;
+            let text = assert_refused(result.map(|_| ()), code, &[words]);
+            eprintln!("{what}: {text}");
+            refused += 1;
+        }
         // Afterwards a well-formed session goes through, on the same hub.
         let s = open().await;
         s.finish(0).await.expect("a clean session");
