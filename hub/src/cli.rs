@@ -187,7 +187,7 @@ pub fn serve(data: &Path, args: ServeArgs, io: &mut Output<'_>) -> CliResult {
                         "serving children needs certificates (init --tls-dir) or --insecure",
                     )
                 })?;
-                Some(lunxun_node::tls::server_config(&dir).map_err(failed)?)
+                Some(crate::listener::server_config(&dir).map_err(failed)?)
             };
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
@@ -201,19 +201,24 @@ pub fn serve(data: &Path, args: ServeArgs, io: &mut Output<'_>) -> CliResult {
             };
             let service = SyncService::new(node.clone(), identity).into_server();
             let mut stop = daemon.shutdown();
+            let node_for_tls = node.clone();
             daemon.spawn("sync-service", async move {
-                let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-                let mut builder = Server::builder();
-                if let Some(tls) = tls {
-                    builder = builder.tls_config(tls).map_err(|e| e.to_string())?;
+                let router = Server::builder().add_service(service);
+                let stopped = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                match tls {
+                    // The handshake is ours, so a refused one is counted.
+                    Some(config) => {
+                        let incoming = crate::listener::incoming(listener, config, node_for_tls);
+                        router.serve_with_incoming_shutdown(incoming, stopped).await
+                    }
+                    None => {
+                        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+                        router.serve_with_incoming_shutdown(incoming, stopped).await
+                    }
                 }
-                builder
-                    .add_service(service)
-                    .serve_with_incoming_shutdown(incoming, async move {
-                        let _ = stop.wait_for(|s| *s).await;
-                    })
-                    .await
-                    .map_err(|e| format!("sync service: {e}"))
+                .map_err(|e| format!("sync service: {e}"))
             });
             writeln!(io.out, "accepting children's syncs on {addr}")?;
         }

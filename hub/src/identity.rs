@@ -3,15 +3,14 @@
 //! verified the chain to our root. On top of TLS: every CA in the presented
 //! chain must be an ancestor of the leaf's org (a province's CA vouches only
 //! for its subtree), and nothing revoked in our config may pass — the list is
-//! re-read when `config.toml` changes, without a restart. Only with
+//! re-read from `config.toml` at every session, without a restart. Only with
 //! `--insecure` (tests, closed networks) is the org a child claims taken at
 //! its word.
 
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use lunxun_node::certs;
-use lunxun_node::config::{CONFIG_FILE, Config, Revoked};
+use lunxun_node::config::{Config, Revoked};
 use lunxun_node::node::Node;
 use tonic::{Request, Status};
 use tracing::warn;
@@ -35,8 +34,8 @@ pub fn peer_chain<T>(request: &Request<T>) -> Option<Vec<Vec<u8>>> {
 pub struct Gate {
     identity: Identity,
     node: Arc<Node>,
-    /// The revocation list and the config file's mtime it was read at.
-    revoked: Mutex<(Option<SystemTime>, Revoked)>,
+    /// The revocation list last read.
+    revoked: Mutex<Revoked>,
 }
 
 /// A refused peer: the status for it and the reason's short name (counted in
@@ -49,7 +48,7 @@ impl Gate {
         Gate {
             identity,
             node,
-            revoked: Mutex::new((None, revoked)),
+            revoked: Mutex::new(revoked),
         }
     }
 
@@ -57,20 +56,19 @@ impl Gate {
         self.identity
     }
 
-    /// The revocation list in force, re-read if `config.toml` changed.
+    /// The revocation list in force, read from `config.toml` at every call
+    /// (once per session: a small file). A cache keyed by the file's mtime
+    /// would miss a second change within one tick of the file system's
+    /// clock. If the file does not load, the previous list stays in force.
     pub fn revoked(&self) -> Revoked {
-        let path = self.node.dir().join(CONFIG_FILE);
-        let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
-        let mut cached = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
-        if mtime.is_some() && mtime != cached.0 {
-            match Config::load(self.node.dir()) {
-                Ok(config) => *cached = (mtime, config.revoked),
-                Err(e) => {
-                    warn!(error = %e, "config.toml does not load: keeping the previous revocation list")
-                }
+        let mut in_force = self.revoked.lock().unwrap_or_else(|p| p.into_inner());
+        match Config::load(self.node.dir()) {
+            Ok(config) => *in_force = config.revoked,
+            Err(e) => {
+                warn!(error = %e, "config.toml does not load: keeping the previous revocation list")
             }
         }
-        cached.1.clone()
+        in_force.clone()
     }
 
     /// The peer's org: from its certificate chain (checked against our
@@ -114,5 +112,51 @@ impl Gate {
             ));
         }
         Ok(org)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lunxun_node::config::CONFIG_FILE;
+
+    fn save(dir: &std::path::Path, serials: &[&str]) {
+        let mut config = Config::load(dir).unwrap();
+        config.revoked = Revoked {
+            serials: serials.iter().map(|s| (*s).to_owned()).collect(),
+            orgs: Vec::new(),
+        };
+        config.save(dir).unwrap();
+    }
+
+    #[test]
+    fn a_revocation_is_seen_at_the_next_session_even_within_one_timestamp_tick() {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = Config {
+            org: "410100".into(),
+            upstream: None,
+            tls_dir: None,
+            insecure: false,
+            revoked: Revoked::default(),
+        };
+        let node = Arc::new(Node::init(tmp.path(), config).unwrap());
+        let gate = Gate::new(node, Identity::Certificate);
+        let path = tmp.path().join(CONFIG_FILE);
+        save(tmp.path(), &["aa"]);
+        assert_eq!(gate.revoked().serials, ["aa"]);
+        // A second change within the same tick of the file system's clock
+        // (coarse: milliseconds) leaves the mtime as it was.
+        let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+        save(tmp.path(), &["aa", "bb"]);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        assert_eq!(gate.revoked().serials, ["aa", "bb"]);
+        // A config that does not load keeps the list in force.
+        std::fs::write(&path, "not toml [").unwrap();
+        assert_eq!(gate.revoked().serials, ["aa", "bb"]);
     }
 }

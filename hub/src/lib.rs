@@ -10,10 +10,12 @@
 //! - [`service`]: the children-facing sync service (sessions, restore).
 //! - [`dashboard`]: the web dashboard and the HTTP API (`serve --http`).
 //! - [`identity`]: who a peer is, from its certificate.
+//! - [`listener`]: the mutual-TLS listener (handshakes timed, refusals counted).
 //! - [`demo`]: the newcomer's first command.
 
 pub mod cli;
 pub mod dashboard;
 pub mod demo;
 pub mod identity;
+pub mod listener;
 pub mod service;

@@ -153,6 +153,22 @@ impl SyncService {
     }
 }
 
+/// The reason a session that ended with `code` is counted under in the
+/// child's refusals, or None when it ended for the link's sake (cancelled,
+/// timed out) or ours (internal): those are not the child's doing.
+fn refusal_reason(code: tonic::Code) -> Option<&'static str> {
+    match code {
+        // A change of an origin outside the child's subtree, or unknown.
+        tonic::Code::PermissionDenied => Some("outside-subtree"),
+        // A batch or change that does not decode or does not hash.
+        tonic::Code::InvalidArgument => Some("malformed"),
+        // A message above the size limit (tonic's own check), or more
+        // changes than one session may carry.
+        tonic::Code::OutOfRange | tonic::Code::ResourceExhausted => Some("limits"),
+        _ => None,
+    }
+}
+
 /// Our vector for the subtree of `child`.
 fn vector(node: &Node, child: OrgId) -> pb::Vector {
     let view = node.view();
@@ -292,6 +308,20 @@ async fn session_loop(
     result
 }
 
+/// Counts a batch of `count` changes (as it claims; decoding checks the
+/// claim) against the session's budget of [`SESSION_CHANGES_MAX`], `used`
+/// so far.
+fn take_changes(used: &mut u64, count: u32) -> Result<(), Status> {
+    let after = *used + u64::from(count);
+    if after > SESSION_CHANGES_MAX {
+        return Err(Status::resource_exhausted(format!(
+            "more than {SESSION_CHANGES_MAX} changes in one session"
+        )));
+    }
+    *used = after;
+    Ok(())
+}
+
 /// Stage 1: reads the child's messages, decompresses and verifies each batch
 /// (the CPU-heavy part), and passes it on. A refusal ends the stage: nothing
 /// after it is read.
@@ -310,28 +340,22 @@ async fn receive_stage(
             Ok(Err(status)) => Err(status),
             Ok(Ok(None)) => Err(Status::cancelled("the child closed the stream before Done")),
             Ok(Ok(Some(m))) => match m.kind {
-                Some(pb::child_message::Kind::Batch(batch))
-                    if changes + u64::from(batch.count) > SESSION_CHANGES_MAX =>
-                {
-                    Err(Status::resource_exhausted(format!(
-                        "more than {SESSION_CHANGES_MAX} changes in one session"
-                    )))
-                }
                 Some(pb::child_message::Kind::Batch(batch)) => {
-                    changes += u64::from(batch.count);
-                    let orgs = node.orgs().clone();
-                    blocking(|| {
-                        let changes = codec::decode_batch(&batch)
-                            .map_err(|e| Status::invalid_argument(e.0))?;
-                        ingest::verify(&orgs, child, changes)
-                            .map(|v| Received::Batch(batch.batch_no, v))
-                            .map_err(|e| match e {
-                                ingest::Refusal::Outside { .. }
-                                | ingest::Refusal::UnknownOrigin { .. } => {
-                                    Status::permission_denied(e.to_string())
-                                }
-                                _ => Status::invalid_argument(e.to_string()),
-                            })
+                    take_changes(&mut changes, batch.count).and_then(|()| {
+                        let orgs = node.orgs().clone();
+                        blocking(|| {
+                            let changes = codec::decode_batch(&batch)
+                                .map_err(|e| Status::invalid_argument(e.0))?;
+                            ingest::verify(&orgs, child, changes)
+                                .map(|v| Received::Batch(batch.batch_no, v))
+                                .map_err(|e| match e {
+                                    ingest::Refusal::Outside { .. }
+                                    | ingest::Refusal::UnknownOrigin { .. } => {
+                                        Status::permission_denied(e.to_string())
+                                    }
+                                    _ => Status::invalid_argument(e.to_string()),
+                                })
+                        })
                     })
                 }
                 Some(pb::child_message::Kind::Done(d)) => Ok(Received::Done(d.pending)),
@@ -358,18 +382,52 @@ impl Sync for SyncService {
         request: Request<Streaming<pb::ChildMessage>>,
     ) -> Result<Response<Self::SessionStream>, Status> {
         let peer = request.remote_addr();
-        let chain = peer_chain(&request);
+        let chain = peer_chain(&request).filter(|c| !c.is_empty());
         let mut inbound = request.into_inner();
-        let hello = match tokio::time::timeout(SESSION_IDLE_TIMEOUT, inbound.message()).await {
+        // A certificate says who the peer is before it says anything: it is
+        // admitted (authorization, revocation, its session slots) before
+        // its Hello is awaited, so streams that never say Hello count
+        // against its sessions too. Without one (--insecure), the Hello is
+        // all there is to go by.
+        let admitted = match chain {
+            Some(chain) => Some(self.admit(Some(chain), "", peer)?),
+            None => None,
+        };
+        let first = match tokio::time::timeout(SESSION_IDLE_TIMEOUT, inbound.message()).await {
             Ok(Ok(Some(pb::ChildMessage {
                 kind: Some(pb::child_message::Kind::Hello(h)),
-            }))) => h,
-            Ok(Err(status)) => return Err(status),
-            _ => return Err(Status::invalid_argument("a session starts with Hello")),
+            }))) => Ok(h),
+            Ok(Ok(Some(_))) => Err(Status::invalid_argument("a session starts with Hello")),
+            Ok(Ok(None)) => Err(Status::cancelled(
+                "the child closed the stream before its Hello",
+            )),
+            // Too large, or not a message at all.
+            Ok(Err(status)) => Err(status),
+            Err(_) => Err(Status::deadline_exceeded("the child sent no Hello")),
+        };
+        let hello = match (first, &admitted) {
+            (Ok(hello), _) => hello,
+            // A known child's fault is counted like any later refusal.
+            (Err(status), Some((child, _))) => {
+                return Err(match refusal_reason(status.code()) {
+                    Some(reason) => {
+                        let code = self.node.orgs().code(*child).to_owned();
+                        self.refuse(&code, peer, reason, status)
+                    }
+                    None => status,
+                });
+            }
+            (Err(status), None) => return Err(status),
         };
         let claimed = hello.org.chars().take(40).collect::<String>();
-        let (child, slot) = self.admit(chain, &claimed, peer)?;
+        let (child, slot) = match admitted {
+            Some(admitted) => admitted,
+            None => self.admit(None, &claimed, peer)?,
+        };
         let code = self.node.orgs().code(child).to_owned();
+        if !claimed.is_empty() && claimed != code {
+            warn!(certified = %code, claimed, "peer claims another org than its certificate; using the certificate");
+        }
         if hello.protocol != PROTOCOL_VERSION {
             return Err(self.refuse(
                 &code,
@@ -422,11 +480,8 @@ impl Sync for SyncService {
                     }
                     Err(status) => {
                         warn!(error = %status.message(), applied = tally.applied, "session failed");
-                        if matches!(
-                            status.code(),
-                            tonic::Code::PermissionDenied | tonic::Code::InvalidArgument
-                        ) {
-                            state.refused += 1;
+                        if let Some(reason) = refusal_reason(status.code()) {
+                            state.count_refusal(reason, status.message());
                         }
                         state.last_error = Some(status.message().to_owned());
                         let _ = tx.send(Err(status)).await;
@@ -510,5 +565,57 @@ impl Sync for SyncService {
             info!(child = %code, batches = batch_no, "restore sent");
         });
         Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_carries_at_most_session_changes_max_changes() {
+        let batch = codec::BATCH_CHANGES_MAX as u32;
+        let mut used = 0;
+        let full = SESSION_CHANGES_MAX / u64::from(batch);
+        for _ in 0..full {
+            take_changes(&mut used, batch).unwrap();
+        }
+        let room = (SESSION_CHANGES_MAX - used) as u32;
+        assert!(room < batch);
+        // One more full batch does not fit; what is left does, exactly.
+        let refused = take_changes(&mut used, batch).unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+        assert!(refused.message().contains("2000000 changes in one session"));
+        take_changes(&mut used, room).unwrap();
+        assert_eq!(used, SESSION_CHANGES_MAX);
+        assert!(take_changes(&mut used, 1).is_err());
+        take_changes(&mut used, 0).unwrap();
+        // A claim of u32::MAX cannot overflow the count.
+        assert!(take_changes(&mut 0, u32::MAX).is_err());
+    }
+
+    #[test]
+    fn refusals_are_the_childs_faults_only() {
+        assert_eq!(
+            refusal_reason(tonic::Code::PermissionDenied),
+            Some("outside-subtree")
+        );
+        assert_eq!(
+            refusal_reason(tonic::Code::InvalidArgument),
+            Some("malformed")
+        );
+        assert_eq!(refusal_reason(tonic::Code::OutOfRange), Some("limits"));
+        assert_eq!(
+            refusal_reason(tonic::Code::ResourceExhausted),
+            Some("limits")
+        );
+        for link in [
+            tonic::Code::Cancelled,
+            tonic::Code::DeadlineExceeded,
+            tonic::Code::Internal,
+            tonic::Code::Unknown,
+        ] {
+            assert_eq!(refusal_reason(link), None, "{link:?}");
+        }
     }
 }

@@ -149,7 +149,11 @@ impl Config {
                       # org: this node's org code; upstream: the parent's sync endpoint;\n\
                       # tls_dir: ca.pem, node.pem, node.key; insecure: plaintext links;\n\
                       # [revoked] serials / orgs: certificates and orgs refused from children.\n\n";
-        std::fs::write(&path, format!("{header}{text}"))
+        // Written aside and renamed over: a reader (a hub re-reading its
+        // revocation list) sees the old file or the new one, never a part.
+        let partial = dir.join(format!("{CONFIG_FILE}.partial"));
+        std::fs::write(&partial, format!("{header}{text}"))
+            .and_then(|()| std::fs::rename(&partial, &path))
             .map_err(|source| ConfigError::Io { path, source })
     }
 }

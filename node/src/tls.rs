@@ -1,10 +1,11 @@
 //! TLS for links between nodes: mutual TLS with the certificates in the
 //! node's tls dir (`ca.pem`, `node.pem`, `node.key`), or plaintext with an
-//! explicit `--insecure`.
+//! explicit `--insecure`. The client side is here; the server side (a hub's
+//! listener) is `lunxun_hub::listener`.
 
 use std::path::{Path, PathBuf};
 
-use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity, ServerTlsConfig};
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
 use crate::node::Node;
 
@@ -73,13 +74,4 @@ pub fn client_endpoint(node: &Node, endpoint: Endpoint) -> Result<Endpoint, TlsE
     endpoint
         .tls_config(tls)
         .map_err(|e| TlsError::Config(e.to_string()))
-}
-
-/// The server side of mTLS: our identity, and client certificates required,
-/// issued under our CA file.
-pub fn server_config(dir: &Path) -> Result<ServerTlsConfig, TlsError> {
-    let files = TlsFiles::load(dir)?;
-    Ok(ServerTlsConfig::new()
-        .identity(Identity::from_pem(files.cert, files.key))
-        .client_ca_root(Certificate::from_pem(files.ca)))
 }

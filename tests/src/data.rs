@@ -17,6 +17,7 @@ use tempfile::TempDir;
 
 use crate::node::{Node, Security};
 use crate::orgs;
+use crate::pki::Pki;
 
 /// The generator at a small scale, so a whole hierarchy imports and syncs
 /// in seconds: 60 workers per county, 6 staff per bureau, 6 organs' staff.
@@ -37,6 +38,8 @@ pub struct World {
     tmp: Option<TempDir>,
     pub params: GenParams,
     pub security: Security,
+    /// The world's root CA, with [`Security::Tls`].
+    pub pki: Option<Pki>,
 }
 
 impl World {
@@ -50,7 +53,17 @@ impl World {
             tmp: Some(tmp),
             params: small_params(seed),
             security: Security::default(),
+            pki: None,
         }
+    }
+
+    /// A world whose nodes talk mutual TLS: a root CA made in `pki/` with
+    /// `certs init-ca`, a certificate per node.
+    pub fn tls(test: &str, seed: u64) -> World {
+        let mut world = World::new(test, seed);
+        world.pki = Some(Pki::root(&world.root().join("pki")));
+        world.security = Security::Tls;
+        world
     }
 
     /// The temp dir.
@@ -65,7 +78,7 @@ impl World {
 
     /// Creates the node of `org` syncing to `upstream`.
     pub fn node(&self, org: &str, upstream: Option<&str>) -> Node {
-        Node::init(self.root(), org, upstream, self.security)
+        Node::init(self.root(), org, upstream, self.security, self.pki.as_ref())
     }
 
     /// The hub of `org` with its parent `upstream`, serving.

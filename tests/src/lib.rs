@@ -11,7 +11,14 @@
 //!   restarted on the same port; always killed on drop).
 //! - [`proxy`]: [`Proxy`], a fault-injecting TCP proxy between a child and its
 //!   parent: pass, cut after a random number of bytes, latency, link down,
-//!   or a seeded mix of them, switched at run time.
+//!   or a seeded mix of them, switched at run time; it can record what
+//!   children send.
+//! - [`pki`]: [`Pki`], a per-test root CA made with `certs init-ca`, and
+//!   node certificates made with `certs issue` (hubs for 127.0.0.1); with
+//!   [`World::tls`] every node gets one and the links are mutual TLS
+//!   ([`Security::Tls`]).
+//! - [`raw`]: raw sync clients (tonic with a chosen TLS identity, or none)
+//!   and [`raw::RawSession`], for what a well-behaved child never says.
 //! - [`logs`]: every origin's change log read from a stopped node's store,
 //!   and the exactly-once check (an ancestor holds each origin's log byte
 //!   for byte as the origin wrote it).
@@ -27,7 +34,9 @@ pub mod bins;
 pub mod data;
 pub mod logs;
 pub mod node;
+pub mod pki;
 pub mod proxy;
+pub mod raw;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -38,6 +47,7 @@ use lunxun_node::orgs::OrgDirectory;
 pub use data::World;
 pub use logs::{Logs, assert_exactly_once};
 pub use node::{Node, Output, Security};
+pub use pki::Pki;
 pub use proxy::{Mode, Proxy};
 
 /// Longest wait for anything the tests poll for (a daemon's socket, a change

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use crate::bins::bins;
 use crate::logs::Logs;
+use crate::pki::Pki;
 use crate::{WAIT_MAX, orgs, wait_until};
 
 /// Longest a single command may run before the test fails.
@@ -38,13 +39,17 @@ const HTTP_ADDR_FILE: &str = "http.addr";
 /// Distinguishes the output files of concurrent commands.
 static COMMANDS: AtomicU64 = AtomicU64::new(0);
 
-/// How nodes authenticate each other. Only plaintext exists so far; mTLS
-/// is a change here (certificates per node in its work dir, `https://`).
+/// How nodes authenticate each other.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Security {
     /// `--insecure`: plaintext, the child's claimed org taken at its word.
     #[default]
     Insecure,
+    /// Mutual TLS: every node has a certificate of the world's root in its
+    /// work dir's `tls/` (hubs for 127.0.0.1), is initialised with
+    /// `--tls-dir` and an `https://` upstream, and hubs serve without
+    /// `--insecure`.
+    Tls,
 }
 
 impl Security {
@@ -52,13 +57,17 @@ impl Security {
     pub fn url(self, addr: SocketAddr) -> String {
         match self {
             Security::Insecure => format!("http://{addr}"),
+            Security::Tls => format!("https://{addr}"),
         }
     }
 
-    /// Arguments `init` needs next to `--upstream`.
-    fn init_args(self) -> Vec<String> {
+    /// Arguments `init` needs (next to `--upstream` for plaintext; always
+    /// for TLS, which a hub needs to serve).
+    fn init_args(self, tls_dir: &Path, upstream: bool) -> Vec<String> {
         match self {
-            Security::Insecure => vec!["--insecure".into()],
+            Security::Insecure if upstream => vec!["--insecure".into()],
+            Security::Insecure => Vec::new(),
+            Security::Tls => vec!["--tls-dir".into(), tls_dir.display().to_string()],
         }
     }
 
@@ -66,6 +75,7 @@ impl Security {
     fn serve_args(self) -> Vec<String> {
         match self {
             Security::Insecure => vec!["--insecure".into()],
+            Security::Tls => Vec::new(),
         }
     }
 }
@@ -149,7 +159,14 @@ pub struct Node {
 impl Node {
     /// Creates (`init`) the node of `org` under `root`, syncing to `upstream`
     /// if given. Counties run `lunxun-node`, every other level `lunxun-hub`.
-    pub fn init(root: &Path, org: &str, upstream: Option<&str>, security: Security) -> Node {
+    /// With [`Security::Tls`], `pki` issues the node's certificate first.
+    pub fn init(
+        root: &Path,
+        org: &str,
+        upstream: Option<&str>,
+        security: Security,
+        pki: Option<&Pki>,
+    ) -> Node {
         let id = orgs()
             .get(org)
             .unwrap_or_else(|| panic!("{org} is not in the org directory"));
@@ -172,13 +189,38 @@ impl Node {
             daemon_logs: Vec::new(),
             file_sets: 0,
         };
+        if security == Security::Tls {
+            let pki = pki.unwrap_or_else(|| panic!("{org}: a TLS node needs a PKI"));
+            pki.issue(org, is_hub, &node.tls_dir());
+        }
         let mut args = vec!["init".to_owned(), "--org".into(), org.into()];
         if let Some(url) = upstream {
             args.extend(["--upstream".into(), url.into()]);
-            args.extend(security.init_args());
         }
+        args.extend(security.init_args(&node.tls_dir(), upstream.is_some()));
         node.ok(&args);
         node
+    }
+
+    /// The node's tls dir (`ca.pem`, `node.pem`, `node.key`) with
+    /// [`Security::Tls`]: its work dir's `tls/`.
+    pub fn tls_dir(&self) -> PathBuf {
+        self.work.join("tls")
+    }
+
+    /// The daemon logs (stderr and stdout of every `serve` so far), oldest
+    /// first.
+    pub fn daemon_logs(&self) -> &[PathBuf] {
+        &self.daemon_logs
+    }
+
+    /// Everything the daemons of this node wrote to stderr so far.
+    pub fn daemon_stderr(&self) -> String {
+        self.daemon_logs
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "err"))
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .collect()
     }
 
     /// The data dir.

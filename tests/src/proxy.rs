@@ -6,7 +6,11 @@
 //! connections arrive, so a run is replayable up to the timing of the
 //! processes. A cut or reset closes the sockets with SO_LINGER 0, so both
 //! ends see a reset at once (never a silent stall that only a timeout ends).
+//!
+//! It can also record what children send ([`Proxy::capture`]), for tests
+//! that replay a captured session byte for byte.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -67,6 +71,9 @@ enum Plan {
     },
 }
 
+/// Child-to-parent bytes recorded per connection, by arrival order.
+type Captured = Mutex<BTreeMap<u64, Vec<u8>>>;
+
 struct Shared {
     name: String,
     mode: Mutex<Mode>,
@@ -79,6 +86,10 @@ struct Shared {
     cuts: AtomicU64,
     bytes_up: AtomicU64,
     bytes_down: AtomicU64,
+    /// Whether new connections' child-to-parent bytes are recorded.
+    capture: std::sync::atomic::AtomicBool,
+    /// Recorded child-to-parent bytes, per connection (by arrival order).
+    captured: Captured,
 }
 
 impl Shared {
@@ -154,6 +165,8 @@ impl Proxy {
             cuts: AtomicU64::new(0),
             bytes_up: AtomicU64::new(0),
             bytes_down: AtomicU64::new(0),
+            capture: std::sync::atomic::AtomicBool::new(false),
+            captured: Mutex::new(BTreeMap::new()),
         });
         runtime.spawn(accept(listener, shared.clone()));
         Proxy {
@@ -180,6 +193,24 @@ impl Proxy {
     /// Forwards new connections to `target` instead.
     pub fn set_target(&self, target: SocketAddr) {
         *self.shared.target.lock().unwrap_or_else(|p| p.into_inner()) = target;
+    }
+
+    /// Records what children send through new connections from now on
+    /// (see [`Proxy::captured`]).
+    pub fn capture(&self, on: bool) {
+        self.shared.capture.store(on, Ordering::SeqCst);
+    }
+
+    /// The bytes each recorded connection carried from the child to the
+    /// parent, in the order the connections arrived.
+    pub fn captured(&self) -> Vec<Vec<u8>> {
+        self.shared
+            .captured
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     pub fn stats(&self) -> Stats {
@@ -221,7 +252,15 @@ fn reset(stream: &TcpStream) {
 }
 
 async fn connection(mut inbound: TcpStream, shared: Arc<Shared>) {
-    shared.connections.fetch_add(1, Ordering::SeqCst);
+    let index = shared.connections.fetch_add(1, Ordering::SeqCst);
+    let capture = shared.capture.load(Ordering::SeqCst).then(|| {
+        shared
+            .captured
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(index, Vec::new());
+        (&shared.captured, index)
+    });
     let mut cut_all = shared.cut_all.subscribe();
     let (cut_after, latency) = match shared.plan() {
         Plan::Reset => {
@@ -252,6 +291,7 @@ async fn connection(mut inbound: TcpStream, shared: Arc<Shared>) {
             &budget,
             latency,
             &shared.bytes_up,
+            capture,
         );
         let down = pump(
             &mut out_read,
@@ -259,6 +299,7 @@ async fn connection(mut inbound: TcpStream, shared: Arc<Shared>) {
             &budget,
             latency,
             &shared.bytes_down,
+            None,
         );
         tokio::pin!(up, down);
         let (mut up_done, mut down_done) = (false, false);
@@ -301,14 +342,16 @@ enum End {
 }
 
 /// Copies from `from` to `to` until EOF, an error, or the shared byte budget
-/// running out, delaying each chunk by `latency` and counting the bytes
-/// forwarded in `forwarded`.
+/// running out, delaying each chunk by `latency`, counting the bytes
+/// forwarded in `forwarded` and recording them in `capture` (a connection's
+/// entry) if given.
 async fn pump(
     from: &mut (impl AsyncReadExt + Unpin),
     to: &mut (impl AsyncWriteExt + Unpin),
     budget: &AtomicI64,
     latency: Duration,
     forwarded: &AtomicU64,
+    capture: Option<(&Captured, u64)>,
 ) -> End {
     let mut buf = vec![0u8; CHUNK_BYTES];
     loop {
@@ -329,6 +372,12 @@ async fn pump(
             return End::Error;
         }
         forwarded.fetch_add(allowed as u64, Ordering::SeqCst);
+        if let Some((captured, index)) = capture {
+            let mut captured = captured.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(bytes) = captured.get_mut(&index) {
+                bytes.extend_from_slice(&buf[..allowed]);
+            }
+        }
         if allowed < n {
             return End::Cut;
         }

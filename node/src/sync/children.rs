@@ -40,6 +40,10 @@ const META_REFUSALS: &str = "refusals";
 
 /// Counts a refusal of a peer that is not (or not yet known to be) a child.
 pub fn count_unidentified_refusal(node: &Node, reason: &str) {
+    // Refusals come from concurrent tasks: one read-modify-write at a time,
+    // or counts get lost.
+    static COUNTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _counting = COUNTING.lock().unwrap_or_else(|p| p.into_inner());
     let mut counts = unidentified_refusals(node);
     *counts.entry(reason.to_owned()).or_default() += 1;
     let _ = node.store().set_meta(
