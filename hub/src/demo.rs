@@ -34,7 +34,6 @@ use lunxun_node::sync::worker;
 use lunxun_node::view::View;
 use tokio::sync::watch;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 
 use crate::identity::Identity;
 use crate::service::SyncService;
@@ -270,19 +269,12 @@ async fn run_async(
                 .tls_dir
                 .clone()
                 .ok_or_else(|| fail("no tls dir"))?;
-            let tls = lunxun_node::tls::server_config(&dir).map_err(fail)?;
+            let tls = crate::listener::server_config(&dir).map_err(fail)?;
             let service = SyncService::new(n.node.clone(), Identity::Certificate).into_server();
-            let mut stop = stop.clone();
+            let (node, mut stop) = (n.node.clone(), stop.clone());
             tokio::spawn(async move {
-                let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-                let mut server = match Server::builder().tls_config(tls) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        tracing::error!(error = %e, "demo sync service");
-                        return;
-                    }
-                };
-                let _ = server
+                let incoming = crate::listener::incoming(listener, tls, node);
+                let _ = Server::builder()
                     .add_service(service)
                     .serve_with_incoming_shutdown(incoming, async move {
                         let _ = stop.wait_for(|s| *s).await;
