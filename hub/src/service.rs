@@ -146,9 +146,9 @@ impl SyncService {
         status: Status,
     ) -> Status {
         warn!(child, peer = ?peer, reason, error = %status.message(), "refused");
-        let mut state = ChildState::load(&self.node, child);
-        state.count_refusal(reason, status.message());
-        let _ = state.save(&self.node, child);
+        let _ = ChildState::update(&self.node, child, |state| {
+            state.count_refusal(reason, status.message())
+        });
         status
     }
 }
@@ -455,39 +455,48 @@ impl Sync for SyncService {
                 let mut tally = Tally::default();
                 let result =
                     session_loop(node.clone(), child, inbound, tx.clone(), &mut tally).await;
-                let mut state = ChildState::load(&node, &code);
-                state.sessions += 1;
-                state.last_session = Some(started);
-                state.peer = peer.map(|p| p.to_string());
-                state.applied += tally.applied;
-                state.skipped += tally.skipped;
-                match result {
-                    Ok(pending) => {
-                        state.pending = pending;
-                        if pending == Some(0) && !tally.held {
-                            state.last_success = Some(now_ms());
-                            state.last_error = None;
-                        } else if tally.held {
-                            state.last_error =
-                                Some("some origins are held back (see HELD in status)".into());
+                let failure = result
+                    .as_ref()
+                    .err()
+                    .map(|s| (s.code(), s.message().to_owned()));
+                let _ = ChildState::update(&node, &code, |state| {
+                    state.sessions += 1;
+                    state.last_session = Some(started);
+                    state.peer = peer.map(|p| p.to_string());
+                    state.applied += tally.applied;
+                    state.skipped += tally.skipped;
+                    match (&result, &failure) {
+                        (Ok(pending), _) => {
+                            state.pending = *pending;
+                            if *pending == Some(0) && !tally.held {
+                                state.last_success = Some(now_ms());
+                                state.last_error = None;
+                            } else if tally.held {
+                                state.last_error =
+                                    Some("some origins are held back (see HELD in status)".into());
+                            }
                         }
-                        info!(
-                            applied = tally.applied,
-                            skipped = tally.skipped,
-                            ?pending,
-                            "session ended"
-                        );
+                        (Err(_), Some((code, message))) => {
+                            if let Some(reason) = refusal_reason(*code) {
+                                state.count_refusal(reason, message);
+                            }
+                            state.last_error = Some(message.clone());
+                        }
+                        (Err(_), None) => {}
                     }
+                });
+                match result {
+                    Ok(pending) => info!(
+                        applied = tally.applied,
+                        skipped = tally.skipped,
+                        ?pending,
+                        "session ended"
+                    ),
                     Err(status) => {
                         warn!(error = %status.message(), applied = tally.applied, "session failed");
-                        if let Some(reason) = refusal_reason(status.code()) {
-                            state.count_refusal(reason, status.message());
-                        }
-                        state.last_error = Some(status.message().to_owned());
                         let _ = tx.send(Err(status)).await;
                     }
                 }
-                let _ = state.save(&node, &code);
             }
             .instrument(span),
         );

@@ -63,6 +63,16 @@ pub fn unidentified_refusals(node: &Node) -> std::collections::BTreeMap<String, 
 }
 
 impl ChildState {
+    /// Changes a child's record: one read-modify-write at a time, since two
+    /// sessions of one child may end together.
+    pub fn update(node: &Node, code: &str, change: impl FnOnce(&mut ChildState)) -> Result<()> {
+        static UPDATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _updating = UPDATING.lock().unwrap_or_else(|p| p.into_inner());
+        let mut state = ChildState::load(node, code);
+        change(&mut state);
+        state.save(node, code)
+    }
+
     /// Counts a refusal of this child for `reason`, with its message.
     pub fn count_refusal(&mut self, reason: &str, message: &str) {
         self.refused += 1;
