@@ -39,7 +39,8 @@ use lunxun_tests::data::extra_class;
 use lunxun_tests::pki::{backup_identity, serial, swap_identity};
 use lunxun_tests::raw::{RawSession, Tls, client, runtime};
 use lunxun_tests::{
-    Logs, Node, Pki, Proxy, World, assert_exactly_once, copy_dir, seed, wait_until,
+    Logs, Node, POLL_INTERVAL, Pki, Proxy, WAIT_MAX, World, assert_exactly_once, copy_dir, seed,
+    wait_until,
 };
 use prost::Message;
 use serde_json::Value;
@@ -206,6 +207,44 @@ fn peer_refusals(status: &Value, reason: &str) -> u64 {
     status["refused_peers"][reason].as_u64().unwrap_or(0)
 }
 
+/// The hub's daemon log once some line of it satisfies `line`. The hub logs
+/// a refusal just after the peer sees it, so a test that checks the log
+/// right after the client's error must wait for it; panics with the log if
+/// the line never comes.
+fn hub_logged(hub: &Node, what: &str, line: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        let log = hub.daemon_stderr();
+        if log.lines().any(&line) {
+            return log;
+        }
+        assert!(
+            start.elapsed() < WAIT_MAX,
+            "the hub logs {what}; its log after {WAIT_MAX:?}:\n{log}"
+        );
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// The hub's status once it counts at least `min` refused peers for
+/// `reason` (counted just after the refusal is logged); panics with the
+/// counters otherwise.
+fn hub_counted(hub: &Node, reason: &str, min: u64) -> Value {
+    let start = Instant::now();
+    loop {
+        let status = hub.status_json();
+        if peer_refusals(&status, reason) >= min {
+            return status;
+        }
+        assert!(
+            start.elapsed() < WAIT_MAX,
+            "the hub counts {min} refused peers for {reason}: {}",
+            status["refused_peers"]
+        );
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
 /// A status's code and message, with its sources (where TLS alerts hide).
 fn describe(status: &tonic::Status) -> String {
     let mut text = format!("{:?}: {}", status.code(), status.message());
@@ -362,20 +401,13 @@ fn a_client_without_a_certificate_is_refused() {
     eprintln!("the client saw: {text}");
     // The client reads TLS's certificate_required alert or only the
     // connection closing, as the race goes; the hub names the fault.
-    let log = bureau.hub.daemon_stderr();
-    assert!(
-        log.lines().any(|l| l.contains("TLS handshake refused")
+    hub_logged(&bureau.hub, "the refusal with the peer's address", |l| {
+        l.contains("TLS handshake refused")
             && l.contains("reason=\"certificate\"")
             && l.contains("peer sent no certificates")
-            && l.contains("peer=127.0.0.1:")),
-        "the hub logs the refusal with the peer's address:\n{log}"
-    );
-    let status = bureau.hub.status_json();
-    assert!(
-        peer_refusals(&status, "certificate") >= 1,
-        "{}",
-        status["refused_peers"]
-    );
+            && l.contains("peer=127.0.0.1:")
+    });
+    hub_counted(&bureau.hub, "certificate", 1);
     bureau.assert_unchanged(&before, "a client without a certificate");
     bureau.assert_serves_others();
     bureau.finish();
@@ -404,18 +436,10 @@ fn a_certificate_from_another_ca_is_refused() {
     );
     // Both roots have the same name: the chain leads to ours, and the
     // signature does not verify.
-    let log = bureau.hub.daemon_stderr();
-    assert!(
-        log.lines()
-            .any(|l| l.contains("TLS handshake refused") && l.contains("invalid peer certificate")),
-        "the hub logs the refusal:\n{log}"
-    );
-    let status = bureau.hub.status_json();
-    assert!(
-        peer_refusals(&status, "certificate") >= 1,
-        "{}",
-        status["refused_peers"]
-    );
+    hub_logged(&bureau.hub, "the refusal", |l| {
+        l.contains("TLS handshake refused") && l.contains("invalid peer certificate")
+    });
+    hub_counted(&bureau.hub, "certificate", 1);
     bureau.assert_unchanged(&before, "a certificate of another CA");
     bureau.assert_serves_others();
 
@@ -504,20 +528,12 @@ fn an_expired_certificate_is_refused() {
     }
     // The hub names the fault in its log (the child may or may not read
     // TLS's alert before the connection closes).
-    let log = bureau.hub.daemon_stderr();
     for fault in ["certificate expired", "certificate not valid yet"] {
-        assert!(
-            log.lines()
-                .any(|l| l.contains("TLS handshake refused") && l.contains(fault)),
-            "the hub logs {fault}:\n{log}"
-        );
+        hub_logged(&bureau.hub, fault, |l| {
+            l.contains("TLS handshake refused") && l.contains(fault)
+        });
     }
-    let status = bureau.hub.status_json();
-    assert!(
-        peer_refusals(&status, "certificate") >= 2,
-        "{}",
-        status["refused_peers"]
-    );
+    hub_counted(&bureau.hub, "certificate", 2);
     bureau.assert_unchanged(&before, "an expired certificate");
     bureau.assert_serves_others();
     swap_identity(&own, &tls);
@@ -571,12 +587,7 @@ fn intermediate_cas_vouch_only_for_their_subtree_and_can_be_revoked() {
         "{}",
         out.stderr
     );
-    let status = hub.status_json();
-    assert!(
-        peer_refusals(&status, "certificate") >= 1,
-        "{}",
-        status["refused_peers"]
-    );
+    hub_counted(&hub, "certificate", 1);
 
     // 湖北's CA revoked: what it signed is refused; the root's still passes.
     swap_identity(&by_hubei, &tls);
@@ -621,12 +632,7 @@ fn a_grandchild_dialing_its_grandparent_is_refused() {
         "{}",
         out.stderr
     );
-    let status = province.status_json();
-    assert!(
-        peer_refusals(&status, "not-a-child") >= 1,
-        "{}",
-        status["refused_peers"]
-    );
+    let status = hub_counted(&province, "not-a-child", 1);
     assert!(
         child(&status, COUNTY).is_null(),
         "a grandchild is not listed"
@@ -689,12 +695,7 @@ fn revoked_serials_and_orgs_are_refused_without_restart() {
         // first time round).
         bureau.county.sync_ok();
     }
-    let status = bureau.hub.status_json();
-    assert!(
-        peer_refusals(&status, "revoked") >= 2,
-        "{}",
-        status["refused_peers"]
-    );
+    hub_counted(&bureau.hub, "revoked", 2);
     // No restart: the daemon started by `snapshot` served throughout.
     assert_eq!(bureau.hub.daemon_logs().len(), serves);
     assert!(
@@ -748,19 +749,10 @@ fn a_peer_that_never_finishes_its_handshake_is_dropped() {
             .all(|k| *k + Duration::from_secs(1) >= HANDSHAKE_TIMEOUT),
         "not before the timeout: {kept:?}"
     );
-    let status = bureau.hub.status_json();
-    assert!(
-        peer_refusals(&status, "tls-handshake") >= 3,
-        "{}",
-        status["refused_peers"]
-    );
-    assert!(
-        bureau
-            .hub
-            .daemon_stderr()
-            .contains("no TLS handshake within"),
-        "the hub logs why"
-    );
+    hub_counted(&bureau.hub, "tls-handshake", 3);
+    hub_logged(&bureau.hub, "why", |l| {
+        l.contains("no TLS handshake within")
+    });
     bureau.finish();
 }
 
@@ -808,13 +800,9 @@ fn a_siblings_certificate_identifies_the_sibling() {
         "counted against the certificate's org: {sibling}"
     );
     assert_eq!(child_refusals(&status, COUNTY, "outside-subtree"), 0);
-    assert!(
-        bureau
-            .hub
-            .daemon_stderr()
-            .contains("peer claims another org than its certificate"),
-        "the hub logs the mismatch"
-    );
+    hub_logged(&bureau.hub, "the mismatch", |l| {
+        l.contains("peer claims another org than its certificate")
+    });
     bureau.assert_unchanged(&before, "a county with its sibling's certificate");
     bureau.assert_serves_others();
     swap_identity(&own, &bureau.county.tls_dir());
