@@ -326,6 +326,55 @@ async fn next_message(
     }
 }
 
+/// Opens a session: says Hello on `tx` and returns the parent's stream with
+/// its vector, which comes first. Every wait is bounded; over TLS, a parent
+/// that closes the connection before answering is refusing our certificate
+/// (TLS 1.3 shows the refusal only now).
+async fn open_session(
+    node: &Node,
+    url: &str,
+    client: &mut SyncClient<Channel>,
+    tx: &mpsc::Sender<pb::ChildMessage>,
+    rx: mpsc::Receiver<pb::ChildMessage>,
+) -> Result<(tonic::Streaming<pb::ParentMessage>, ParentVector), SyncError> {
+    let hello = pb::Hello {
+        protocol: PROTOCOL_VERSION,
+        org: node.code().to_owned(),
+        incarnation: Bytes::copy_from_slice(&node.incarnation()),
+    };
+    // The channel is new: the Hello never waits for room.
+    tx.send(pb::ChildMessage {
+        kind: Some(pb::child_message::Kind::Hello(hello)),
+    })
+    .await
+    .map_err(|_| SyncError::Link("the stream to the parent closed".into()))?;
+    let first = async {
+        let mut inbound = tokio::time::timeout(
+            SESSION_IDLE_TIMEOUT,
+            client.session(ReceiverStream::new(rx)),
+        )
+        .await
+        .map_err(|_| SyncError::Link("the parent did not answer the session".into()))?
+        .map_err(|s| status_error(url, &s))?
+        .into_inner();
+        let first = next_message(url, &mut inbound).await?;
+        Ok::<_, SyncError>((inbound, first))
+    };
+    let (inbound, first) = first.await.map_err(|e| refusal_before_answer(url, e))?;
+    let Some(pb::parent_message::Kind::Vector(vector)) = first else {
+        return Err(ProtocolError::Unexpected("a message other than the vector first").into());
+    };
+    let parent = ParentVector {
+        incarnation: vector.incarnation.to_vec(),
+        entries: vector
+            .entries
+            .into_iter()
+            .map(|e| (e.origin, (e.seq, hash_from(&e.hash))))
+            .collect(),
+    };
+    Ok((inbound, parent))
+}
+
 fn ack_info(ack: pb::Ack) -> AckInfo {
     AckInfo {
         batch_no: ack.batch_no,
@@ -375,41 +424,8 @@ pub async fn run_session(
             }
         }
     };
-    send(
-        &tx,
-        pb::child_message::Kind::Hello(pb::Hello {
-            protocol: PROTOCOL_VERSION,
-            org: node.code().to_owned(),
-            incarnation: Bytes::copy_from_slice(&node.incarnation()),
-        }),
-    )
-    .await?;
-    let first = async {
-        let mut inbound = tokio::time::timeout(
-            SESSION_IDLE_TIMEOUT,
-            client.session(ReceiverStream::new(rx)),
-        )
-        .await
-        .map_err(|_| SyncError::Link("the parent did not answer the session".into()))?
-        .map_err(|s| status_error(url, &s))?
-        .into_inner();
-        let vector = next_message(url, &mut inbound).await?;
-        Ok::<_, SyncError>((inbound, vector))
-    };
-    let (mut inbound, vector) = first.await.map_err(|e| refusal_before_answer(url, e))?;
-    let vector = match vector {
-        Some(pb::parent_message::Kind::Vector(v)) => v,
-        _ => return Err(ProtocolError::Unexpected("a message other than the vector first").into()),
-    };
+    let (mut inbound, parent) = open_session(&node, url, &mut client, &tx, rx).await?;
     let mut session = ChildSession::new(node.code(), local_heads(&node), WINDOW_BATCHES);
-    let parent = ParentVector {
-        incarnation: vector.incarnation.to_vec(),
-        entries: vector
-            .entries
-            .into_iter()
-            .map(|e| (e.origin, (e.seq, hash_from(&e.hash))))
-            .collect(),
-    };
     debug!(origins = parent.entries.len(), "parent vector received");
     session.on_vector(parent, |o, s| stored_hash(&node, o, s))?;
     // Our own log disagrees with the parent's copy: refuse writes until
@@ -509,39 +525,7 @@ async fn probe_vector(
     client: &mut SyncClient<Channel>,
 ) -> Result<ParentVector, SyncError> {
     let (tx, rx) = mpsc::channel::<pb::ChildMessage>(2);
-    let hello = pb::ChildMessage {
-        kind: Some(pb::child_message::Kind::Hello(pb::Hello {
-            protocol: PROTOCOL_VERSION,
-            org: node.code().to_owned(),
-            incarnation: Bytes::copy_from_slice(&node.incarnation()),
-        })),
-    };
-    tx.send(hello)
-        .await
-        .map_err(|_| SyncError::Link("the stream to the parent closed".into()))?;
-    let mut inbound = tokio::time::timeout(
-        SESSION_IDLE_TIMEOUT,
-        client.session(ReceiverStream::new(rx)),
-    )
-    .await
-    .map_err(|_| SyncError::Link("the parent did not answer the session".into()))?
-    .map_err(|s| status_error(url, &s))?
-    .into_inner();
-    let vector = match next_message(url, &mut inbound)
-        .await
-        .map_err(|e| refusal_before_answer(url, e))?
-    {
-        Some(pb::parent_message::Kind::Vector(v)) => v,
-        _ => return Err(ProtocolError::Unexpected("a message other than the vector first").into()),
-    };
-    let parent = ParentVector {
-        incarnation: vector.incarnation.to_vec(),
-        entries: vector
-            .entries
-            .into_iter()
-            .map(|e| (e.origin, (e.seq, hash_from(&e.hash))))
-            .collect(),
-    };
+    let (mut inbound, parent) = open_session(node, url, client, &tx, rx).await?;
     let pending = local_heads(node)
         .iter()
         .map(|(o, (seq, _))| seq.saturating_sub(parent.entries.get(o).map_or(0, |e| e.0)))
