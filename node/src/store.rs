@@ -88,6 +88,15 @@ fn origin_prefix(origin: &str) -> Vec<u8> {
     key
 }
 
+/// The first key after every key of `origin`: its keys are
+/// `origin ‖ 0x00 ‖ …`, and `origin ‖ 0x01` sorts after all of them and
+/// before any longer origin's.
+fn origin_end(origin: &str) -> Vec<u8> {
+    let mut key = origin.as_bytes().to_vec();
+    key.push(KEY_SEPARATOR + 1);
+    key
+}
+
 impl Store {
     /// Opens (creating if needed) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
@@ -141,14 +150,20 @@ impl Store {
         }
     }
 
-    fn decode(&self, key: &[u8], value: &[u8]) -> Result<LogEntry, StoreError> {
+    /// A log key's origin and what follows its separator (the seq).
+    fn split_key<'k>(&self, key: &'k [u8]) -> Result<(&'k str, &'k [u8]), StoreError> {
         let sep = key
             .iter()
             .position(|&b| b == KEY_SEPARATOR)
             .ok_or_else(|| self.corrupt("log key without separator"))?;
         let origin = std::str::from_utf8(&key[..sep])
             .map_err(|_| self.corrupt("log key origin is not utf-8"))?;
-        let seq: [u8; 8] = key[sep + 1..]
+        Ok((origin, &key[sep + 1..]))
+    }
+
+    fn decode(&self, key: &[u8], value: &[u8]) -> Result<LogEntry, StoreError> {
+        let (origin, seq) = self.split_key(key)?;
+        let seq: [u8; 8] = seq
             .try_into()
             .map_err(|_| self.corrupt(format!("log key of {origin} has a bad seq")))?;
         if value.len() < 8 {
@@ -195,13 +210,7 @@ impl Store {
     pub fn truncate_after(&self, origin: &str, seq: u64) -> Result<usize, StoreError> {
         let keys: Vec<sled::IVec> = self
             .log
-            .range(
-                log_key(origin, seq.saturating_add(1))..{
-                    let mut e = origin.as_bytes().to_vec();
-                    e.push(KEY_SEPARATOR + 1);
-                    e
-                },
-            )
+            .range(log_key(origin, seq.saturating_add(1))..origin_end(origin))
             .keys()
             .collect::<Result<_, _>>()
             .map_err(|e| self.engine(e))?;
@@ -246,19 +255,11 @@ impl Store {
                 break;
             };
             let (key, _) = first.map_err(|e| self.engine(e))?;
-            let sep = key
-                .iter()
-                .position(|&b| b == KEY_SEPARATOR)
-                .ok_or_else(|| self.corrupt("log key without separator"))?;
-            let origin = std::str::from_utf8(&key[..sep])
-                .map_err(|_| self.corrupt("log key origin is not utf-8"))?;
+            let (origin, _) = self.split_key(&key)?;
             if let Some(last) = self.last(origin)? {
                 out.push(last);
             }
-            // Every key of this origin is `origin ‖ 0x00 ‖ …`; `origin ‖ 0x01`
-            // sorts after all of them and before any longer origin.
-            from = key[..sep].to_vec();
-            from.push(KEY_SEPARATOR + 1);
+            from = origin_end(origin);
         }
         Ok(out)
     }
