@@ -73,19 +73,31 @@ pub fn seed(test: &str, default: u64) -> u64 {
     seed
 }
 
+/// Polls `check` until it returns `Ok`, at most `max`, and returns what it
+/// found; panics naming `what` and the last `Err` (the state seen) otherwise.
+pub fn wait_for<T>(what: &str, max: Duration, mut check: impl FnMut() -> Result<T, String>) -> T {
+    let start = Instant::now();
+    loop {
+        match check() {
+            Ok(found) => return found,
+            Err(last) if start.elapsed() > max => {
+                panic!("timed out after {max:?} waiting for {what}; last seen: {last}")
+            }
+            Err(_) => std::thread::sleep(POLL_INTERVAL),
+        }
+    }
+}
+
 /// Polls `done` until it returns true, at most `max`; panics naming `what`
 /// otherwise.
 pub fn wait_until_for(what: &str, max: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    loop {
+    wait_for(what, max, || {
         if done() {
-            return;
+            Ok(())
+        } else {
+            Err("not yet".into())
         }
-        if start.elapsed() > max {
-            panic!("timed out after {max:?} waiting for {what}");
-        }
-        std::thread::sleep(POLL_INTERVAL);
-    }
+    })
 }
 
 /// [`wait_until_for`] with [`WAIT_MAX`].

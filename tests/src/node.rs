@@ -559,27 +559,23 @@ impl Node {
     /// Waits until this node's status counts `changes` changes of
     /// `origins` origins (through its daemon if it serves).
     pub fn wait_for_changes(&mut self, origins: u64, changes: u64) {
-        let org = self.org.clone();
-        let mut last = Value::Null;
-        let what = format!("{org} to hold {changes} changes of {origins} origins");
-        let mut check = || {
+        let what = format!(
+            "{} to hold {changes} changes of {origins} origins",
+            self.org
+        );
+        crate::wait_for(&what, WAIT_MAX, || {
             if self.daemon.is_some() {
                 self.assert_serving();
             }
-            let status = self.status_json();
-            last = status["counts"].clone();
-            last["origins"].as_u64() == Some(origins) && last["changes"].as_u64() == Some(changes)
-        };
-        let start = Instant::now();
-        loop {
-            if check() {
-                return;
+            let counts = self.status_json()["counts"].clone();
+            if counts["origins"].as_u64() == Some(origins)
+                && counts["changes"].as_u64() == Some(changes)
+            {
+                Ok(())
+            } else {
+                Err(format!("counts {counts}"))
             }
-            if start.elapsed() > WAIT_MAX {
-                panic!("timed out waiting for {what}; last counts {last}");
-            }
-            std::thread::sleep(crate::POLL_INTERVAL);
-        }
+        })
     }
 
     /// Prints the tail of every daemon log of this node to stderr.

@@ -39,7 +39,7 @@ use lunxun_tests::data::extra_class;
 use lunxun_tests::pki::{backup_identity, serial, swap_identity};
 use lunxun_tests::raw::{RawSession, Tls, client, runtime};
 use lunxun_tests::{
-    Logs, Node, POLL_INTERVAL, Pki, Proxy, WAIT_MAX, World, assert_exactly_once, copy_dir, seed,
+    Logs, Node, Pki, Proxy, WAIT_MAX, World, assert_exactly_once, copy_dir, seed, wait_for,
     wait_until,
 };
 use prost::Message;
@@ -209,40 +209,33 @@ fn peer_refusals(status: &Value, reason: &str) -> u64 {
 
 /// The hub's daemon log once some line of it satisfies `line`. The hub logs
 /// a refusal just after the peer sees it, so a test that checks the log
-/// right after the client's error must wait for it; panics with the log if
-/// the line never comes.
+/// right after the client's error must wait for it.
 fn hub_logged(hub: &Node, what: &str, line: impl Fn(&str) -> bool) -> String {
-    let start = Instant::now();
-    loop {
+    wait_for(&format!("the hub to log {what}"), WAIT_MAX, || {
         let log = hub.daemon_stderr();
         if log.lines().any(&line) {
-            return log;
+            Ok(log)
+        } else {
+            Err(format!("its log:\n{log}"))
         }
-        assert!(
-            start.elapsed() < WAIT_MAX,
-            "the hub logs {what}; its log after {WAIT_MAX:?}:\n{log}"
-        );
-        std::thread::sleep(POLL_INTERVAL);
-    }
+    })
 }
 
 /// The hub's status once it counts at least `min` refused peers for
-/// `reason` (counted just after the refusal is logged); panics with the
-/// counters otherwise.
+/// `reason` (counted just after the refusal is logged).
 fn hub_counted(hub: &Node, reason: &str, min: u64) -> Value {
-    let start = Instant::now();
-    loop {
-        let status = hub.status_json();
-        if peer_refusals(&status, reason) >= min {
-            return status;
-        }
-        assert!(
-            start.elapsed() < WAIT_MAX,
-            "the hub counts {min} refused peers for {reason}: {}",
-            status["refused_peers"]
-        );
-        std::thread::sleep(POLL_INTERVAL);
-    }
+    wait_for(
+        &format!("the hub to count {min} refused peers for {reason}"),
+        WAIT_MAX,
+        || {
+            let status = hub.status_json();
+            if peer_refusals(&status, reason) >= min {
+                Ok(status)
+            } else {
+                Err(status["refused_peers"].to_string())
+            }
+        },
+    )
 }
 
 /// A status's code and message, with its sources (where TLS alerts hide).
