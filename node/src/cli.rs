@@ -555,6 +555,35 @@ pub fn run_in_daemon(
     }
 }
 
+/// What both binaries do around a command: set up logging (`info` while
+/// serving, `warn` otherwise, `RUST_LOG` overrides), hand the command to the
+/// daemon serving `data` when `forward` ([`goes_through_daemon`]) and one
+/// runs, else `run` it on stdout; on failure, say why and exit with its code.
+pub fn main_with(
+    data: &Path,
+    serving: bool,
+    forward: bool,
+    run: impl FnOnce(&mut Output) -> Result<(), CliError>,
+) {
+    use std::io::IsTerminal;
+    crate::logging::init_with(if serving { "info" } else { "warn" });
+    if forward && let Some(code) = crate::admin::forward(data, forwarded_args()) {
+        std::process::exit(code);
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut io = Output {
+        out: &mut out,
+        progress: std::io::stderr().is_terminal(),
+    };
+    if let Err(e) = run(&mut io) {
+        if !e.message.is_empty() {
+            eprintln!("error: {}", e.message);
+        }
+        std::process::exit(e.code);
+    }
+}
+
 /// This process's arguments without `--data DIR` (the daemon has its own).
 pub fn forwarded_args() -> Vec<String> {
     let mut out = Vec::new();
