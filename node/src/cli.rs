@@ -779,8 +779,9 @@ fn gen_files(args: GenArgs, io: &mut Output<'_>) -> CliResult {
 fn directory(extension: Option<&Path>) -> Result<crate::orgs::OrgDirectory, CliError> {
     match extension {
         None => Ok(crate::orgs::OrgDirectory::builtin()),
-        Some(p) => crate::orgs::OrgDirectory::with_extension(p)
-            .map_err(|e| CliError::new(exit::REFUSED, e.to_string())),
+        Some(p) => {
+            crate::config::load_orgs(p).map_err(|e| CliError::new(exit::REFUSED, e.to_string()))
+        }
     }
 }
 

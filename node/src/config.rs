@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::orgs::{OrgDirectory, OrgError};
+use crate::policy::{Policy, PolicyError};
+
 /// File name of the configuration inside the data dir.
 pub const CONFIG_FILE: &str = "config.toml";
 /// File name of the policy overrides inside the data dir.
@@ -158,6 +161,32 @@ impl Config {
     }
 }
 
+/// The built-in org directory extended by the local file at `path` (if it
+/// exists).
+pub fn load_orgs(path: &Path) -> Result<OrgDirectory, OrgError> {
+    let mut dir = OrgDirectory::builtin();
+    if path.exists() {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| OrgError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        dir.add_csv(&file, &text)?;
+    }
+    Ok(dir)
+}
+
+/// Loads the policy at `path`, or the defaults when there is no such file
+/// (a node without a policy file follows the national documents).
+pub fn load_policy(path: &Path) -> Result<Policy, PolicyError> {
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => Policy::from_toml(&text, &file),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Policy::default()),
+        Err(source) => Err(PolicyError::Io { file, source }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,5 +239,26 @@ mod tests {
                 .to_string()
                 .contains("bogus")
         );
+    }
+
+    #[test]
+    fn load_policy_or_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.toml");
+        assert_eq!(load_policy(&path).unwrap(), Policy::default());
+        std::fs::write(&path, "[rotation.county]\nmax_years = 2\n").unwrap();
+        assert_eq!(
+            load_policy(&path).unwrap().rotation.county,
+            crate::policy::Cycle {
+                min_years: 1,
+                max_years: 2
+            }
+        );
+        std::fs::write(&path, "[rotation.county]\nmax_years = 0\n").unwrap();
+        let e = load_policy(&path).unwrap_err().to_string();
+        assert!(e.contains(&path.display().to_string()), "{e}");
+        // A directory where the file should be is an error, not the default.
+        let e = load_policy(dir.path()).unwrap_err();
+        assert!(matches!(e, PolicyError::Io { .. }), "{e}");
     }
 }

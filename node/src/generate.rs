@@ -400,7 +400,7 @@ pub fn generate_node(params: &GenParams, orgs: &OrgDirectory, org: OrgId) -> Nod
             let end = (start + chrono::TimeDelta::days(span - 1)).min(year_end);
             let days = ((end - start).num_days() + 1) as u32;
             classes.push(Class {
-                class_id: ClassId::from_str_unchecked(&format!("{year}-C{:02}", k + 1)),
+                class_id: class_id(&format!("{year}-C{:02}", k + 1)),
                 title: format!("{year}年{}", TITLES[rng.random_range(0..TITLES.len())]),
                 category: CATEGORIES[rng.random_range(0..CATEGORIES.len())].to_owned(),
                 mode: Mode::Centralized,
@@ -412,7 +412,7 @@ pub fn generate_node(params: &GenParams, orgs: &OrgDirectory, org: OrgId) -> Nod
             });
         }
         let online = Class {
-            class_id: ClassId::from_str_unchecked(&format!("{year}-WL")),
+            class_id: class_id(&format!("{year}-WL")),
             title: format!("{year}年网络学院自学"),
             category: "政治理论".into(),
             mode: Mode::Online,
@@ -429,7 +429,7 @@ pub fn generate_node(params: &GenParams, orgs: &OrgDirectory, org: OrgId) -> Nod
             (long_start + chrono::TimeDelta::days(rng.random_range(39..75))).min(year_end);
         let long_days = ((long_end - long_start).num_days() + 1) as u32;
         let long = Class {
-            class_id: ClassId::from_str_unchecked(&format!("{year}-ZQB")),
+            class_id: class_id(&format!("{year}-ZQB")),
             title: format!("{year}年领导干部进修班"),
             category: "关键少数".into(),
             mode: Mode::Centralized,
@@ -797,12 +797,10 @@ pub fn generate_scaled(
     }
 }
 
-impl ClassId {
-    /// For generated ids known to be valid.
-    fn from_str_unchecked(s: &str) -> ClassId {
-        s.parse()
-            .unwrap_or_else(|_| unreachable!("generated class id {s} is invalid"))
-    }
+/// A generated class id, known to be valid.
+fn class_id(s: &str) -> ClassId {
+    s.parse()
+        .unwrap_or_else(|_| unreachable!("generated class id {s} is invalid"))
 }
 
 #[cfg(test)]

@@ -1,60 +1,20 @@
-//! Ingest: storing changes that were written elsewhere — a child's sync
-//! batches at a hub, or the parent's copy of our subtree during a restore.
+//! Ingest: decoding and checking changes that were written elsewhere — a
+//! child's sync batches at a hub, or the parent's copy of our subtree during
+//! a restore — before the core's placement ([`lunxun_core::placement`])
+//! decides what each one is.
 //!
-//! Two steps, so the expensive one can run off the write lock:
-//!
-//! 1. [`verify`] (no node state): decode every change, check that its origin
-//!    is known and allowed (inside the sender's subtree) and that its hash
-//!    matches its content, and decode its record. Any failure here is the
-//!    sender's or the link's fault, and refuses the whole batch: nothing of it
-//!    is written ([`Refusal`]).
-//! 2. [`place`] (pure, given the heads): each change is the next of its origin
-//!    (accept), one already held (skip: a resend or a replay), a fork (refuse
-//!    loudly, keep the first), or beyond a gap (hold back). A change whose
-//!    record is malformed while its chain is intact is the origin's fault, not
-//!    the link's: it is quarantined. After a held or quarantined change, the
-//!    rest of that origin waits; other origins keep flowing.
-//!
-//! [`crate::node::Node::ingest`] runs `place` under the write lock and appends
-//! the accepted changes durably before anything is acknowledged.
-
-use std::collections::{BTreeMap, HashMap};
-use std::fmt;
+//! [`verify`] decodes every change and its record (the codec is this crate's)
+//! and runs [`lunxun_core::placement::check`] on it; any failure refuses the
+//! whole batch. [`crate::node::Node::ingest`] then runs [`place`] under the
+//! write lock and appends the accepted changes durably before anything is
+//! acknowledged.
 
 use bytes::Bytes;
 
-use crate::changelog::{Admission, Change, Hash, Head, admit};
+pub use lunxun_core::placement::{Held, HeldReason, Placed, Refusal, Verified, check, place};
+
 use crate::codec;
-use crate::model::{Invalid, Record};
 use crate::orgs::{OrgDirectory, OrgId};
-
-/// Why a whole batch was refused; nothing of it was written.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    /// The batch or a change in it does not decode.
-    #[error("malformed batch: {0}")]
-    Malformed(String),
-    /// A change of an origin the org directory does not know.
-    #[error("change of unknown origin {origin}")]
-    UnknownOrigin { origin: String },
-    /// A change of an origin outside the sender's subtree.
-    #[error("change of origin {origin}, outside {sender}'s subtree")]
-    Outside { origin: String, sender: String },
-    /// A change whose hash does not match its content.
-    #[error("change {origin} seq {seq} does not match its hash")]
-    BadHash { origin: String, seq: u64 },
-}
-
-/// A change that passed [`verify`].
-#[derive(Debug, Clone)]
-pub struct Verified {
-    pub org: OrgId,
-    pub change: Change,
-    /// The change exactly as received, to be stored and forwarded as is.
-    pub bytes: Bytes,
-    /// The decoded record, or why it is malformed (then it is quarantined).
-    pub record: Result<Record, Invalid>,
-}
 
 /// Decodes and checks a batch of encoded changes from `sender`, whose subtree
 /// bounds the origins it may send.
@@ -68,162 +28,19 @@ pub fn verify(
         .map(|bytes| {
             let change =
                 codec::decode_change(bytes.clone()).map_err(|e| Refusal::Malformed(e.0))?;
-            let org = orgs
-                .get(&change.origin)
-                .ok_or_else(|| Refusal::UnknownOrigin {
-                    origin: change.origin.clone(),
-                })?;
-            if !orgs.is_within(org, sender) {
-                return Err(Refusal::Outside {
-                    origin: change.origin.clone(),
-                    sender: orgs.code(sender).to_owned(),
-                });
-            }
-            if !change.hash_is_valid() {
-                return Err(Refusal::BadHash {
-                    origin: change.origin.clone(),
-                    seq: change.seq,
-                });
-            }
             let record = codec::decode_record(&change.record);
-            Ok(Verified {
-                org,
-                change,
-                bytes,
-                record,
-            })
+            check(orgs, sender, change, bytes, record)
         })
         .collect()
 }
 
-/// Why an origin's changes are held back from a given seq on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HeldReason {
-    /// The record does not validate; the origin must be fixed or this node upgraded.
-    Quarantined(String),
-    /// A change arrived before the ones preceding it.
-    Gap { expected: u64 },
-    /// Another change with this seq (or its predecessor) is already held.
-    Fork,
-}
-
-impl fmt::Display for HeldReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HeldReason::Quarantined(e) => write!(f, "quarantined: {e}"),
-            HeldReason::Gap { expected } => write!(f, "gap: seq {expected} is missing"),
-            HeldReason::Fork => {
-                f.write_str("fork: another change with this seq is already held; the first is kept")
-            }
-        }
-    }
-}
-
-/// An origin held back at `seq`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Held {
-    pub origin: String,
-    pub seq: u64,
-    pub reason: HeldReason,
-}
-
-/// What [`place`] decided for one batch.
-#[derive(Debug, Default)]
-pub struct Placed {
-    /// The next changes of their origins, in order, with their records
-    /// (drained by [`crate::node::Node::ingest`] once stored).
-    pub accepted: Vec<(OrgId, Change, Bytes, Record)>,
-    /// Changes stored (set by [`crate::node::Node::ingest`]).
-    pub applied: u32,
-    /// Changes already held (resends, replays).
-    pub skipped: u32,
-    /// Origins held back, at their first held change.
-    pub held: Vec<Held>,
-    /// Changes not applied because their origin is held (the held ones included).
-    pub held_changes: u32,
-    /// For every origin the batch touched: the head after it (seq, hash).
-    pub touched: BTreeMap<String, (u64, Hash)>,
-}
-
-impl Placed {
-    pub fn quarantined(&self) -> u32 {
-        self.held
-            .iter()
-            .filter(|h| matches!(h.reason, HeldReason::Quarantined(_)))
-            .count() as u32
-    }
-}
-
-/// Places verified changes against the heads a node holds. `heads` is
-/// advanced as changes are accepted, so consecutive batches can be placed
-/// before one append. `hash_at` looks up the hash held at an earlier seq.
-pub fn place(
-    verified: Vec<Verified>,
-    heads: &mut HashMap<OrgId, Head>,
-    hash_at: impl Fn(&str, u64) -> Option<Hash>,
-    now_ms: i64,
-) -> Placed {
-    let mut placed = Placed::default();
-    let mut blocked: std::collections::HashSet<OrgId> = std::collections::HashSet::new();
-    // Origins touched, with one of their codes, in first-seen order.
-    let mut touched: Vec<(OrgId, String)> = Vec::new();
-    for v in verified {
-        if !touched.iter().any(|(o, _)| *o == v.org) {
-            touched.push((v.org, v.change.origin.clone()));
-        }
-        if blocked.contains(&v.org) {
-            placed.held_changes += 1;
-            continue;
-        }
-        let head = heads.get(&v.org).copied();
-        let admission = admit(&v.change, head.as_ref(), |seq| {
-            hash_at(&v.change.origin, seq)
-        });
-        let reason = match admission {
-            Admission::Duplicate => {
-                placed.skipped += 1;
-                continue;
-            }
-            Admission::Fork { .. } => HeldReason::Fork,
-            Admission::Gap { expected } => HeldReason::Gap { expected },
-            Admission::Next => match v.record {
-                Err(e) => HeldReason::Quarantined(e.0),
-                Ok(record) => {
-                    heads.insert(
-                        v.org,
-                        Head {
-                            seq: v.change.seq,
-                            hash: v.change.hash,
-                            written_at_ms: v.change.written_at_ms,
-                            received_at_ms: now_ms,
-                        },
-                    );
-                    placed.accepted.push((v.org, v.change, v.bytes, record));
-                    continue;
-                }
-            },
-        };
-        placed.held.push(Held {
-            origin: v.change.origin.clone(),
-            seq: v.change.seq,
-            reason,
-        });
-        placed.held_changes += 1;
-        blocked.insert(v.org);
-    }
-    for (org, origin) in touched {
-        let after = heads
-            .get(&org)
-            .map_or((0, crate::changelog::GENESIS), |h| (h.seq, h.hash));
-        placed.touched.insert(origin, after);
-    }
-    placed
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
-    use crate::changelog::GENESIS;
+    use crate::changelog::{Change, GENESIS, Hash};
+    use crate::model::Record;
     use crate::model::{PersonId, Rank, RosterEntry};
 
     fn roster_bytes(name: &str) -> Bytes {
@@ -381,8 +198,11 @@ mod tests {
 
 #[cfg(test)]
 mod properties {
+    use std::collections::HashMap;
+
     use super::*;
-    use crate::changelog::GENESIS;
+    use crate::changelog::{Change, GENESIS};
+    use crate::model::Record;
     use lunxun_proto::v1 as pb;
     use proptest::prelude::*;
     use prost::Message;

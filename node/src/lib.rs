@@ -23,28 +23,26 @@
 //! - [`tls`], [`certs`]: mutual TLS between nodes, and the certificates for it.
 //! - [`config`], [`error`], [`logging`]: configuration, errors, logs.
 
+// The pure layer, re-exported under the paths the rest of this crate (and
+// its users) name: `lunxun_node::model` is `lunxun_core::model`.
+pub use lunxun_core::{
+    changelog, coverage, figures, model, orgs, placement, policy, rollup, rules, view,
+};
+
 pub mod admin;
 pub mod certs;
-pub mod changelog;
 pub mod cli;
 pub mod codec;
 pub mod config;
-pub mod coverage;
 pub mod daemon;
 pub mod error;
 pub mod generate;
 pub mod import;
 pub mod ingest;
 pub mod logging;
-pub mod model;
 pub mod node;
-pub mod orgs;
-pub mod policy;
 pub mod render;
 pub mod reports;
-pub mod rollup;
-pub mod rules;
 pub mod store;
 pub mod sync;
 pub mod tls;
-pub mod view;

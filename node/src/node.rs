@@ -124,7 +124,7 @@ impl Node {
             });
         }
         config.validate(&dir.join(crate::config::CONFIG_FILE))?;
-        let orgs = OrgDirectory::with_extension(&dir.join(ORGS_FILE))?;
+        let orgs = crate::config::load_orgs(&dir.join(ORGS_FILE))?;
         if orgs.get(&config.org).is_none() {
             return Err(Error::UnknownOrg(config.org));
         }
@@ -144,11 +144,11 @@ impl Node {
             });
         }
         let config = Config::load(dir)?;
-        let orgs = Arc::new(OrgDirectory::with_extension(&dir.join(ORGS_FILE))?);
+        let orgs = Arc::new(crate::config::load_orgs(&dir.join(ORGS_FILE))?);
         let me = orgs
             .get(&config.org)
             .ok_or_else(|| Error::UnknownOrg(config.org.clone()))?;
-        let policy = Policy::load_or_default(&dir.join(POLICY_FILE))?;
+        let policy = crate::config::load_policy(&dir.join(POLICY_FILE))?;
         let store = Store::open(&dir.join(STORE_DIR))?;
         undo_unfinished_write(&store, &config.org)?;
         let conflict = store

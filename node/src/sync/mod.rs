@@ -7,7 +7,8 @@
 
 pub mod children;
 pub mod client;
-pub mod session;
+/// The child's session machine, from the core.
+pub use lunxun_core::session::child as session;
 pub mod worker;
 
 /// Runs blocking work (sled, compression) from async code: off the runtime's

@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::path::Path;
 
 use crate::model::Level;
 
@@ -103,20 +102,6 @@ impl OrgDirectory {
             panic!("built-in org directory is malformed: {e}");
         }
         dir
-    }
-
-    /// The built-in directory extended by a local file (if it exists).
-    pub fn with_extension(path: &Path) -> Result<OrgDirectory, OrgError> {
-        let mut dir = Self::builtin();
-        if path.exists() {
-            let file = path.display().to_string();
-            let text = std::fs::read_to_string(path).map_err(|source| OrgError::Io {
-                file: file.clone(),
-                source,
-            })?;
-            dir.add_csv(&file, &text)?;
-        }
-        Ok(dir)
     }
 
     /// Adds rows `code,name,level,parent[,longitude,latitude]` (header

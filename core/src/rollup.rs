@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::coverage::{OwnFigures, RuleCount, entry_status};
+use crate::figures::{OwnFigures, RuleCount, entry_status};
 use crate::model::{Date, PersonId, Rank};
 use crate::orgs::{OrgDirectory, OrgId};
 use crate::policy::Policy;

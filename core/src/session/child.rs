@@ -1,6 +1,6 @@
 //! The child's side of one sync session, as a state machine without I/O.
 //!
-//! The transport ([`super::client`]) feeds it the parent's vector and acks,
+//! The transport (`lunxun_node::sync::client`) feeds it the parent's vector and acks,
 //! asks it what to send next, and tells it what it sent; this module decides
 //! and checks everything else:
 //!

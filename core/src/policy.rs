@@ -12,8 +12,6 @@
 //! `policy show` prints it, and a bureau can save it as the starting point of
 //! its own file.
 
-use std::path::Path;
-
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::model::{CLASS_DAYS_MAX, Level};
@@ -305,17 +303,6 @@ impl Policy {
             other => other,
         })?;
         Ok(policy)
-    }
-
-    /// Loads `path`, or the defaults when there is no such file (a node
-    /// without a policy file follows the national documents).
-    pub fn load_or_default(path: &Path) -> Result<Policy, PolicyError> {
-        let file = path.display().to_string();
-        match std::fs::read_to_string(path) {
-            Ok(text) => Policy::from_toml(&text, &file),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Policy::default()),
-            Err(source) => Err(PolicyError::Io { file, source }),
-        }
     }
 
     /// The whole document as commented TOML, readable by a bureau's IT staff.
@@ -900,26 +887,5 @@ mod tests {
             p.validate().unwrap_err().to_string(),
             "policy: plan_period.years 0 is not within 1..=10"
         );
-    }
-
-    #[test]
-    fn load_or_default() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("policy.toml");
-        assert_eq!(Policy::load_or_default(&path).unwrap(), Policy::default());
-        std::fs::write(&path, "[rotation.county]\nmax_years = 2\n").unwrap();
-        assert_eq!(
-            Policy::load_or_default(&path).unwrap().rotation.county,
-            Cycle {
-                min_years: 1,
-                max_years: 2
-            }
-        );
-        std::fs::write(&path, "[rotation.county]\nmax_years = 0\n").unwrap();
-        let e = Policy::load_or_default(&path).unwrap_err().to_string();
-        assert!(e.contains(&path.display().to_string()), "{e}");
-        // A directory where the file should be is an error, not the default.
-        let e = Policy::load_or_default(dir.path()).unwrap_err();
-        assert!(matches!(e, PolicyError::Io { .. }), "{e}");
     }
 }

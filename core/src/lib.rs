@@ -1,0 +1,33 @@
+//! lunxun-core: the pure layer of lunxun — what a reader needs to learn the
+//! domain and the protocol, with no I/O at all.
+//!
+//! Nothing here touches the network, the disk, the clock or a runtime: no
+//! tokio, tonic, prost or sled (a test in this crate checks the sources for
+//! them). Dates (`as_of`) and times (`now_ms`) are arguments; the node crate
+//! supplies them.
+//!
+//! # Layout, from the bottom up
+//!
+//! - [`model`]: the domain (people, roster entries, classes, attendance), plain Rust.
+//! - [`orgs`]: the org directory (the real division tree, embedded; extensible from text).
+//! - [`policy`]: the policy document (cycles, hour thresholds, windows) with the texts' defaults.
+//! - [`rules`]: the rules of DOMAIN.md as pure functions over records.
+//! - [`changelog`]: the per-origin hash-chained change log.
+//! - [`placement`]: what each received change is against the heads held (next, duplicate, fork, gap, quarantine).
+//! - [`view`]: the in-memory materialized view every query reads.
+//! - [`figures`]: one roster entry's statuses and the counts they add up to.
+//! - [`rollup`]: coverage figures maintained incrementally as changes arrive.
+//! - [`coverage`]: the contract's coverage report for a subtree.
+//! - [`session`]: the sync session machines, the child's and the parent's.
+
+pub mod changelog;
+pub mod coverage;
+pub mod figures;
+pub mod model;
+pub mod orgs;
+pub mod placement;
+pub mod policy;
+pub mod rollup;
+pub mod rules;
+pub mod session;
+pub mod view;

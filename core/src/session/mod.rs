@@ -1,0 +1,12 @@
+//! The sync session machines, one per side, as inputs → outputs without I/O.
+//!
+//! - [`child`]: the child's side — what to send above the parent's vector,
+//!   the window, the acks, forks and lost tails, completion.
+//! - [`parent`]: the parent's side — the change budget, which verified
+//!   batches are appended together, when each may be acknowledged, which
+//!   origins are held.
+//!
+//! The transports in `lunxun-node` (child) and `lunxun-hub` (parent) only move
+//! bytes between the network, the store and these machines.
+
+pub mod child;
