@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 use lunxun_hub::identity::Identity;
 use lunxun_hub::service::SyncService;
 use lunxun_node::config::Config;
-use lunxun_node::generate;
 use lunxun_node::model::{Date, Rank, Record, RosterEntry};
 use lunxun_node::node::Node;
 use lunxun_node::orgs::OrgDirectory;
@@ -109,7 +108,7 @@ async fn run() -> anyhow::Result<()> {
 
     let people = 20_000;
     let rows = 200_000;
-    let data = generate::generate_scaled(42, &orgs, county.me(), people, rows, as_of);
+    let data = lunxun_gen::generate_scaled(42, &orgs, county.me(), people, rows, as_of);
     let mut records: Vec<Record> = data.roster.into_iter().map(Record::Roster).collect();
     records.extend(data.classes.into_iter().map(Record::Class));
     records.extend(data.attendance.into_iter().map(Record::Attendance));

@@ -20,11 +20,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use lunxun_gen::GenParams;
 use lunxun_node::certs;
 use lunxun_node::cli::{self as node_cli, CliError, CliResult, Output, exit};
 use lunxun_node::config::Config;
 use lunxun_node::coverage;
-use lunxun_node::generate::{self, GenParams};
 use lunxun_node::import::{self, ImportOptions};
 use lunxun_node::model::Record;
 use lunxun_node::node::Node;
@@ -201,15 +201,15 @@ async fn run_async(
     for (i, &(code, offline)) in SLICE.iter().enumerate() {
         let org = orgs.get(code).ok_or_else(|| fail(code))?;
         let files = data.join("files").join(code);
-        let generated = generate::generate_node(&params, &orgs, org);
+        let generated = lunxun_gen::generate_node(&params, &orgs, org);
         // Offices keep their lists in all the ways they do: CSV or Excel,
         // Chinese or English headers.
         let xlsx = i % 3 == 1;
         let chinese = i % 4 != 3;
         if xlsx {
-            generate::write_xlsx(&generated, &files, chinese).map_err(fail)?;
+            lunxun_gen::write_xlsx(&generated, &files, chinese).map_err(fail)?;
         } else {
-            generate::write_csv(&generated, &files, chinese).map_err(fail)?;
+            lunxun_gen::write_csv(&generated, &files, chinese).map_err(fail)?;
         }
         let parent = orgs.parent(org).map(|p| orgs.code(p).to_owned());
         let upstream = parent

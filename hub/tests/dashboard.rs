@@ -11,9 +11,9 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use calamine::{Data, Reader, Xlsx};
+use lunxun_gen::{GenParams, NodeData};
 use lunxun_hub::dashboard;
 use lunxun_node::config::Config;
-use lunxun_node::generate::{self, GenParams, NodeData};
 use lunxun_node::model::{Date, Record};
 use lunxun_node::node::Node;
 use lunxun_node::render::Lang;
@@ -67,7 +67,8 @@ fn fixture() -> Fixture {
     let mut data = Vec::new();
     for org in ["100000", "410000", "410100", "410102", "419001"] {
         let orgs = national.orgs();
-        let generated = generate::generate_node(&params, orgs, orgs.get(org).expect("a known org"));
+        let generated =
+            lunxun_gen::generate_node(&params, orgs, orgs.get(org).expect("a known org"));
         if org == "100000" {
             national
                 .write_records(records(&generated))

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use lunxun_node::config::Config;
 use lunxun_node::coverage;
-use lunxun_node::generate;
 use lunxun_node::import::{self, ImportOptions};
 use lunxun_node::model::{Date, Record};
 use lunxun_node::node::Node;
@@ -49,9 +48,9 @@ fn main() -> anyhow::Result<()> {
     let county = orgs.get("410102").expect("中原区 is in the directory");
     let tmp = tempfile::tempdir()?;
 
-    let data = generate::generate_scaled(42, &orgs, county, people, rows, as_of);
+    let data = lunxun_gen::generate_scaled(42, &orgs, county, people, rows, as_of);
     let files = tmp.path().join("files");
-    generate::write_csv(&data, &files, true)?;
+    lunxun_gen::write_csv(&data, &files, true)?;
     println!(
         "data: {} roster rows, {} attendance rows, {} classes (CSV, Chinese headers)",
         data.roster.len(),

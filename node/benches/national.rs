@@ -15,10 +15,10 @@
 
 use std::time::{Duration, Instant};
 
+use lunxun_gen::GenParams;
 use lunxun_node::changelog::{Change, GENESIS};
 use lunxun_node::codec::{self, BATCH_CHANGES_MAX};
 use lunxun_node::config::Config;
-use lunxun_node::generate::{self, GenParams};
 use lunxun_node::ingest;
 use lunxun_node::model::{Date, Record};
 use lunxun_node::node::Node;
@@ -94,7 +94,7 @@ fn main() -> anyhow::Result<()> {
         .collect();
     for (i, &org) in origins.iter().enumerate() {
         let t = Instant::now();
-        let data = generate::generate_node(&params, &orgs, org);
+        let data = lunxun_gen::generate_node(&params, &orgs, org);
         gen_time += t.elapsed();
         people_rows += data.roster.len() as u64;
         attendance_rows += data.attendance.len() as u64;
@@ -184,7 +184,7 @@ fn main() -> anyhow::Result<()> {
     );
     // A county's batch arrives; the next query recounts only its people.
     let county = orgs.get("410102").expect("county");
-    let mut data = generate::generate_node(
+    let mut data = lunxun_gen::generate_node(
         &GenParams {
             seed: 99,
             ..params.clone()

@@ -706,7 +706,7 @@ pub fn run_on(node: &Arc<Node>, command: Command, io: &mut Output<'_>) -> CliRes
 }
 
 fn gen_files(args: GenArgs, io: &mut Output<'_>) -> CliResult {
-    use crate::generate::{self, GenParams};
+    use lunxun_gen::GenParams;
     let orgs = crate::orgs::OrgDirectory::builtin();
     let root = orgs.get(&args.org).ok_or_else(|| {
         CliError::new(
@@ -748,14 +748,14 @@ fn gen_files(args: GenArgs, io: &mut Output<'_>) -> CliResult {
     let chinese = args.lang == Lang::Zh;
     let (mut people, mut rows) = (0usize, 0usize);
     for (org, _) in &nodes {
-        let data = generate::generate_node(&params, &orgs, *org);
+        let data = lunxun_gen::generate_node(&params, &orgs, *org);
         people += data.roster.len();
         rows += data.attendance.len();
         let dir = args.out.join(orgs.code(*org));
         match args.format {
-            GenFormat::Csv => generate::write_csv(&data, &dir, chinese)
+            GenFormat::Csv => lunxun_gen::write_csv(&data, &dir, chinese)
                 .map_err(|e| CliError::new(exit::FAILED, format!("{}: {e}", dir.display())))?,
-            GenFormat::Xlsx => generate::write_xlsx(&data, &dir, chinese)
+            GenFormat::Xlsx => lunxun_gen::write_xlsx(&data, &dir, chinese)
                 .map_err(|e| CliError::new(exit::FAILED, format!("{}: {e}", dir.display())))?,
         }
         if let Some(b) = &bar {

@@ -17,7 +17,6 @@
 //! - [`coverage`]: rotation and hour coverage per node and subtree.
 //! - [`rollup`]: coverage rollups maintained incrementally as changes arrive.
 //! - [`reports`]: one person's record, the personnel lists, the 通报, XLSX/CSV export.
-//! - [`generate`]: a deterministic generator of realistic rosters and trainings.
 //! - [`daemon`], [`admin`]: `serve`'s tasks, and the local endpoint other commands use while it runs.
 //! - [`cli`], [`render`]: the command line and its output formats.
 //! - [`tls`], [`certs`]: mutual TLS between nodes, and the certificates for it.
@@ -36,7 +35,6 @@ pub mod codec;
 pub mod config;
 pub mod daemon;
 pub mod error;
-pub mod generate;
 pub mod import;
 pub mod ingest;
 pub mod logging;

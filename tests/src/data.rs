@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::TimeDelta;
+use lunxun_gen::{GenParams, NodeData};
 use lunxun_node::changelog::{GENESIS, Head};
 use lunxun_node::coverage;
-use lunxun_node::generate::{self, GenParams, NodeData};
 use lunxun_node::model::{Attendance, Class, Date, Hours, Mode, Outcome, Record};
 use lunxun_node::policy::Policy;
 use lunxun_node::view::View;
@@ -93,7 +93,7 @@ impl World {
         let id = orgs()
             .get(org)
             .unwrap_or_else(|| panic!("{org} is not in the org directory"));
-        generate::generate_node(&self.params, orgs(), id)
+        lunxun_gen::generate_node(&self.params, orgs(), id)
     }
 }
 

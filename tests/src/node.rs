@@ -14,7 +14,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use lunxun_node::generate::{self, NodeData};
+use lunxun_gen::NodeData;
 use lunxun_node::model::Level;
 use serde_json::Value;
 
@@ -326,7 +326,7 @@ impl Node {
         let set = self.file_sets;
         self.file_sets += 1;
         let dir = self.work.join(format!("files-{set}"));
-        generate::write_csv(data, &dir, set % 2 == 1).expect("write generated files");
+        lunxun_gen::write_csv(data, &dir, set % 2 == 1).expect("write generated files");
         if !data.roster.is_empty() {
             self.import_roster(&dir.join("roster.csv"));
         }

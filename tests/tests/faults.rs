@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::TimeDelta;
-use lunxun_node::generate::{self, NodeData};
+use lunxun_gen::NodeData;
 use lunxun_node::model::Date;
 use lunxun_proto::v1 as pb;
 use lunxun_proto::v1::sync_client::SyncClient;
@@ -218,7 +218,7 @@ fn a_parent_killed_mid_push_loses_nothing_and_applies_nothing_twice() {
     // A county with a large log: tens of thousands of changes.
     let id = orgs().get("410102").expect("中原区");
     let big: NodeData =
-        generate::generate_scaled(seed, orgs(), id, 5_000, 60_000, chain.world.params.as_of);
+        lunxun_gen::generate_scaled(seed, orgs(), id, 5_000, 60_000, chain.world.params.as_of);
     chain.county.import_data(&big);
     let total = chain.county.own_seq();
     assert!(total > 60_000, "a large log: {total}");
@@ -320,7 +320,7 @@ fn a_hub_restored_from_an_old_copy_gets_whole_again_from_children_and_parent() {
     let status = chain.prefecture.status_json();
     assert_eq!(status["writable"], false, "{status}");
     let extra = extra_class(&prefecture_data, 2, date("2026-05-20"));
-    generate::write_csv(&extra, &chain.prefecture.work().join("refused"), false)
+    lunxun_gen::write_csv(&extra, &chain.prefecture.work().join("refused"), false)
         .expect("write a trainings file");
     let trainings = chain.prefecture.work().join("refused/trainings.csv");
     let args = [
@@ -586,9 +586,10 @@ fn a_county_killed_mid_import_keeps_nothing_of_the_import() {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut chain = Chain::start("import", seed, false, false);
     let id = orgs().get("410102").expect("中原区");
-    let big = generate::generate_scaled(seed, orgs(), id, 4_000, 56_000, chain.world.params.as_of);
+    let big =
+        lunxun_gen::generate_scaled(seed, orgs(), id, 4_000, 56_000, chain.world.params.as_of);
     let files = chain.county.work().join("big");
-    generate::write_csv(&big, &files, true).expect("write the files");
+    lunxun_gen::write_csv(&big, &files, true).expect("write the files");
     chain.county.serve();
     chain.county.import_roster(&files.join("roster.csv"));
     let before = chain.county.own_seq();

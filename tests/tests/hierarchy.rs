@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use lunxun_node::generate::NodeData;
+use lunxun_gen::NodeData;
 use lunxun_tests::data::{assert_coverage_matches, oracle};
 use lunxun_tests::{Logs, Node, TREE, World, assert_exactly_once, build_tree, parent_of, seed};
 

@@ -28,10 +28,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use lunxun_gen::NodeData;
 use lunxun_hub::service::CHILD_SESSIONS_MAX;
 use lunxun_node::changelog::{Change, GENESIS, Hash};
 use lunxun_node::codec::{self, BATCH_BYTES_MAX, BATCH_CHANGES_MAX};
-use lunxun_node::generate::NodeData;
 use lunxun_node::model::{Date, Obligation, ObligationKind, Record, date_to_days};
 use lunxun_node::sync::client::{MESSAGE_BYTES_MAX, SESSION_CHANGES_MAX};
 use lunxun_proto::v1 as pb;
