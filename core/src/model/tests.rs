@@ -1,6 +1,7 @@
 //! Tests of the domain model: ID numbers, dates, hours, record validation.
 
 use super::*;
+use chrono::NaiveDate;
 
 fn id_with_check(first17: &str) -> String {
     let mut d = [0u8; 17];
