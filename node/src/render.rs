@@ -103,9 +103,32 @@ pub fn csv(
         .collect();
     w.write_record(&header).map_err(io::Error::from)?;
     for row in rows {
-        w.write_record(row).map_err(io::Error::from)?;
+        w.write_record(row.iter().map(|cell| csv_safe(cell).into_owned()))
+            .map_err(io::Error::from)?;
     }
     w.flush()
+}
+
+/// A cell as it may stand in a CSV file that a spreadsheet opens: a text
+/// that would start a formula (`=`, `+`, `-`, `@`, a tab or a carriage
+/// return first) gets a leading `'`, as OWASP's CSV-injection advice says, so
+/// Excel and WPS show it as text instead of evaluating it. Numbers (`-3`,
+/// `+1.5`, `-12.5%`) and the `-` that stands for "no value" stay as they are.
+pub fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    let starts_formula = cell
+        .chars()
+        .next()
+        .is_some_and(|c| matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r'));
+    let number = cell == "-"
+        || cell
+            .trim_end_matches('%')
+            .parse::<f64>()
+            .is_ok_and(f64::is_finite);
+    if starts_formula && !number {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
 }
 
 /// Writes one JSON document and a newline.
@@ -122,6 +145,39 @@ pub fn percent(rate: Option<f64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_cells_never_start_a_formula() {
+        for (cell, safe) in [
+            (
+                "=HYPERLINK(\"http://x\",\"点击\")",
+                "'=HYPERLINK(\"http://x\",\"点击\")",
+            ),
+            ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+            ("+86 10 1234", "'+86 10 1234"),
+            ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"),
+            ("\t=1+1", "'\t=1+1"),
+            ("\r=1+1", "'\r=1+1"),
+            // Numbers and the no-value dash are kept.
+            ("-3", "-3"),
+            ("+1.5", "+1.5"),
+            ("-12.5%", "-12.5%"),
+            ("-", "-"),
+            ("郑州市", "郑州市"),
+            ("a=b", "a=b"),
+            ("", ""),
+        ] {
+            assert_eq!(csv_safe(cell), safe, "{cell:?}");
+        }
+        let mut out = Vec::new();
+        let columns = [Column {
+            en: "name",
+            zh: "姓名",
+            numeric: false,
+        }];
+        csv(&mut out, &columns, &[vec!["=1+1".into()]], Lang::En).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "name\n'=1+1\n");
+    }
 
     #[test]
     fn cjk_columns_align() {
