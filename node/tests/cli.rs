@@ -434,3 +434,116 @@ fn usage_and_state_errors_have_exit_codes() {
     let help = ok(&data, &["--help"]);
     assert!(help.contains("Exit codes"), "{help}");
 }
+
+/// Runs `lunxun-node` with its address space capped at `bytes`, so a file
+/// that makes it allocate without bound fails this test instead of waking the
+/// machine's OOM killer.
+fn node_capped(data: &Path, bytes: u64, args: &[&str]) -> Out {
+    let out = Command::new("prlimit")
+        .arg(format!("--as={bytes}"))
+        .arg(env!("CARGO_BIN_EXE_lunxun-node"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run lunxun-node under prlimit (util-linux)");
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A workbook whose parts are those of `base` plus `extra` (name, bytes),
+/// every part deflated.
+fn repack(base: &Path, extra: (&str, &[u8]), out: &Path) {
+    use std::io::{Read, Write};
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(base).unwrap()).unwrap();
+    let mut writer = zip::ZipWriter::new(std::fs::File::create(out).unwrap());
+    let deflated = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(true);
+    for i in 0..zip.len() {
+        let mut part = zip.by_index(i).unwrap();
+        let name = part.name().unwrap().to_string();
+        if name == extra.0 {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        part.read_to_end(&mut bytes).unwrap();
+        writer.start_file(name, deflated).unwrap();
+        writer.write_all(&bytes).unwrap();
+    }
+    writer.start_file(extra.0, deflated).unwrap();
+    writer.write_all(extra.1).unwrap();
+    writer.finish().unwrap();
+}
+
+#[test]
+fn workbook_bombs_are_refused_in_one_line_within_bounded_memory() {
+    const CAP_BYTES: u64 = 1 << 30;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = county(tmp.path());
+    ok(
+        &data,
+        &[
+            "import",
+            "roster",
+            examples().join("roster.csv").to_str().unwrap(),
+        ],
+    );
+    let before = own_seq(&data);
+
+    // Two cells, A1 and XFD1048576: a dense reader would ask for 17 billion cells.
+    let grid = tmp.path().join("grid.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "身份证号").unwrap();
+    sheet.write_string(1_048_575, 16_383, "x").unwrap();
+    book.save(&grid).unwrap();
+    assert!(std::fs::metadata(&grid).unwrap().len() < 16 * 1024);
+    let out = node_capped(
+        &data,
+        CAP_BYTES,
+        &["import", "roster", grid.to_str().unwrap()],
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("grid.xlsx"), "{}", out.stderr);
+    assert!(out.stderr.contains("XFD1048576"), "{}", out.stderr);
+
+    // Shared strings that deflate from 300 MiB of one byte to a few hundred KB.
+    let strings = tmp.path().join("strings.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    book.add_worksheet().write_string(0, 0, "身份证号").unwrap();
+    let small = tmp.path().join("small.xlsx");
+    book.save(&small).unwrap();
+    let mut xml = b"<?xml version=\"1.0\"?><sst xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\">".to_vec();
+    xml.resize(300 << 20, b' ');
+    xml.extend_from_slice(b"</sst>");
+    repack(&small, ("xl/sharedStrings.xml", &xml), &strings);
+    drop(xml);
+    assert!(std::fs::metadata(&strings).unwrap().len() < 2 << 20);
+    let out = node_capped(
+        &data,
+        CAP_BYTES,
+        &["import", "roster", strings.to_str().unwrap()],
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("sharedStrings.xml"), "{}", out.stderr);
+
+    // Nothing was written, and a good file still imports.
+    assert_eq!(own_seq(&data), before);
+    let out = node_capped(
+        &data,
+        CAP_BYTES,
+        &[
+            "import",
+            "trainings",
+            examples().join("trainings.csv").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}

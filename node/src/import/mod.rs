@@ -21,6 +21,7 @@ mod cell;
 mod roster;
 mod table;
 mod trainings;
+mod workbook;
 
 #[cfg(test)]
 mod tests;

@@ -7,14 +7,13 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{Cursor, Read};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::io::Read;
 use std::path::Path;
 
-use calamine::{Data, Range, Reader};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::cell::{Cell, EMPTY_REQUIRED};
+use super::workbook::{self, Sheet};
 use super::{FILE_BYTES_MAX, ImportError, ImportOptions, PROGRESS_ROWS_MIN, ROWS_MAX};
 
 /// Most columns one file kind knows; rows are read into a fixed array of this
@@ -87,8 +86,8 @@ impl<'c> Row<'_, 'c> {
 pub(crate) enum Table {
     /// Decoded CSV text, BOM removed.
     Csv(String),
-    /// The first worksheet of a workbook.
-    Sheet(Range<Data>),
+    /// The first worksheet of a workbook, sparse.
+    Sheet(Sheet),
 }
 
 impl Table {
@@ -123,7 +122,7 @@ impl Table {
             return Err(too_large());
         }
         if is_workbook(path, &bytes) {
-            load_sheet(&bytes).map(Table::Sheet).map_err(format)
+            workbook::load(&bytes).map(Table::Sheet).map_err(format)
         } else {
             decode_text(bytes).map(Table::Csv).map_err(format)
         }
@@ -140,12 +139,12 @@ impl Table {
     ) -> Result<(), ImportError> {
         match self {
             Table::Csv(text) => csv_rows(text, file, fields, opts, visit),
-            Table::Sheet(range) => sheet_rows(range, file, fields, opts, visit),
+            Table::Sheet(sheet) => sheet_rows(sheet, file, fields, opts, visit),
         }
     }
 }
 
-const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+pub(super) const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 const OLE_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 
 /// A workbook by extension or by content: people rename files, and an `.xls`
@@ -157,23 +156,6 @@ fn is_workbook(path: &Path, bytes: &[u8]) -> bool {
             .any(|w| e.eq_ignore_ascii_case(w))
     });
     by_extension || bytes.starts_with(ZIP_MAGIC) || bytes.starts_with(OLE_MAGIC)
-}
-
-/// The first worksheet. The reader is a large third-party parser fed with
-/// untrusted bytes; a panic in it becomes a format error rather than taking
-/// the node down.
-fn load_sheet(bytes: &[u8]) -> Result<Range<Data>, String> {
-    let read = || -> Result<Range<Data>, String> {
-        let mut book = calamine::open_workbook_auto_from_rs(Cursor::new(bytes))
-            .map_err(|e| format!("not a readable workbook (xlsx, xls or ods): {e}"))?;
-        match book.worksheet_range_at(0) {
-            Some(Ok(range)) => Ok(range),
-            Some(Err(e)) => Err(format!("cannot read the first worksheet: {e}")),
-            None => Err("workbook has no worksheet".to_owned()),
-        }
-    };
-    catch_unwind(AssertUnwindSafe(read))
-        .unwrap_or_else(|_| Err("workbook is corrupt (the reader failed on it)".to_owned()))
 }
 
 /// UTF-8 when the bytes are valid UTF-8 (a GBK file almost never is),
@@ -474,36 +456,36 @@ fn csv_rows(
 }
 
 fn sheet_rows(
-    range: &Range<Data>,
+    sheet: &Sheet,
     file: &str,
     fields: &[Field],
     opts: &ImportOptions,
     visit: &mut dyn FnMut(&Row<'_, '_>),
 ) -> Result<(), ImportError> {
-    let first_row = u64::from(range.start().map_or(0, |(row, _)| row));
-    let mut rows = range.rows().enumerate();
+    let mut rows = sheet.rows().enumerate();
     let mut search = HeaderSearch::new(file, fields);
     let columns = loop {
-        let Some((_, row)) = rows.next() else {
+        let Some((_, (_, row))) = rows.next() else {
             return Err(search.give_up());
         };
+        let row = row.dense();
         if row.iter().all(|d| Cell::from_data(d).is_empty()) {
             continue;
         }
         let headers: Vec<String> = row
-            .iter()
+            .into_iter()
             .map(|d| Cell::from_data(d).display().into_owned())
             .collect();
         if let Some(columns) = search.offer(&headers)? {
             break columns;
         }
     };
-    if range.height() > ROWS_MAX.saturating_add(1) {
+    if sheet.row_count() > ROWS_MAX.saturating_add(1) {
         return Err(too_many_rows(file));
     }
-    let mut progress = Progress::new(opts, range.height() as u64);
+    let mut progress = Progress::new(opts, sheet.row_count() as u64);
     let mut count = 0usize;
-    for (i, row) in rows {
+    for (i, (row_index, row)) in rows {
         let cells = row_cells(&columns, |col| row.get(col).map(Cell::from_data));
         if cells.iter().all(Cell::is_empty) {
             continue;
@@ -511,7 +493,7 @@ fn sheet_rows(
         count += 1;
         visit(&Row {
             // Spreadsheet rows are numbered from 1.
-            line: first_row + i as u64 + 1,
+            line: u64::from(row_index) + 1,
             cells: &cells,
             columns: &columns,
         });
