@@ -547,3 +547,26 @@ fn workbook_bombs_are_refused_in_one_line_within_bounded_memory() {
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
+
+#[test]
+fn import_errors_never_carry_a_full_id_number() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = county(tmp.path());
+    let person = id("41010219800101001");
+    let file = tmp.path().join("roster.csv");
+    // The ID pasted into the since column by mistake.
+    std::fs::write(
+        &file,
+        format!("person_id,name,rank,since\n{person},张三,general,{person}\n"),
+    )
+    .unwrap();
+    let out = node(&data, &["import", "roster", file.to_str().unwrap()]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("since"), "{}", out.stderr);
+    assert!(!out.stderr.contains(&person), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("{}********", &person[..6])),
+        "{}",
+        out.stderr
+    );
+}

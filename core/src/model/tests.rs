@@ -121,3 +121,31 @@ fn class_days() {
     c.days = Some(6);
     assert!(c.validate().is_err());
 }
+
+#[test]
+fn ids_in_text_are_masked() {
+    for (text, masked) in [
+        (
+            r#"args=["person","410102198001010018"]"#,
+            r#"args=["person","410102********0018"]"#,
+        ),
+        ("id 11010519491231002X.", "id 110105********002X."),
+        (
+            r#"since "4101021980..." is not a date"#,
+            r#"since "410102****..." is not a date"#,
+        ),
+        (
+            "two 410102198001010018,410102200512310022",
+            "two 410102********0018,410102********0022",
+        ),
+        ("ID410102198001010018", "ID410102********0018"),
+        // Not IDs: timestamps, short numbers.
+        ("written_at_ms=1764683451000", "written_at_ms=1764683451000"),
+        ("seq 220070 of 410102", "seq 220070 of 410102"),
+        ("郑州市 410100", "郑州市 410100"),
+    ] {
+        assert_eq!(mask_ids(text), masked, "{text}");
+    }
+    let id: PersonId = "410102198001010018".parse().unwrap();
+    assert_eq!(mask_ids(&id.to_string()), id.masked());
+}

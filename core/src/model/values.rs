@@ -55,8 +55,10 @@ pub fn parse_date(field: &str, text: &str) -> Result<Date, Invalid> {
         .chars()
         .map(|c| if c == '/' || c == '.' { '-' } else { c })
         .collect();
-    let date = NaiveDate::parse_from_str(&normalized, "%Y-%m-%d")
-        .map_err(|_| invalid(format!("{field} {text:?} is not a date (YYYY-MM-DD)")))?;
+    let date = NaiveDate::parse_from_str(&normalized, "%Y-%m-%d").map_err(|_| {
+        let text = mask_ids(text);
+        invalid(format!("{field} {text:?} is not a date (YYYY-MM-DD)"))
+    })?;
     check_date(field, date)?;
     Ok(date)
 }
@@ -87,4 +89,42 @@ pub fn check_text(field: &str, text: &str, max: usize) -> Result<(), Invalid> {
         return Err(invalid(format!("{field} contains control characters")));
     }
     Ok(())
+}
+
+/// `text` with every resident ID number in it masked as `PersonId::masked`
+/// does (`410102********1234`), for log lines and error messages: a run of
+/// ten or more digits (an ID may end in `X`) whose 7th to 10th digits read as
+/// a year 19xx or 20xx has its 7th to 14th characters starred. A cut-off ID
+/// (`4101021980`) is masked too, and an ID glued to a word; other long
+/// numbers (timestamps, counts) rarely match and are left alone.
+pub fn mask_ids(text: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let mut out: Option<Vec<u8>> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i < bytes.len() && matches!(bytes[i], b'X' | b'x') {
+            i += 1;
+        }
+        let run = &bytes[start..i];
+        let year = run.get(6..8);
+        if run.len() >= 10 && matches!(year, Some(b"19") | Some(b"20")) {
+            let out = out.get_or_insert_with(|| bytes.to_vec());
+            for b in &mut out[start + 6..start + run.len().min(14)] {
+                *b = b'*';
+            }
+        }
+    }
+    match out {
+        // Only ASCII digits were replaced by ASCII stars: still UTF-8.
+        Some(out) => std::borrow::Cow::Owned(String::from_utf8_lossy(&out).into_owned()),
+        None => std::borrow::Cow::Borrowed(text),
+    }
 }

@@ -103,8 +103,10 @@ fn number_text(n: f64) -> String {
     }
 }
 
-/// `"value"`, or a description when the value is too long to repeat.
+/// `"value"`, or a description when the value is too long to repeat; an ID
+/// number in it is masked (an error message must never carry one).
 fn quote(text: &str) -> String {
+    let text = crate::model::mask_ids(text);
     if text.chars().count() > QUOTE_CHARS_MAX {
         let head: String = text.chars().take(QUOTE_CHARS_MAX).collect();
         format!("{head:?}...")
