@@ -199,7 +199,9 @@ pub fn serve(data: &Path, args: ServeArgs, io: &mut Output<'_>) -> CliResult {
             } else {
                 Identity::Certificate
             };
-            let service = SyncService::new(node.clone(), identity).into_server();
+            let service = SyncService::new(node.clone(), identity)
+                .with_shutdown(daemon.shutdown())
+                .into_server();
             let mut stop = daemon.shutdown();
             let node_for_tls = node.clone();
             daemon.spawn("sync-service", async move {

@@ -270,7 +270,9 @@ async fn run_async(
                 .clone()
                 .ok_or_else(|| fail("no tls dir"))?;
             let tls = crate::listener::server_config(&dir).map_err(fail)?;
-            let service = SyncService::new(n.node.clone(), Identity::Certificate).into_server();
+            let service = SyncService::new(n.node.clone(), Identity::Certificate)
+                .with_shutdown(stop.clone())
+                .into_server();
             let (node, mut stop) = (n.node.clone(), stop.clone());
             tokio::spawn(async move {
                 let incoming = crate::listener::incoming(listener, tls, node);

@@ -12,8 +12,10 @@ use std::sync::{Arc, Mutex};
 use lunxun_node::certs;
 use lunxun_node::config::{Config, Revoked};
 use lunxun_node::node::Node;
-use tonic::{Request, Status};
+use tonic::Request;
 use tracing::warn;
+
+use crate::error::Error;
 
 /// How the service learns a peer's identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,10 +39,6 @@ pub struct Gate {
     /// The revocation list last read.
     revoked: Mutex<Revoked>,
 }
-
-/// A refused peer: the status for it and the reason's short name (counted in
-/// `status`).
-pub type Refused = (Status, &'static str);
 
 impl Gate {
     pub fn new(node: Arc<Node>, identity: Identity) -> Gate {
@@ -73,43 +71,29 @@ impl Gate {
 
     /// The peer's org: from its certificate chain (checked against our
     /// rules and the revocation list), or with `--insecure` from its claim.
-    pub fn peer_org(&self, chain: Option<Vec<Vec<u8>>>, claimed: &str) -> Result<String, Refused> {
+    pub fn peer_org(&self, chain: Option<Vec<Vec<u8>>>, claimed: &str) -> Result<String, Error> {
         let revoked = self.revoked();
         let org = match (self.identity, chain) {
             (_, Some(chain)) if !chain.is_empty() => {
                 let refs: Vec<&[u8]> = chain.iter().map(Vec::as_slice).collect();
                 for serial in certs::chain_serials(&refs) {
                     if revoked.serials.contains(&serial) {
-                        return Err((
-                            Status::permission_denied(format!(
-                                "certificate serial {serial} is revoked"
-                            )),
-                            "revoked",
-                        ));
+                        return Err(Error::RevokedSerial { serial });
                     }
                 }
-                let org = certs::chain_org(&refs, self.node.orgs())
-                    .map_err(|e| (Status::permission_denied(e), "certificate"))?;
+                let org = certs::chain_org(&refs, self.node.orgs()).map_err(Error::Certificate)?;
                 if !claimed.is_empty() && claimed != org {
                     warn!(certified = %org, claimed, "peer claims another org than its certificate; using the certificate");
                 }
                 org
             }
             (Identity::Certificate, _) => {
-                return Err((
-                    Status::unauthenticated(
-                        "no client certificate carrying a lunxun org (URI SAN lunxun://org/CODE)",
-                    ),
-                    "certificate",
-                ));
+                return Err(Error::NoCertificate);
             }
             (Identity::Insecure, _) => claimed.to_owned(),
         };
         if revoked.orgs.contains(&org) {
-            return Err((
-                Status::permission_denied(format!("org {org} is revoked here")),
-                "revoked",
-            ));
+            return Err(Error::RevokedOrg { org });
         }
         Ok(org)
     }

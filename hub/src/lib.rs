@@ -9,6 +9,7 @@
 //! - [`cli`]: the hub's command line, a superset of the node's, and `serve`.
 //! - [`service`]: the children-facing sync service (sessions, restore).
 //! - [`dashboard`]: the web dashboard and the HTTP API (`serve --http`).
+//! - [`error`]: the service's errors, and the one place they become a `tonic::Status`.
 //! - [`identity`]: who a peer is, from its certificate.
 //! - [`listener`]: the mutual-TLS listener (handshakes timed, refusals counted).
 //! - [`demo`]: the newcomer's first command.
@@ -16,6 +17,7 @@
 pub mod cli;
 pub mod dashboard;
 pub mod demo;
+pub mod error;
 pub mod identity;
 pub mod listener;
 pub mod service;

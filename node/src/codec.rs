@@ -1,7 +1,8 @@
 //! Conversion between domain values and their wire form (`lunxun.v1`).
 //!
 //! The only module of this crate, with the sync transport, that sees prost
-//! types. Decoding never panics and never trusts its input: every decoded
+//! types (the hub's sync service gets its vector, acks and restore batches
+//! from here too). Decoding never panics and never trusts its input: every decoded
 //! record is validated with [`Record::validate`], so a record from the network
 //! passes exactly the checks a record from a spreadsheet does.
 
@@ -15,6 +16,7 @@ use crate::model::{
     PersonId, Rank, Record, RecordKey, RosterEntry, check_date, date_to_days, days_to_date,
 };
 use crate::orgs::is_valid_code;
+use lunxun_core::session::parent::Ack;
 
 /// Largest encoded record accepted (a record is a few hundred bytes at most).
 pub const RECORD_BYTES_MAX: usize = 16 * 1024;
@@ -367,6 +369,104 @@ pub fn decode_batch(batch: &pb::Batch) -> Result<Vec<Bytes>, Invalid> {
     Ok(list.changes)
 }
 
+/// Fills batches in order, each within [`BATCH_CHANGES_MAX`] and
+/// [`BATCH_BYTES_MAX`], numbered from 1.
+#[derive(Debug, Default)]
+pub struct BatchFiller {
+    batches: u64,
+    changes: Vec<Bytes>,
+    bytes: usize,
+}
+
+impl BatchFiller {
+    /// Adds an encoded change; returns the batch it closed, if the change did
+    /// not fit in it.
+    pub fn push(&mut self, change: Bytes) -> Option<Result<pb::Batch, Invalid>> {
+        // A change's length prefix and tag, within its list.
+        let size = change.len() + 8;
+        let full = self.changes.len() >= BATCH_CHANGES_MAX
+            || (!self.changes.is_empty() && self.bytes + size > BATCH_BYTES_MAX);
+        let closed = full.then(|| self.close());
+        self.bytes += size;
+        self.changes.push(change);
+        closed
+    }
+
+    /// The last batch, if any change is left.
+    pub fn finish(&mut self) -> Option<Result<pb::Batch, Invalid>> {
+        (!self.changes.is_empty()).then(|| self.close())
+    }
+
+    /// Batches closed so far.
+    pub fn batches(&self) -> u64 {
+        self.batches
+    }
+
+    fn close(&mut self) -> Result<pb::Batch, Invalid> {
+        self.batches += 1;
+        self.bytes = 0;
+        encode_batch(self.batches, std::mem::take(&mut self.changes))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The parent's messages
+// ---------------------------------------------------------------------------
+
+/// The parent's vector for a child's subtree: its store's incarnation and,
+/// per origin, the highest contiguous seq it holds durably and that change's
+/// hash.
+pub fn vector<'a>(
+    incarnation: &[u8],
+    entries: impl IntoIterator<Item = (&'a str, u64, &'a Hash)>,
+) -> pb::ParentMessage {
+    let entries = entries
+        .into_iter()
+        .map(|(origin, seq, hash)| pb::VectorEntry {
+            origin: origin.to_owned(),
+            seq,
+            hash: Bytes::copy_from_slice(hash),
+        })
+        .collect();
+    pb::ParentMessage {
+        kind: Some(pb::parent_message::Kind::Vector(pb::Vector {
+            incarnation: Bytes::copy_from_slice(incarnation),
+            entries,
+        })),
+    }
+}
+
+/// The parent's ack of one batch, after its durable append.
+pub fn ack(ack: &Ack) -> pb::ParentMessage {
+    let placed = &ack.placed;
+    pb::ParentMessage {
+        kind: Some(pb::parent_message::Kind::Ack(pb::Ack {
+            batch_no: ack.batch_no,
+            applied: placed.applied,
+            skipped: placed.skipped,
+            quarantined: placed.quarantined(),
+            entries: placed
+                .touched
+                .iter()
+                .map(|(origin, (seq, hash))| pb::VectorEntry {
+                    origin: origin.clone(),
+                    seq: *seq,
+                    hash: Bytes::copy_from_slice(hash),
+                })
+                .collect(),
+            held: placed
+                .held
+                .iter()
+                .map(|h| pb::Held {
+                    origin: h.origin.clone(),
+                    seq: h.seq,
+                    reason: h.reason.to_string(),
+                })
+                .collect(),
+        })),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,6 +595,38 @@ mod tests {
         // A bomb: a tiny frame that expands far beyond the claim is cut off.
         let bomb = zstd::bulk::compress(&vec![0u8; 64 * 1024 * 1024], 3).unwrap();
         assert!(lie(&|b| b.zstd = Bytes::from(bomb.clone())).contains("decompress"));
+    }
+
+    #[test]
+    fn batch_filler_keeps_the_limits_and_the_order() {
+        let mut filler = BatchFiller::default();
+        let mut batches = Vec::new();
+        for i in 0..(BATCH_CHANGES_MAX + 10) {
+            batches.extend(filler.push(Bytes::from(vec![(i % 251) as u8; 20])));
+        }
+        batches.extend(filler.finish());
+        assert!(filler.finish().is_none());
+        let batches: Vec<pb::Batch> = batches.into_iter().map(Result::unwrap).collect();
+        assert_eq!(filler.batches(), 2);
+        assert_eq!(
+            batches
+                .iter()
+                .map(|b| (b.batch_no, b.count))
+                .collect::<Vec<_>>(),
+            [(1, BATCH_CHANGES_MAX as u32), (2, 10)]
+        );
+        let back: Vec<Bytes> = batches
+            .iter()
+            .flat_map(|b| decode_batch(b).unwrap())
+            .collect();
+        assert_eq!(back.len(), BATCH_CHANGES_MAX + 10);
+        assert_eq!(back[BATCH_CHANGES_MAX][0], (BATCH_CHANGES_MAX % 251) as u8);
+        // By bytes: changes of a quarter of the limit, three to a batch.
+        let mut filler = BatchFiller::default();
+        let big = Bytes::from(vec![0u8; BATCH_BYTES_MAX / 4]);
+        let closed: Vec<_> = (0..7).filter_map(|_| filler.push(big.clone())).collect();
+        assert_eq!(closed.len(), 2);
+        assert_eq!(closed[0].as_ref().unwrap().count, 3);
     }
 
     #[test]

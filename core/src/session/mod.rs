@@ -10,3 +10,4 @@
 //! bytes between the network, the store and these machines.
 
 pub mod child;
+pub mod parent;
