@@ -18,7 +18,7 @@ use tokio_stream::wrappers::{ReceiverStream, UnixListenerStream};
 use tonic::{Request, Response, Status};
 use tracing::{info, warn};
 
-use crate::cli::{CliResult, Output};
+use crate::command::{CliResult, Output};
 use crate::node::Node;
 
 /// The socket's file name inside the data dir.

@@ -18,6 +18,7 @@
 //! - [`rollup`]: coverage rollups maintained incrementally as changes arrive.
 //! - [`reports`]: one person's record, the personnel lists, the 通报, XLSX/CSV export.
 //! - [`daemon`], [`admin`]: `serve`'s tasks, and the local endpoint other commands use while it runs.
+//! - [`command`]: what running a command means (its output, its failure and exit code).
 //! - [`cli`], [`render`]: the command line and its output formats.
 //! - [`tls`], [`certs`]: mutual TLS between nodes, and the certificates for it.
 //! - [`config`], [`error`], [`logging`]: configuration, errors, logs.
@@ -32,6 +33,7 @@ pub mod admin;
 pub mod certs;
 pub mod cli;
 pub mod codec;
+pub mod command;
 pub mod config;
 pub mod daemon;
 pub mod error;
