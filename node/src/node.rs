@@ -23,42 +23,14 @@ use crate::model::Record;
 use crate::orgs::{OrgDirectory, OrgId};
 use crate::policy::Policy;
 use crate::rollup::Rollup;
-use crate::store::{LogEntry, Store};
+use crate::store::{Hold, LogEntry, Store};
 use crate::view::View;
 
 /// Changes encoded per chunk of an own write (the encoder runs a chunk ahead
 /// of the inserts).
 const WRITE_CHUNK: usize = 4_096;
 
-/// Meta key of the own-log conflict marker (see [`Conflict`]).
-const META_CONFLICT: &str = "lost_tail";
-
-/// Why a node refuses to write: its own log disagrees with its parent's copy,
-/// and a new write would fork it (same origin and seq, another hash).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Conflict {
-    /// The parent holds our own log up to `parent_seq`, beyond ours: we lost
-    /// a tail (a restored backup, a disk failure).
-    LostTail { parent_seq: u64 },
-    /// The parent holds another change at `seq` of our own log: this node
-    /// wrote on an old copy of its data before syncing.
-    Forked { seq: u64 },
-}
-
-fn parse_conflict(text: &str) -> Option<Conflict> {
-    if let Some(seq) = text.strip_prefix("fork:") {
-        return seq.parse().ok().map(|seq| Conflict::Forked { seq });
-    }
-    let seq = text.strip_prefix("lost:").unwrap_or(text);
-    seq.parse()
-        .ok()
-        .map(|parent_seq| Conflict::LostTail { parent_seq })
-}
-/// Meta key prefix of held-back origins (see [`Node::holds`]).
-const META_HELD: &str = "held/";
-/// Meta key of an own write under way: the own seq before it (see
-/// [`Node::write_records`] and [`undo_unfinished_write`]).
-const META_WRITING: &str = "writing";
+pub use crate::store::Conflict;
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
@@ -151,10 +123,7 @@ impl Node {
         let policy = crate::config::load_policy(&dir.join(POLICY_FILE))?;
         let store = Store::open(&dir.join(STORE_DIR))?;
         undo_unfinished_write(&store, &config.org)?;
-        let conflict = store
-            .meta(META_CONFLICT)?
-            .and_then(|v| String::from_utf8(v).ok())
-            .and_then(|t| parse_conflict(&t));
+        let conflict = store.conflict()?;
         let (view, unknown_origin_changes) = replay(&store, &orgs)?;
         let (changed, _) = tokio::sync::watch::channel(0);
         let node = Node {
@@ -249,11 +218,7 @@ impl Node {
     }
 
     fn set_conflict(&self, conflict: Conflict) -> Result<()> {
-        let text = match conflict {
-            Conflict::LostTail { parent_seq } => format!("lost:{parent_seq}"),
-            Conflict::Forked { seq } => format!("fork:{seq}"),
-        };
-        self.store.set_meta(META_CONFLICT, text.as_bytes())?;
+        self.store.set_conflict(conflict)?;
         *self.conflict.lock().unwrap_or_else(|p| p.into_inner()) = Some(conflict);
         Ok(())
     }
@@ -279,7 +244,7 @@ impl Node {
 
     /// Lifts the refusal: the own log agrees with the parent's copy again.
     pub fn clear_conflict(&self) -> Result<()> {
-        self.store.remove_meta(META_CONFLICT)?;
+        self.store.clear_conflict()?;
         *self.conflict.lock().unwrap_or_else(|p| p.into_inner()) = None;
         info!(org = %self.code(), "own log agrees with the parent's copy: writes allowed");
         Ok(())
@@ -395,8 +360,7 @@ impl Node {
         // (durably) first, and the mark cleared once the append is durable;
         // a store opened with the mark set drops what the write left.
         let before = seq;
-        self.store
-            .set_meta(META_WRITING, before.to_string().as_bytes())?;
+        self.store.mark_write(before)?;
         // Encoding and hash-chaining run on a second thread, a chunk ahead of
         // the inserts: the two halves of the work overlap on two cores.
         let appended = std::thread::scope(|scope| -> Result<(u64, Hash)> {
@@ -451,11 +415,11 @@ impl Node {
                 let _ = self
                     .store
                     .truncate_after(&origin, before)
-                    .and_then(|_| self.store.remove_meta(META_WRITING));
+                    .and_then(|_| self.store.clear_write_mark());
                 return Err(e);
             }
         };
-        self.store.remove_meta(META_WRITING)?;
+        self.store.clear_write_mark()?;
         let written = changed.len();
         {
             let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
@@ -560,31 +524,19 @@ impl Node {
     fn record_holds(&self, placed: &[Placed]) -> Result<()> {
         for p in placed {
             for h in &p.held {
-                let value = serde_json::json!({
-                    "seq": h.seq,
-                    "reason": h.reason.to_string(),
-                    "at": now_ms(),
-                });
-                self.store.set_meta(
-                    &format!("{META_HELD}{}", h.origin),
-                    value.to_string().as_bytes(),
-                )?;
+                self.store.set_hold(&Hold {
+                    origin: h.origin.clone(),
+                    seq: h.seq,
+                    reason: h.reason.to_string(),
+                    at_ms: now_ms(),
+                })?;
                 warn!(origin = %h.origin, seq = h.seq, reason = %h.reason, "changes held back");
             }
             for (origin, (seq, _)) in &p.touched {
                 if p.held.iter().any(|h| &h.origin == origin) {
                     continue;
                 }
-                let key = format!("{META_HELD}{origin}");
-                if let Some(v) = self.store.meta(&key)? {
-                    let held_seq = serde_json::from_slice::<serde_json::Value>(&v)
-                        .ok()
-                        .and_then(|j| j["seq"].as_u64())
-                        .unwrap_or(0);
-                    if *seq >= held_seq {
-                        self.store.remove_meta(&key)?;
-                    }
-                }
+                self.store.release_hold(origin, *seq)?;
             }
         }
         Ok(())
@@ -594,16 +546,9 @@ impl Node {
     pub fn holds(&self) -> Result<Vec<(String, u64, String)>> {
         Ok(self
             .store
-            .meta_with_prefix(META_HELD)?
+            .holds()?
             .into_iter()
-            .filter_map(|(k, v)| {
-                let j: serde_json::Value = serde_json::from_slice(&v).ok()?;
-                Some((
-                    k.trim_start_matches(META_HELD).to_owned(),
-                    j["seq"].as_u64()?,
-                    j["reason"].as_str()?.to_owned(),
-                ))
-            })
+            .map(|h| (h.origin, h.seq, h.reason))
             .collect())
     }
 }
@@ -613,13 +558,9 @@ impl Node {
 /// the write was never acknowledged nor forwarded, and a write is
 /// all-or-nothing, so its changes go; the user imports the file again.
 fn undo_unfinished_write(store: &Store, origin: &str) -> Result<()> {
-    let Some(mark) = store.meta(META_WRITING)? else {
+    let Some(seq) = store.unfinished_write()? else {
         return Ok(());
     };
-    let seq: u64 = String::from_utf8(mark)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| Error::Corrupt("unreadable mark of an unfinished write".into()))?;
     let removed = store.truncate_after(origin, seq)?;
     warn!(
         origin,
@@ -627,7 +568,7 @@ fn undo_unfinished_write(store: &Store, origin: &str) -> Result<()> {
         removed,
         "a write was interrupted (a crash during an import): dropped what it left; import the file again"
     );
-    store.remove_meta(META_WRITING)?;
+    store.clear_write_mark()?;
     Ok(())
 }
 
@@ -910,11 +851,11 @@ mod tests {
         let node = Node::init(dir.path(), config("410102")).unwrap();
         let first = roster("11010519491231002X", "甲");
         node.write_records(vec![first.clone()]).unwrap();
-        assert_eq!(node.store().meta(META_WRITING).unwrap(), None);
+        assert_eq!(node.store().unfinished_write().unwrap(), None);
         // What a crash during a write of seqs 2..=3 can leave: the mark, and
         // a dense, chained prefix of the write, which replay alone keeps.
         let tip = node.view().head(node.me()).copied().unwrap();
-        node.store().set_meta(META_WRITING, b"1").unwrap();
+        node.store().mark_write(1).unwrap();
         let mut prev = tip.hash;
         for seq in 2..=3 {
             let change = Change::new(
@@ -938,7 +879,7 @@ mod tests {
         let node = Node::open(dir.path()).unwrap();
         assert_eq!(node.view().head(node.me()).unwrap().seq, 1);
         assert_eq!(node.store().last("410102").unwrap().unwrap().seq, 1);
-        assert_eq!(node.store().meta(META_WRITING).unwrap(), None);
+        assert_eq!(node.store().unfinished_write().unwrap(), None);
         assert_eq!(node.view().current(node.me(), &first.key()), Some(first));
         // And the log goes on densely from there.
         let s = node

@@ -4,12 +4,10 @@
 //! persisted after every attempt, so `status` shows it whether or not the
 //! daemon runs.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rand::RngExt;
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -31,43 +29,16 @@ pub const BACKOFF_MIN: Duration = Duration::from_secs(1);
 /// Longest retry delay.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
 
-/// Meta key of the persisted state.
-const META_UPSTREAM: &str = "upstream";
-
-/// What `status` shows of the upstream link.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UpstreamState {
-    /// When the last session started (ms since the epoch).
-    pub last_attempt: Option<i64>,
-    /// When the last complete session ended.
-    pub last_success: Option<i64>,
-    /// The last failure, if the last attempt failed.
-    pub last_error: Option<String>,
-    /// Attempts failed in a row.
-    pub failures: u32,
-    /// The parent's vector for our subtree as of the last session: origin → seq.
-    pub parent: BTreeMap<String, u64>,
-    /// The parent's store incarnation at the last session (hex).
-    pub parent_incarnation: Option<String>,
-    /// Changes sent in the last session.
-    pub last_sent: u64,
-    /// Origins the parent holds back: (origin, seq, reason).
-    pub held: Vec<(String, u64, String)>,
-}
+pub use crate::store::UpstreamState;
 
 impl UpstreamState {
+    /// The state recorded by the last session (the default if none was).
     pub fn load(node: &Node) -> UpstreamState {
-        node.store()
-            .meta(META_UPSTREAM)
-            .ok()
-            .flatten()
-            .and_then(|v| serde_json::from_slice(&v).ok())
-            .unwrap_or_default()
+        node.store().upstream_state().unwrap_or_default()
     }
 
     fn save(&self, node: &Node) -> Result<()> {
-        let bytes = serde_json::to_vec(self).unwrap_or_default();
-        node.store().set_meta(META_UPSTREAM, &bytes)?;
+        node.store().set_upstream_state(self)?;
         Ok(())
     }
 
