@@ -14,8 +14,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint};
 use tracing::{debug, info, instrument, warn};
 
-use super::session::{AckInfo, ChildSession, Outcome, ParentVector, ProtocolError};
-use crate::changelog::{HASH_LEN, Hash};
+use super::session::{ChildSession, Outcome, ParentVector, ProtocolError};
+use crate::changelog::Hash;
 use crate::codec::{self, BATCH_BYTES_MAX, BATCH_CHANGES_MAX};
 use crate::ingest;
 use crate::node::Node;
@@ -242,14 +242,6 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-fn hash_from(bytes: &[u8]) -> Hash {
-    let mut h = [0u8; HASH_LEN];
-    if bytes.len() == HASH_LEN {
-        h.copy_from_slice(bytes);
-    }
-    h
-}
-
 /// The node's heads, as the session machine wants them.
 fn local_heads(node: &Node) -> BTreeMap<String, (u64, Hash)> {
     let view = node.view();
@@ -337,11 +329,7 @@ async fn open_session(
     tx: &mpsc::Sender<pb::ChildMessage>,
     rx: mpsc::Receiver<pb::ChildMessage>,
 ) -> Result<(tonic::Streaming<pb::ParentMessage>, ParentVector), SyncError> {
-    let hello = pb::Hello {
-        protocol: PROTOCOL_VERSION,
-        org: node.code().to_owned(),
-        incarnation: Bytes::copy_from_slice(&node.incarnation()),
-    };
+    let hello = codec::encode_hello(PROTOCOL_VERSION, node.code(), &node.incarnation());
     // The channel is new: the Hello never waits for room.
     tx.send(pb::ChildMessage {
         kind: Some(pb::child_message::Kind::Hello(hello)),
@@ -364,34 +352,7 @@ async fn open_session(
     let Some(pb::parent_message::Kind::Vector(vector)) = first else {
         return Err(ProtocolError::Unexpected("a message other than the vector first").into());
     };
-    let parent = ParentVector {
-        incarnation: vector.incarnation.to_vec(),
-        entries: vector
-            .entries
-            .into_iter()
-            .map(|e| (e.origin, (e.seq, hash_from(&e.hash))))
-            .collect(),
-    };
-    Ok((inbound, parent))
-}
-
-fn ack_info(ack: pb::Ack) -> AckInfo {
-    AckInfo {
-        batch_no: ack.batch_no,
-        applied: ack.applied,
-        skipped: ack.skipped,
-        quarantined: ack.quarantined,
-        entries: ack
-            .entries
-            .into_iter()
-            .map(|e| (e.origin, e.seq, hash_from(&e.hash)))
-            .collect(),
-        held: ack
-            .held
-            .into_iter()
-            .map(|h| (h.origin, h.seq, h.reason))
-            .collect(),
-    }
+    Ok((inbound, codec::decode_vector(vector)))
 }
 
 /// One session with the parent: sends everything above its vector, and
@@ -456,7 +417,7 @@ pub async fn run_session(
             break;
         }
         match next_message(url, &mut inbound).await? {
-            Some(pb::parent_message::Kind::Ack(ack)) => session.on_ack(ack_info(ack))?,
+            Some(pb::parent_message::Kind::Ack(ack)) => session.on_ack(codec::decode_ack(ack))?,
             _ => return Err(ProtocolError::Unexpected("a message other than an ack").into()),
         }
     }
@@ -591,19 +552,7 @@ pub async fn restore(
         done.skipped += u64::from(placed.skipped);
         Ok(placed)
     };
-    let from = local_heads(&node)
-        .into_iter()
-        .map(|(origin, (seq, hash))| pb::VectorEntry {
-            origin,
-            seq,
-            hash: Bytes::copy_from_slice(&hash),
-        })
-        .collect();
-    let request = pb::RestoreRequest {
-        from,
-        org: node.code().to_owned(),
-        only: Vec::new(),
-    };
+    let request = codec::encode_restore_request(node.code(), &local_heads(&node), Vec::new());
     done.batches += restore_stream(url, &mut client, request, |changes| {
         let placed = ingest_changes(&node, changes, &mut done)?;
         for h in placed.held {
@@ -617,11 +566,8 @@ pub async fn restore(
     // keep our common prefix, take the parent's copy after it.
     for origin in forked {
         let mut theirs: Vec<Bytes> = Vec::new();
-        let request = pb::RestoreRequest {
-            from: Vec::new(),
-            org: node.code().to_owned(),
-            only: vec![origin.clone()],
-        };
+        let request =
+            codec::encode_restore_request(node.code(), &BTreeMap::new(), vec![origin.clone()]);
         done.batches += restore_stream(url, &mut client, request, |changes| {
             theirs.extend(changes);
             Ok(())
