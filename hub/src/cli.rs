@@ -146,7 +146,7 @@ pub fn revoke(data: &Path, args: RevokeArgs, io: &mut Output<'_>) -> CliResult {
 
 /// The daemon's runner for `lunxun-hub`: parses as the binary does.
 pub fn hub_runner() -> lunxun_node::admin::Runner {
-    Arc::new(|node, args, cwd, io| {
+    Arc::new(|app, args, cwd, io| {
         let cli = Cli::try_parse_from(std::iter::once("lunxun-hub".to_owned()).chain(args))
             .map_err(|e| {
                 CliError::new(
@@ -155,13 +155,13 @@ pub fn hub_runner() -> lunxun_node::admin::Runner {
                 )
             })?;
         match cli.command {
-            Command::Node(command) => node_cli::run_in_daemon(node, command, cwd, io),
+            Command::Node(command) => node_cli::run_in_daemon(app, command, cwd, io),
             Command::Serve(_) => Err(CliError::new(exit::USAGE, "already serving this data dir")),
             Command::Demo(_) => Err(CliError::new(
                 exit::USAGE,
                 "the demo needs an empty data dir",
             )),
-            Command::Revoke(args) => revoke(node.dir(), args, io),
+            Command::Revoke(args) => revoke(app.node().dir(), args, io),
         }
     })
 }

@@ -18,8 +18,8 @@ use tokio_stream::wrappers::{ReceiverStream, UnixListenerStream};
 use tonic::{Request, Response, Status};
 use tracing::{info, warn};
 
-use crate::cli::{CliResult, Output};
-use crate::node::Node;
+use crate::app::App;
+use crate::command::{CliResult, Output};
 
 /// The socket's file name inside the data dir.
 pub const SOCKET_FILE: &str = "admin.sock";
@@ -27,12 +27,11 @@ pub const SOCKET_FILE: &str = "admin.sock";
 const OUTPUT_CHUNKS_MAX: usize = 64;
 
 /// Runs one command line (the arguments after the binary name) against the
-/// daemon's node; `cwd` is the client's working directory.
-pub type Runner =
-    Arc<dyn Fn(&Arc<Node>, Vec<String>, &Path, &mut Output<'_>) -> CliResult + Send + Sync>;
+/// daemon's node and upstream worker; `cwd` is the client's working directory.
+pub type Runner = Arc<dyn Fn(&App, Vec<String>, &Path, &mut Output<'_>) -> CliResult + Send + Sync>;
 
 struct AdminService {
-    node: Arc<Node>,
+    app: App,
     runner: Runner,
 }
 
@@ -80,7 +79,7 @@ impl Admin for AdminService {
     ) -> Result<Response<Self::RunStream>, Status> {
         let req = request.into_inner();
         let (tx, rx) = mpsc::channel(OUTPUT_CHUNKS_MAX);
-        let node = self.node.clone();
+        let app = self.app.clone();
         let runner = self.runner.clone();
         tokio::task::spawn_blocking(move || {
             let mut writer = ChannelWriter {
@@ -94,7 +93,7 @@ impl Admin for AdminService {
                     out: &mut writer,
                     progress: false,
                 };
-                runner(&node, req.args, &cwd, &mut io)
+                runner(&app, req.args, &cwd, &mut io)
             };
             let _ = writer.flush();
             let code = match result {
@@ -114,20 +113,20 @@ impl Admin for AdminService {
     }
 }
 
-/// Serves the admin endpoint for `node` until `shutdown` turns true.
+/// Serves the admin endpoint for `app`'s node until `shutdown` turns true.
 pub async fn serve(
-    node: Arc<Node>,
+    app: App,
     runner: Runner,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let path = node.dir().join(SOCKET_FILE);
+    let path = app.node().dir().join(SOCKET_FILE);
     // A socket left by a crashed daemon: we hold the store lock, so it is stale.
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path)?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
     info!(socket = %path.display(), "admin endpoint listening");
     let result = tonic::transport::Server::builder()
-        .add_service(AdminServer::new(AdminService { node, runner }))
+        .add_service(AdminServer::new(AdminService { app, runner }))
         .serve_with_incoming_shutdown(UnixListenerStream::new(listener), async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
         })

@@ -6,7 +6,10 @@
 //! record is validated with [`Record::validate`], so a record from the network
 //! passes exactly the checks a record from a spreadsheet does.
 
+use std::collections::BTreeMap;
+
 use bytes::Bytes;
+use lunxun_core::session::child::{AckInfo, ParentVector};
 use lunxun_proto::v1 as pb;
 use prost::Message;
 
@@ -464,6 +467,129 @@ pub fn ack(ack: &Ack) -> pb::ParentMessage {
                 })
                 .collect(),
         })),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Sync messages, the child's side: what the upstream client says (Hello, its
+// vector in a restore request) and reads (the parent's vector, acks).
+// ---------------------------------------------------------------------------
+
+/// A hash from the wire, all zeros when it has the wrong length (a vector
+/// entry's hash is compared, never trusted: a wrong one reads as a fork).
+fn hash_or_zero(bytes: &[u8]) -> Hash {
+    let mut h = [0u8; HASH_LEN];
+    if bytes.len() == HASH_LEN {
+        h.copy_from_slice(bytes);
+    }
+    h
+}
+
+/// The child's Hello, which opens a session.
+pub fn encode_hello(protocol: u32, org: &str, incarnation: &[u8]) -> pb::Hello {
+    pb::Hello {
+        protocol,
+        org: org.to_owned(),
+        incarnation: Bytes::copy_from_slice(incarnation),
+    }
+}
+
+/// The parent's vector for the child's subtree, as the session machine wants it.
+pub fn decode_vector(vector: pb::Vector) -> ParentVector {
+    ParentVector {
+        incarnation: vector.incarnation.to_vec(),
+        entries: vector
+            .entries
+            .into_iter()
+            .map(|e| (e.origin, (e.seq, hash_or_zero(&e.hash))))
+            .collect(),
+    }
+}
+
+/// An ack of the parent, as the session machine wants it.
+pub fn decode_ack(ack: pb::Ack) -> AckInfo {
+    AckInfo {
+        batch_no: ack.batch_no,
+        applied: ack.applied,
+        skipped: ack.skipped,
+        quarantined: ack.quarantined,
+        entries: ack
+            .entries
+            .into_iter()
+            .map(|e| (e.origin, e.seq, hash_or_zero(&e.hash)))
+            .collect(),
+        held: ack
+            .held
+            .into_iter()
+            .map(|h| (h.origin, h.seq, h.reason))
+            .collect(),
+    }
+}
+
+/// A vector (origin → (seq, hash)) as wire entries.
+pub fn encode_vector_entries(heads: &BTreeMap<String, (u64, Hash)>) -> Vec<pb::VectorEntry> {
+    heads
+        .iter()
+        .map(|(origin, (seq, hash))| pb::VectorEntry {
+            origin: origin.clone(),
+            seq: *seq,
+            hash: Bytes::copy_from_slice(hash),
+        })
+        .collect()
+}
+
+/// A restore request for `org`'s subtree: everything above `from`, or, with
+/// `only`, every change of those origins.
+pub fn encode_restore_request(
+    org: &str,
+    from: &BTreeMap<String, (u64, Hash)>,
+    only: Vec<String>,
+) -> pb::RestoreRequest {
+    pb::RestoreRequest {
+        from: encode_vector_entries(from),
+        org: org.to_owned(),
+        only,
+    }
+}
+
+#[cfg(test)]
+mod sync_message_tests {
+    use super::*;
+
+    #[test]
+    fn vectors_and_acks_decode_and_a_bad_hash_reads_as_zeros() {
+        let heads = BTreeMap::from([("410102".to_owned(), (3, [7u8; HASH_LEN]))]);
+        let vector = pb::Vector {
+            incarnation: Bytes::from_static(b"inc"),
+            entries: encode_vector_entries(&heads)
+                .into_iter()
+                .chain([pb::VectorEntry {
+                    origin: "410103".into(),
+                    seq: 2,
+                    hash: Bytes::from_static(b"short"),
+                }])
+                .collect(),
+        };
+        let parent = decode_vector(vector);
+        assert_eq!(parent.incarnation, b"inc");
+        assert_eq!(parent.entries["410102"], (3, [7u8; HASH_LEN]));
+        assert_eq!(parent.entries["410103"], (2, [0u8; HASH_LEN]));
+        let ack = decode_ack(pb::Ack {
+            batch_no: 4,
+            applied: 1,
+            entries: encode_vector_entries(&heads),
+            held: vec![pb::Held {
+                origin: "410103".into(),
+                seq: 5,
+                reason: "gap".into(),
+            }],
+            ..Default::default()
+        });
+        assert_eq!((ack.batch_no, ack.applied), (4, 1));
+        assert_eq!(ack.entries, vec![("410102".to_owned(), 3, [7u8; HASH_LEN])]);
+        assert_eq!(ack.held, vec![("410103".to_owned(), 5, "gap".to_owned())]);
+        let request = encode_restore_request("410100", &heads, vec!["410103".into()]);
+        assert_eq!((request.org.as_str(), request.from.len()), ("410100", 1));
     }
 }
 

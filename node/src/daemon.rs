@@ -12,8 +12,8 @@ use tokio::task::JoinHandle;
 use tracing::{error, info};
 
 use crate::admin::{self, Runner};
+use crate::app::App;
 use crate::node::Node;
-use crate::sync::worker;
 
 /// How long tasks get to finish after the shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -21,6 +21,9 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// A node's running tasks.
 pub struct Daemon {
     node: Arc<Node>,
+    /// The node's application layer: the upstream worker's background loop
+    /// and the commands the admin endpoint runs share it.
+    app: App,
     shutdown: watch::Sender<bool>,
     /// A task reports here if it ends before the shutdown signal.
     ended: tokio::sync::mpsc::UnboundedSender<(&'static str, Result<(), String>)>,
@@ -33,6 +36,7 @@ impl Daemon {
         let (shutdown, _) = watch::channel(false);
         let (ended, ended_rx) = tokio::sync::mpsc::unbounded_channel();
         Daemon {
+            app: App::new(node.clone()),
             node,
             shutdown,
             ended,
@@ -43,6 +47,11 @@ impl Daemon {
 
     pub fn node(&self) -> &Arc<Node> {
         &self.node
+    }
+
+    /// The node with its upstream worker, as the commands run in the daemon see it.
+    pub fn app(&self) -> &App {
+        &self.app
     }
 
     /// A receiver that turns true when the daemon stops.
@@ -65,15 +74,15 @@ impl Daemon {
 
     /// The tasks every node runs: the admin endpoint and the upstream worker.
     pub fn start_node_tasks(&mut self, runner: Runner) {
-        let (node, stop) = (self.node.clone(), self.shutdown());
+        let (app, stop) = (self.app.clone(), self.shutdown());
         self.spawn("admin", async move {
-            admin::serve(node, runner, stop)
+            admin::serve(app, runner, stop)
                 .await
                 .map_err(|e| format!("admin endpoint: {e}"))
         });
-        let (node, stop) = (self.node.clone(), self.shutdown());
+        let (upstream, stop) = (self.app.upstream().clone(), self.shutdown());
         self.spawn("upstream", async move {
-            worker::run(node, stop).await;
+            upstream.run(stop).await;
             Ok(())
         });
     }

@@ -14,11 +14,13 @@
 //! - [`ingest`]: verifying and placing changes written elsewhere (sync, restore).
 //! - [`sync`]: upward sync, the child's side: the session machine, transport, worker.
 //! - [`import`]: CSV/XLSX rosters and trainings into validated records.
+//! - [`app`]: the application layer the CLI and the daemon call: init, import, sync until done, restore (and its fork policy), status.
 //! - [`coverage`]: rotation and hour coverage per node and subtree.
 //! - [`rollup`]: coverage rollups maintained incrementally as changes arrive.
 //! - [`reports`]: one person's record, the personnel lists, the 通报, XLSX/CSV export.
 //! - [`daemon`], [`admin`]: `serve`'s tasks, and the local endpoint other commands use while it runs.
-//! - [`cli`], [`render`]: the command line and its output formats.
+//! - [`command`]: what running a command means (its output, its failure and exit code).
+//! - [`cli`], [`render`]: the command line (it parses and renders) and its output formats.
 //! - [`tls`], [`certs`]: mutual TLS between nodes, and the certificates for it.
 //! - [`config`], [`error`], [`logging`]: configuration, errors, logs.
 
@@ -29,9 +31,11 @@ pub use lunxun_core::{
 };
 
 pub mod admin;
+pub mod app;
 pub mod certs;
 pub mod cli;
 pub mod codec;
+pub mod command;
 pub mod config;
 pub mod daemon;
 pub mod error;

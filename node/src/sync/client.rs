@@ -1,6 +1,7 @@
 //! The child's transport: connects to the parent, and drives a
 //! [`ChildSession`] over the `Sync.Session` stream. It only moves bytes:
-//! every decision is the session machine's.
+//! every decision is the session machine's (and a restore's, the
+//! application's: `crate::app::restore`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,10 +15,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint};
 use tracing::{debug, info, instrument, warn};
 
-use super::session::{AckInfo, ChildSession, Outcome, ParentVector, ProtocolError};
-use crate::changelog::{HASH_LEN, Hash};
+use super::session::{ChildSession, Outcome, ParentVector, ProtocolError};
+use crate::changelog::Hash;
 use crate::codec::{self, BATCH_BYTES_MAX, BATCH_CHANGES_MAX};
-use crate::ingest;
 use crate::node::Node;
 
 /// The wire protocol version this node speaks.
@@ -242,28 +242,6 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-fn hash_from(bytes: &[u8]) -> Hash {
-    let mut h = [0u8; HASH_LEN];
-    if bytes.len() == HASH_LEN {
-        h.copy_from_slice(bytes);
-    }
-    h
-}
-
-/// The node's heads, as the session machine wants them.
-fn local_heads(node: &Node) -> BTreeMap<String, (u64, Hash)> {
-    let view = node.view();
-    view.heads()
-        .map(|(org, head)| (node.orgs().code(org).to_owned(), (head.seq, head.hash)))
-        .collect()
-}
-
-/// The hash this node holds for `origin` at `seq`.
-fn stored_hash(node: &Node, origin: &str, seq: u64) -> Option<Hash> {
-    let entry = node.store().entry(origin, seq).ok()??;
-    codec::decode_change(entry.change).ok().map(|c| c.hash)
-}
-
 /// Fills the next batch from the store, within the count and byte limits.
 fn build_batch(node: &Node, session: &mut ChildSession) -> Result<Option<pb::Batch>, SyncError> {
     let Some(batch_no) = session.begin_batch() else {
@@ -337,11 +315,7 @@ async fn open_session(
     tx: &mpsc::Sender<pb::ChildMessage>,
     rx: mpsc::Receiver<pb::ChildMessage>,
 ) -> Result<(tonic::Streaming<pb::ParentMessage>, ParentVector), SyncError> {
-    let hello = pb::Hello {
-        protocol: PROTOCOL_VERSION,
-        org: node.code().to_owned(),
-        incarnation: Bytes::copy_from_slice(&node.incarnation()),
-    };
+    let hello = codec::encode_hello(PROTOCOL_VERSION, node.code(), &node.incarnation());
     // The channel is new: the Hello never waits for room.
     tx.send(pb::ChildMessage {
         kind: Some(pb::child_message::Kind::Hello(hello)),
@@ -364,34 +338,7 @@ async fn open_session(
     let Some(pb::parent_message::Kind::Vector(vector)) = first else {
         return Err(ProtocolError::Unexpected("a message other than the vector first").into());
     };
-    let parent = ParentVector {
-        incarnation: vector.incarnation.to_vec(),
-        entries: vector
-            .entries
-            .into_iter()
-            .map(|e| (e.origin, (e.seq, hash_from(&e.hash))))
-            .collect(),
-    };
-    Ok((inbound, parent))
-}
-
-fn ack_info(ack: pb::Ack) -> AckInfo {
-    AckInfo {
-        batch_no: ack.batch_no,
-        applied: ack.applied,
-        skipped: ack.skipped,
-        quarantined: ack.quarantined,
-        entries: ack
-            .entries
-            .into_iter()
-            .map(|e| (e.origin, e.seq, hash_from(&e.hash)))
-            .collect(),
-        held: ack
-            .held
-            .into_iter()
-            .map(|h| (h.origin, h.seq, h.reason))
-            .collect(),
-    }
+    Ok((inbound, codec::decode_vector(vector)))
 }
 
 /// One session with the parent: sends everything above its vector, and
@@ -425,9 +372,9 @@ pub async fn run_session(
         }
     };
     let (mut inbound, parent) = open_session(&node, url, &mut client, &tx, rx).await?;
-    let mut session = ChildSession::new(node.code(), local_heads(&node), WINDOW_BATCHES);
+    let mut session = ChildSession::new(node.code(), node.heads_by_code(), WINDOW_BATCHES);
     debug!(origins = parent.entries.len(), "parent vector received");
-    session.on_vector(parent, |o, s| stored_hash(&node, o, s))?;
+    session.on_vector(parent, |o, s| node.hash_at(o, s))?;
     // Our own log disagrees with the parent's copy: refuse writes until
     // restored, and keep forwarding the other origins (the session sends
     // nothing more of ours).
@@ -456,7 +403,7 @@ pub async fn run_session(
             break;
         }
         match next_message(url, &mut inbound).await? {
-            Some(pb::parent_message::Kind::Ack(ack)) => session.on_ack(ack_info(ack))?,
+            Some(pb::parent_message::Kind::Ack(ack)) => session.on_ack(codec::decode_ack(ack))?,
             _ => return Err(ProtocolError::Unexpected("a message other than an ack").into()),
         }
     }
@@ -479,25 +426,18 @@ pub async fn run_session(
     Ok(outcome)
 }
 
-/// What a restore brought back.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Restored {
-    pub batches: u64,
-    pub received: u64,
-    pub applied: u64,
-    pub skipped: u64,
-    /// Local changes dropped because the parent's copy of their origin
-    /// differs from them (written on an old copy of the data).
-    pub discarded: u64,
-}
-
-/// Streams a restore from the parent and hands each batch's changes to `each`.
-async fn restore_stream(
+/// Streams a restore of `node`'s subtree from the parent — every change
+/// above `from`, or with `only`, every change of those origins — and hands
+/// each batch's changes to `each`. Returns the number of batches.
+pub async fn restore_stream(
+    node: &Node,
     url: &str,
     client: &mut SyncClient<Channel>,
-    request: pb::RestoreRequest,
+    from: &BTreeMap<String, (u64, Hash)>,
+    only: Vec<String>,
     mut each: impl FnMut(Vec<Bytes>) -> Result<(), SyncError>,
 ) -> Result<u64, SyncError> {
+    let request = codec::encode_restore_request(node.code(), from, only);
     let mut stream = tokio::time::timeout(SESSION_IDLE_TIMEOUT, client.restore(request))
         .await
         .map_err(|_| SyncError::Link("the parent did not answer the restore".into()))?
@@ -519,14 +459,15 @@ async fn restore_stream(
 
 /// The parent's vector for our subtree: a session that says Hello, reads the
 /// vector, and ends at once.
-async fn probe_vector(
+pub async fn probe_vector(
     node: &Node,
     url: &str,
     client: &mut SyncClient<Channel>,
 ) -> Result<ParentVector, SyncError> {
     let (tx, rx) = mpsc::channel::<pb::ChildMessage>(2);
     let (mut inbound, parent) = open_session(node, url, client, &tx, rx).await?;
-    let pending = local_heads(node)
+    let pending = node
+        .heads_by_code()
         .iter()
         .map(|(o, (seq, _))| seq.saturating_sub(parent.entries.get(o).map_or(0, |e| e.0)))
         .sum();
@@ -538,127 +479,4 @@ async fn probe_vector(
     drop(tx);
     let _ = tokio::time::timeout(Duration::from_secs(5), inbound.message()).await;
     Ok(parent)
-}
-
-/// Rebuilds this node's subtree from its parent: every change the parent
-/// holds of our subtree above what we hold, verified and chained like a
-/// child's batch. Where our copy of an origin forked from the parent's (this
-/// node wrote on an old copy of its data), the parent's copy wins: the whole
-/// origin is fetched, our changes from the first difference on are dropped,
-/// and the parent's are taken. Lifts the write refusal once our own log
-/// agrees with the parent's.
-#[instrument(skip_all, fields(org = %node.code()))]
-pub async fn restore(
-    node: Arc<Node>,
-    url: &str,
-    mut client: SyncClient<Channel>,
-) -> Result<Restored, SyncError> {
-    let mut done = Restored::default();
-    // Origins where our copy and the parent's disagree at the parent's head.
-    let vector = probe_vector(&node, url, &mut client).await?;
-    let mut forked: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
-    for (origin, (seq, hash)) in &vector.entries {
-        let ours = node
-            .orgs()
-            .get(origin)
-            .and_then(|o| node.view().head(o).copied());
-        if let Some(ours) = ours
-            && ours.seq >= *seq
-            && *seq > 0
-        {
-            let held = if ours.seq == *seq {
-                Some(ours.hash)
-            } else {
-                stored_hash(&node, origin, *seq)
-            };
-            if held != Some(*hash) {
-                forked.insert(origin.clone());
-            }
-        }
-    }
-    let ingest_changes = |node: &Node,
-                          changes: Vec<Bytes>,
-                          done: &mut Restored|
-     -> Result<ingest::Placed, SyncError> {
-        let verified = ingest::verify(node.orgs(), node.me(), changes)
-            .map_err(|e| SyncError::Parent(e.to_string()))?;
-        let placed = super::blocking(|| node.ingest(vec![verified]))?
-            .pop()
-            .unwrap_or_default();
-        done.received +=
-            u64::from(placed.applied) + u64::from(placed.skipped) + u64::from(placed.held_changes);
-        done.applied += u64::from(placed.applied);
-        done.skipped += u64::from(placed.skipped);
-        Ok(placed)
-    };
-    let from = local_heads(&node)
-        .into_iter()
-        .map(|(origin, (seq, hash))| pb::VectorEntry {
-            origin,
-            seq,
-            hash: Bytes::copy_from_slice(&hash),
-        })
-        .collect();
-    let request = pb::RestoreRequest {
-        from,
-        org: node.code().to_owned(),
-        only: Vec::new(),
-    };
-    done.batches += restore_stream(url, &mut client, request, |changes| {
-        let placed = ingest_changes(&node, changes, &mut done)?;
-        for h in placed.held {
-            forked.insert(h.origin);
-        }
-        Ok(())
-    })
-    .await?;
-
-    // Origins whose next change did not chain onto ours: fetch them whole,
-    // keep our common prefix, take the parent's copy after it.
-    for origin in forked {
-        let mut theirs: Vec<Bytes> = Vec::new();
-        let request = pb::RestoreRequest {
-            from: Vec::new(),
-            org: node.code().to_owned(),
-            only: vec![origin.clone()],
-        };
-        done.batches += restore_stream(url, &mut client, request, |changes| {
-            theirs.extend(changes);
-            Ok(())
-        })
-        .await?;
-        let mut common = 0u64;
-        for change in &theirs {
-            let seq = common + 1;
-            match node
-                .store()
-                .entry(&origin, seq)
-                .map_err(crate::error::Error::from)?
-            {
-                Some(ours) if ours.change == *change => common = seq,
-                _ => break,
-            }
-        }
-        let dropped = node.truncate_origin(&origin, common)?;
-        warn!(origin = %origin, kept = common, dropped, "our copy forked from the parent's: dropped ours after the common prefix");
-        done.discarded += dropped as u64;
-        for chunk in theirs.split_off(common as usize).chunks(BATCH_CHANGES_MAX) {
-            let placed = ingest_changes(&node, chunk.to_vec(), &mut done)?;
-            if let Some(h) = placed.held.first() {
-                return Err(SyncError::Parent(format!(
-                    "the parent's copy of {} does not chain at seq {}: {}",
-                    h.origin, h.seq, h.reason
-                )));
-            }
-        }
-    }
-    // Our own log is the parent's now (or a continuation of it): writable.
-    if node.conflict().is_some() {
-        let ours = node.view().head(node.me()).map_or(0, |h| h.seq);
-        let lost = matches!(node.conflict(), Some(crate::node::Conflict::LostTail { parent_seq }) if ours < parent_seq);
-        if !lost {
-            node.clear_conflict()?;
-        }
-    }
-    Ok(done)
 }

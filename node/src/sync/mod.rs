@@ -1,8 +1,8 @@
 //! Upward sync: the child's side of the protocol.
 //!
 //! - [`session`]: one session as a state machine without I/O.
-//! - [`client`]: the transport that drives it over `Sync.Session`, and restore.
-//! - [`worker`]: the background loop (debounce, interval, backoff) and its status.
+//! - [`client`]: the transport that drives it over `Sync.Session`, and the restore stream.
+//! - [`worker`]: the upstream worker: owns the connection, runs sessions (until done), its background loop (debounce, interval, backoff) and its status.
 //! - [`children`]: what a parent records of each child's syncs.
 
 pub mod children;

@@ -4,12 +4,10 @@
 //! persisted after every attempt, so `status` shows it whether or not the
 //! daemon runs.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rand::RngExt;
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{info, warn};
@@ -31,43 +29,16 @@ pub const BACKOFF_MIN: Duration = Duration::from_secs(1);
 /// Longest retry delay.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
 
-/// Meta key of the persisted state.
-const META_UPSTREAM: &str = "upstream";
-
-/// What `status` shows of the upstream link.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UpstreamState {
-    /// When the last session started (ms since the epoch).
-    pub last_attempt: Option<i64>,
-    /// When the last complete session ended.
-    pub last_success: Option<i64>,
-    /// The last failure, if the last attempt failed.
-    pub last_error: Option<String>,
-    /// Attempts failed in a row.
-    pub failures: u32,
-    /// The parent's vector for our subtree as of the last session: origin → seq.
-    pub parent: BTreeMap<String, u64>,
-    /// The parent's store incarnation at the last session (hex).
-    pub parent_incarnation: Option<String>,
-    /// Changes sent in the last session.
-    pub last_sent: u64,
-    /// Origins the parent holds back: (origin, seq, reason).
-    pub held: Vec<(String, u64, String)>,
-}
+pub use crate::store::UpstreamState;
 
 impl UpstreamState {
+    /// The state recorded by the last session (the default if none was).
     pub fn load(node: &Node) -> UpstreamState {
-        node.store()
-            .meta(META_UPSTREAM)
-            .ok()
-            .flatten()
-            .and_then(|v| serde_json::from_slice(&v).ok())
-            .unwrap_or_default()
+        node.store().upstream_state().unwrap_or_default()
     }
 
     fn save(&self, node: &Node) -> Result<()> {
-        let bytes = serde_json::to_vec(self).unwrap_or_default();
-        node.store().set_meta(META_UPSTREAM, &bytes)?;
+        node.store().set_upstream_state(self)?;
         Ok(())
     }
 
@@ -100,15 +71,173 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// One session now, serialized with any other session of this node, with its
-/// outcome recorded in the persisted state. The connection to the parent is
-/// kept for the next session and dropped after a failure.
-pub async fn sync_once(node: &Arc<Node>) -> std::result::Result<Outcome, SyncError> {
-    sync_once_via(node, || client::connect(node)).await
+/// The upstream worker of one node: it owns the connection to the parent
+/// (kept between sessions, dropped after a failure) and runs one session at
+/// a time, whoever asks — its own background loop ([`UpstreamWorker::run`])
+/// or a command (`sync --once` through the daemon).
+pub struct UpstreamWorker {
+    node: Arc<Node>,
+    /// Held during a session, with the open connection to the parent.
+    link: tokio::sync::Mutex<Option<client::Upstream>>,
 }
 
-/// [`sync_once`], opening the connection with `connect` when none is open
-/// (the simulation connects over its simulated network).
+impl UpstreamWorker {
+    pub fn new(node: Arc<Node>) -> UpstreamWorker {
+        UpstreamWorker {
+            node,
+            link: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// One session now, with its outcome recorded in the persisted state.
+    pub async fn sync_once(&self) -> std::result::Result<Outcome, SyncError> {
+        self.sync_once_via(|| client::connect(&self.node)).await
+    }
+
+    /// [`UpstreamWorker::sync_once`], opening the connection with `connect`
+    /// when none is open (the simulation connects over its simulated network).
+    pub async fn sync_once_via<F, Fut>(&self, connect: F) -> std::result::Result<Outcome, SyncError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<client::Upstream, SyncError>>,
+    {
+        let node = &self.node;
+        let mut connection = self.link.lock().await;
+        let mut state = UpstreamState::load(node);
+        state.last_attempt = Some(now_ms());
+        let result = async {
+            let (url, client) = match connection.take() {
+                Some(c) => c,
+                None => connect().await?,
+            };
+            let outcome = client::run_session(node.clone(), &url, client.clone()).await?;
+            *connection = Some((url, client));
+            Ok::<_, SyncError>(outcome)
+        }
+        .await;
+        match &result {
+            Ok(outcome) => {
+                state.parent_incarnation = Some(hex(&outcome.parent_incarnation));
+                state.last_sent = outcome.sent;
+                state.held = outcome.held.clone();
+                state.parent = outcome.parent_vector.clone();
+                if outcome.complete() {
+                    state.last_success = Some(now_ms());
+                    state.last_error = None;
+                    state.failures = 0;
+                } else {
+                    state.failures += 1;
+                    state.last_error = Some(incomplete_reason(outcome));
+                }
+            }
+            Err(e) => {
+                state.failures += 1;
+                state.last_error = Some(e.to_string());
+            }
+        }
+        if let Err(e) = state.save(node) {
+            warn!(error = %e, "could not record the upstream state");
+        }
+        result
+    }
+
+    /// Sessions until the parent holds everything or a session ends short
+    /// for another reason than the session budget: a backlog beyond one
+    /// session's budget continues in further sessions at once. Stops early
+    /// (with a truncated outcome) when `shutdown` turns true. The outcome's
+    /// counts are summed over the sessions.
+    pub async fn sync_until_done(
+        &self,
+        shutdown: Option<&watch::Receiver<bool>>,
+    ) -> std::result::Result<Outcome, SyncError> {
+        let (mut batches, mut sent, mut applied, mut skipped) = (0, 0, 0, 0);
+        loop {
+            let o = self.sync_once().await?;
+            (batches, sent, applied, skipped) = (
+                batches + o.batches,
+                sent + o.sent,
+                applied + o.applied,
+                skipped + o.skipped,
+            );
+            let stopping = shutdown.is_some_and(|s| *s.borrow());
+            if !(o.truncated && o.held.is_empty()) || stopping {
+                return Ok(Outcome {
+                    batches,
+                    sent,
+                    applied,
+                    skipped,
+                    ..o
+                });
+            }
+        }
+    }
+
+    /// Runs until `shutdown` turns true: syncs after local changes (debounced),
+    /// every [`SYNC_INTERVAL`], and when `trigger` fires; backs off after
+    /// failures.
+    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
+        let node = &self.node;
+        if node.config().upstream.is_none() {
+            return;
+        }
+        let mut changed = node.subscribe();
+        let mut backoff = BACKOFF_MIN;
+        let mut failing = false;
+        let mut next_at = Instant::now();
+        info!(org = %node.code(), upstream = ?node.config().upstream, "upstream worker started");
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                _ = tokio::time::sleep_until(next_at) => {}
+                r = changed.changed() => {
+                    if r.is_err() {
+                        break;
+                    }
+                    // While failing, changes wait for the retry; otherwise they
+                    // are synced after a short debounce.
+                    if failing {
+                        continue;
+                    }
+                    next_at = next_at.min(Instant::now() + DEBOUNCE);
+                    continue;
+                }
+            }
+            changed.borrow_and_update();
+            match self.sync_until_done(Some(&shutdown)).await {
+                Ok(outcome) if outcome.complete() => {
+                    failing = false;
+                    backoff = BACKOFF_MIN;
+                    next_at = Instant::now() + SYNC_INTERVAL;
+                }
+                _ if *shutdown.borrow() => break,
+                result => {
+                    match result {
+                        Ok(outcome) => {
+                            warn!(reason = %incomplete_reason(&outcome), retry_in = ?backoff, "sync incomplete")
+                        }
+                        Err(e) => warn!(error = %e, retry_in = ?backoff, "sync failed"),
+                    }
+                    failing = true;
+                    next_at = Instant::now() + with_jitter(backoff);
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                }
+            }
+        }
+        info!(org = %node.code(), "upstream worker stopped");
+    }
+}
+
+/// One session now, on a one-off worker: its own connection, not serialized
+/// with the sessions of another worker of the same node.
+pub async fn sync_once(node: &Arc<Node>) -> std::result::Result<Outcome, SyncError> {
+    UpstreamWorker::new(node.clone()).sync_once().await
+}
+
+/// [`sync_once`], opening the connection with `connect`.
 pub async fn sync_once_via<F, Fut>(
     node: &Arc<Node>,
     connect: F,
@@ -117,43 +246,15 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = std::result::Result<client::Upstream, SyncError>>,
 {
-    let mut connection = node.sync_gate().lock().await;
-    let mut state = UpstreamState::load(node);
-    state.last_attempt = Some(now_ms());
-    let result = async {
-        let (url, client) = match connection.take() {
-            Some(c) => c,
-            None => connect().await?,
-        };
-        let outcome = client::run_session(node.clone(), &url, client.clone()).await?;
-        *connection = Some((url, client));
-        Ok::<_, SyncError>(outcome)
-    }
-    .await;
-    match &result {
-        Ok(outcome) => {
-            state.parent_incarnation = Some(hex(&outcome.parent_incarnation));
-            state.last_sent = outcome.sent;
-            state.held = outcome.held.clone();
-            state.parent = outcome.parent_vector.clone();
-            if outcome.complete() {
-                state.last_success = Some(now_ms());
-                state.last_error = None;
-                state.failures = 0;
-            } else {
-                state.failures += 1;
-                state.last_error = Some(incomplete_reason(outcome));
-            }
-        }
-        Err(e) => {
-            state.failures += 1;
-            state.last_error = Some(e.to_string());
-        }
-    }
-    if let Err(e) = state.save(node) {
-        warn!(error = %e, "could not record the upstream state");
-    }
-    result
+    UpstreamWorker::new(node.clone())
+        .sync_once_via(connect)
+        .await
+}
+
+/// Runs a worker for `node` until `shutdown` turns true (see
+/// [`UpstreamWorker::run`]).
+pub async fn run(node: Arc<Node>, shutdown: watch::Receiver<bool>) {
+    UpstreamWorker::new(node).run(shutdown).await
 }
 
 /// Why a session that ended cleanly is still not complete.
@@ -169,63 +270,6 @@ pub fn incomplete_reason(outcome: &Outcome) -> String {
         return format!("{f:?}");
     }
     format!("{} changes not acked", outcome.pending)
-}
-
-/// Runs until `shutdown` turns true: syncs after local changes (debounced),
-/// every [`SYNC_INTERVAL`], and when `trigger` fires; backs off after
-/// failures.
-pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) {
-    if node.config().upstream.is_none() {
-        return;
-    }
-    let mut changed = node.subscribe();
-    let mut backoff = BACKOFF_MIN;
-    let mut failing = false;
-    let mut next_at = Instant::now();
-    info!(org = %node.code(), upstream = ?node.config().upstream, "upstream worker started");
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => break,
-            _ = tokio::time::sleep_until(next_at) => {}
-            r = changed.changed() => {
-                if r.is_err() {
-                    break;
-                }
-                // While failing, changes wait for the retry; otherwise they
-                // are synced after a short debounce.
-                if failing {
-                    continue;
-                }
-                next_at = next_at.min(Instant::now() + DEBOUNCE);
-                continue;
-            }
-        }
-        changed.borrow_and_update();
-        match sync_once(&node).await {
-            Ok(outcome) if outcome.complete() => {
-                failing = false;
-                backoff = BACKOFF_MIN;
-                next_at = Instant::now() + SYNC_INTERVAL;
-            }
-            Ok(outcome) if outcome.truncated && outcome.held.is_empty() => {
-                // A large backlog: the next session continues it at once.
-                failing = false;
-                next_at = Instant::now();
-            }
-            result => {
-                match result {
-                    Ok(outcome) => {
-                        warn!(reason = %incomplete_reason(&outcome), retry_in = ?backoff, "sync incomplete")
-                    }
-                    Err(e) => warn!(error = %e, retry_in = ?backoff, "sync failed"),
-                }
-                failing = true;
-                next_at = Instant::now() + with_jitter(backoff);
-                backoff = (backoff * 2).min(BACKOFF_MAX);
-            }
-        }
-    }
-    info!(org = %node.code(), "upstream worker stopped");
 }
 
 /// `d` ± 25%, so a parent coming back is not hit by every child at once.

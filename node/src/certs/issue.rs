@@ -1,73 +1,24 @@
-//! Certificates for links between bureaus.
-//!
-//! - The national bureau runs the root CA (`certs init-ca`).
-//! - A province can run an intermediate CA for its own subtree (`certs
-//!   init-ca --ca ROOT_DIR --org 410000`), so it issues its prefectures' and
-//!   counties' certificates itself. Every CA certificate carries its org in a
-//!   URI SAN, and a parent accepts a chain only if every CA in it is an
-//!   ancestor of the leaf's org: a province's CA can issue for its subtree and
-//!   nothing else.
-//! - A node's certificate (`certs issue`) carries its org code in the URI SAN
-//!   `lunxun://org/<code>` — the only identity a parent believes — and, for a
-//!   hub that serves, its DNS names or IP addresses (`--host`).
-//!
-//! A CA dir holds `ca.pem` (the CA's certificate), `ca.key` (its key, 0600),
-//! `root.pem` (the national root, the trust anchor) and `chain.pem` (the CA
-//! certificates between this CA and the root, this CA first; empty for the
-//! root). A node's tls dir holds `ca.pem` (the root), `node.pem` (its
-//! certificate followed by the chain) and `node.key` (0600).
+//! Issuing certificates with rcgen: a root or intermediate CA
+//! (`certs init-ca`) and node certificates (`certs issue`), written as ready
+//! CA and tls dirs.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
 };
 use time::{Duration, OffsetDateTime};
-use x509_parser::extensions::GeneralName;
-use x509_parser::prelude::{FromDer, X509Certificate};
 
+use super::check::{info, pem_certificates};
+use super::{
+    CA_KEY_FILE, CHAIN_FILE, CertError, DAYS_MAX, INTERMEDIATE_DAYS, NODE_DAYS, ORG_URI_PREFIX,
+    ROOT_DAYS, ROOT_FILE,
+};
 use crate::orgs::{NATIONAL, OrgDirectory};
 use crate::tls::{CA_FILE, CERT_FILE, KEY_FILE};
-
-/// The URI SAN prefix that carries a node's (or a CA's) org code.
-pub const ORG_URI_PREFIX: &str = "lunxun://org/";
-/// A CA's key, in its CA dir.
-pub const CA_KEY_FILE: &str = "ca.key";
-/// The trust anchor (the national root), in a CA dir.
-pub const ROOT_FILE: &str = "root.pem";
-/// The CA certificates between a CA and the root, in its CA dir.
-pub const CHAIN_FILE: &str = "chain.pem";
-/// Default validity of the root CA.
-pub const ROOT_DAYS: u32 = 3_650;
-/// Default validity of an intermediate CA.
-pub const INTERMEDIATE_DAYS: u32 = 1_825;
-/// Default validity of a node certificate.
-pub const NODE_DAYS: u32 = 397;
-/// Longest validity accepted.
-pub const DAYS_MAX: u32 = 7_300;
-
-/// Why a certificate operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum CertError {
-    /// A file could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    /// A file is not what it should be.
-    #[error("{path}: {reason}")]
-    Invalid { path: PathBuf, reason: String },
-    /// The request makes no sense (unknown org, outside the CA's subtree...).
-    #[error("{0}")]
-    Refused(String),
-    /// rcgen failed.
-    #[error("certificate generation: {0}")]
-    Generate(#[from] rcgen::Error),
-}
 
 fn read(path: &Path) -> Result<String, CertError> {
     std::fs::read_to_string(path).map_err(|source| CertError::Io {
@@ -97,79 +48,6 @@ fn create_dir(dir: &Path) -> Result<(), CertError> {
         path: dir.to_path_buf(),
         source,
     })
-}
-
-/// Facts about one certificate, for `certs show` and for checks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertInfo {
-    pub subject: String,
-    /// Serial number, lowercase hex: what a revocation list names.
-    pub serial: String,
-    pub orgs: Vec<String>,
-    pub is_ca: bool,
-    pub not_before: String,
-    pub not_after: String,
-    pub hosts: Vec<String>,
-}
-
-/// Parses DER into [`CertInfo`].
-pub fn info(der: &[u8]) -> Option<CertInfo> {
-    let (_, cert) = X509Certificate::from_der(der).ok()?;
-    let mut orgs = Vec::new();
-    let mut hosts = Vec::new();
-    if let Ok(Some(san)) = cert.subject_alternative_name() {
-        for name in &san.value.general_names {
-            match name {
-                GeneralName::URI(uri) => {
-                    if let Some(org) = uri.strip_prefix(ORG_URI_PREFIX) {
-                        orgs.push(org.to_owned());
-                    }
-                }
-                GeneralName::DNSName(d) => hosts.push((*d).to_owned()),
-                GeneralName::IPAddress(ip) => {
-                    let text = match ip.len() {
-                        4 => std::net::Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3]).to_string(),
-                        16 => {
-                            let mut b = [0u8; 16];
-                            b.copy_from_slice(ip);
-                            std::net::Ipv6Addr::from(b).to_string()
-                        }
-                        _ => continue,
-                    };
-                    hosts.push(text);
-                }
-                _ => {}
-            }
-        }
-    }
-    Some(CertInfo {
-        subject: cert.subject().to_string(),
-        serial: serial_hex(cert.raw_serial()),
-        orgs,
-        is_ca: cert.is_ca(),
-        not_before: cert.validity().not_before.to_string(),
-        not_after: cert.validity().not_after.to_string(),
-        hosts,
-    })
-}
-
-/// Lowercase hex without leading zero bytes, as revocation lists name serials.
-pub fn serial_hex(raw: &[u8]) -> String {
-    let trimmed: &[u8] = match raw.iter().position(|&b| b != 0) {
-        Some(i) => &raw[i..],
-        None => &raw[raw.len().saturating_sub(1)..],
-    };
-    trimmed.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The DER certificates in a PEM text, in order.
-pub fn pem_certificates(text: &str) -> Vec<Vec<u8>> {
-    pem::parse_many(text)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|p| p.tag() == "CERTIFICATE")
-        .map(|p| p.into_contents())
-        .collect()
 }
 
 fn random_serial() -> SerialNumber {
@@ -423,51 +301,9 @@ pub fn issue(
     })
 }
 
-/// Checks a presented chain (leaf first, then intermediates) for lunxun's
-/// own rules, after TLS verified it to the root: the leaf carries exactly one
-/// org, and every CA in the chain carries an org whose subtree holds it.
-/// Returns the leaf's org.
-pub fn chain_org(chain: &[&[u8]], orgs: &OrgDirectory) -> Result<String, String> {
-    let leaf = chain.first().ok_or("no client certificate")?;
-    let facts = info(leaf).ok_or("the client certificate does not parse")?;
-    let [org] = facts.orgs.as_slice() else {
-        return Err(format!(
-            "the client certificate must carry exactly one {ORG_URI_PREFIX}CODE, it carries {}",
-            facts.orgs.len()
-        ));
-    };
-    let id = orgs
-        .get(org)
-        .ok_or_else(|| format!("org {org} is not in the org directory"))?;
-    for ca in &chain[1..] {
-        let ca_facts = info(ca).ok_or("a CA certificate in the chain does not parse")?;
-        let ca_org = ca_facts
-            .orgs
-            .first()
-            .ok_or_else(|| format!("the intermediate CA {} carries no org", ca_facts.subject))?;
-        let ca_id = orgs.get(ca_org).ok_or_else(|| {
-            format!("the intermediate CA's org {ca_org} is not in the org directory")
-        })?;
-        if !orgs.is_within(id, ca_id) {
-            return Err(format!(
-                "the CA of {ca_org} may not vouch for {org}, outside its subtree"
-            ));
-        }
-    }
-    Ok(org.clone())
-}
-
-/// Serials of every certificate in a chain.
-pub fn chain_serials(chain: &[&[u8]]) -> Vec<String> {
-    chain
-        .iter()
-        .filter_map(|c| info(c))
-        .map(|i| i.serial)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::{chain_org, chain_serials};
     use super::*;
 
     #[test]
@@ -531,25 +367,5 @@ mod tests {
         assert_eq!(facts.orgs, vec!["410000".to_owned()]);
         // Files are never overwritten.
         assert!(issue(&root, "410000", &[], &hub, None, &orgs).is_err());
-    }
-
-    #[test]
-    fn chain_rules() {
-        let orgs = OrgDirectory::builtin();
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().join("root");
-        init_ca(&root, "100000", None, None, &orgs).unwrap();
-        let hubei = tmp.path().join("hubei");
-        init_ca(&hubei, "420000", Some(&root), None, &orgs).unwrap();
-        let henan_node = tmp.path().join("n");
-        issue(&root, "410102", &[], &henan_node, None, &orgs).unwrap();
-        let leaf = pem_certificates(&std::fs::read_to_string(henan_node.join(CERT_FILE)).unwrap())
-            .remove(0);
-        let hubei_ca =
-            pem_certificates(&std::fs::read_to_string(hubei.join(CA_FILE)).unwrap()).remove(0);
-        // A chain claiming 湖北's CA vouches for a 河南 county: refused.
-        let err = chain_org(&[&leaf, &hubei_ca], &orgs).unwrap_err();
-        assert!(err.contains("may not vouch"), "{err}");
-        assert!(chain_org(&[], &orgs).is_err());
     }
 }

@@ -6,8 +6,10 @@
 //! under their original origins through [`Node::ingest`]. Both hold the write lock, append to the store
 //! durably, and only then update the in-memory view, so the view never shows
 //! anything the disk does not hold.
+//!
+//! Opening the log (replay, torn tails, an interrupted write) is in `replay`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -23,42 +25,17 @@ use crate::model::Record;
 use crate::orgs::{OrgDirectory, OrgId};
 use crate::policy::Policy;
 use crate::rollup::Rollup;
-use crate::store::{LogEntry, Store};
+use crate::store::{Hold, LogEntry, Store};
 use crate::view::View;
+
+mod replay;
+use replay::{replay, undo_unfinished_write};
 
 /// Changes encoded per chunk of an own write (the encoder runs a chunk ahead
 /// of the inserts).
 const WRITE_CHUNK: usize = 4_096;
 
-/// Meta key of the own-log conflict marker (see [`Conflict`]).
-const META_CONFLICT: &str = "lost_tail";
-
-/// Why a node refuses to write: its own log disagrees with its parent's copy,
-/// and a new write would fork it (same origin and seq, another hash).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Conflict {
-    /// The parent holds our own log up to `parent_seq`, beyond ours: we lost
-    /// a tail (a restored backup, a disk failure).
-    LostTail { parent_seq: u64 },
-    /// The parent holds another change at `seq` of our own log: this node
-    /// wrote on an old copy of its data before syncing.
-    Forked { seq: u64 },
-}
-
-fn parse_conflict(text: &str) -> Option<Conflict> {
-    if let Some(seq) = text.strip_prefix("fork:") {
-        return seq.parse().ok().map(|seq| Conflict::Forked { seq });
-    }
-    let seq = text.strip_prefix("lost:").unwrap_or(text);
-    seq.parse()
-        .ok()
-        .map(|parent_seq| Conflict::LostTail { parent_seq })
-}
-/// Meta key prefix of held-back origins (see [`Node::holds`]).
-const META_HELD: &str = "held/";
-/// Meta key of an own write under way: the own seq before it (see
-/// [`Node::write_records`] and [`undo_unfinished_write`]).
-const META_WRITING: &str = "writing";
+pub use crate::store::Conflict;
 
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
@@ -102,9 +79,6 @@ pub struct Node {
     /// Coverage rollup for today, built at the first query and kept up to
     /// date by every append (see [`crate::rollup`]). Lock order: view first.
     rollup: Mutex<Option<Rollup>>,
-    /// Held during a sync session with the parent (one at a time), with the
-    /// open connection to the parent, reused between sessions.
-    sync_gate: tokio::sync::Mutex<Option<crate::sync::client::Upstream>>,
 }
 
 fn random_incarnation() -> [u8; 16] {
@@ -151,10 +125,7 @@ impl Node {
         let policy = crate::config::load_policy(&dir.join(POLICY_FILE))?;
         let store = Store::open(&dir.join(STORE_DIR))?;
         undo_unfinished_write(&store, &config.org)?;
-        let conflict = store
-            .meta(META_CONFLICT)?
-            .and_then(|v| String::from_utf8(v).ok())
-            .and_then(|t| parse_conflict(&t));
+        let conflict = store.conflict()?;
         let (view, unknown_origin_changes) = replay(&store, &orgs)?;
         let (changed, _) = tokio::sync::watch::channel(0);
         let node = Node {
@@ -170,7 +141,6 @@ impl Node {
             unknown_origin_changes,
             incarnation: random_incarnation(),
             changed,
-            sync_gate: tokio::sync::Mutex::new(None),
             rollup: Mutex::new(None),
         };
         debug!(org = %node.config.org, "node opened");
@@ -216,9 +186,18 @@ impl Node {
         self.unknown_origin_changes
     }
 
-    /// Held by whoever runs a sync session with the parent.
-    pub fn sync_gate(&self) -> &tokio::sync::Mutex<Option<crate::sync::client::Upstream>> {
-        &self.sync_gate
+    /// The hash of the change this node holds for `origin` at `seq`.
+    pub fn hash_at(&self, origin: &str, seq: u64) -> Option<Hash> {
+        let entry = self.store.entry(origin, seq).ok()??;
+        codec::decode_change(entry.change).ok().map(|c| c.hash)
+    }
+
+    /// The head (seq, hash) of every origin in the view, by org code.
+    pub fn heads_by_code(&self) -> BTreeMap<String, (u64, Hash)> {
+        let view = self.view();
+        view.heads()
+            .map(|(org, head)| (self.orgs.code(org).to_owned(), (head.seq, head.hash)))
+            .collect()
     }
 
     /// A receiver that sees a new value after every append.
@@ -249,11 +228,7 @@ impl Node {
     }
 
     fn set_conflict(&self, conflict: Conflict) -> Result<()> {
-        let text = match conflict {
-            Conflict::LostTail { parent_seq } => format!("lost:{parent_seq}"),
-            Conflict::Forked { seq } => format!("fork:{seq}"),
-        };
-        self.store.set_meta(META_CONFLICT, text.as_bytes())?;
+        self.store.set_conflict(conflict)?;
         *self.conflict.lock().unwrap_or_else(|p| p.into_inner()) = Some(conflict);
         Ok(())
     }
@@ -279,7 +254,7 @@ impl Node {
 
     /// Lifts the refusal: the own log agrees with the parent's copy again.
     pub fn clear_conflict(&self) -> Result<()> {
-        self.store.remove_meta(META_CONFLICT)?;
+        self.store.clear_conflict()?;
         *self.conflict.lock().unwrap_or_else(|p| p.into_inner()) = None;
         info!(org = %self.code(), "own log agrees with the parent's copy: writes allowed");
         Ok(())
@@ -395,8 +370,7 @@ impl Node {
         // (durably) first, and the mark cleared once the append is durable;
         // a store opened with the mark set drops what the write left.
         let before = seq;
-        self.store
-            .set_meta(META_WRITING, before.to_string().as_bytes())?;
+        self.store.mark_write(before)?;
         // Encoding and hash-chaining run on a second thread, a chunk ahead of
         // the inserts: the two halves of the work overlap on two cores.
         let appended = std::thread::scope(|scope| -> Result<(u64, Hash)> {
@@ -451,11 +425,11 @@ impl Node {
                 let _ = self
                     .store
                     .truncate_after(&origin, before)
-                    .and_then(|_| self.store.remove_meta(META_WRITING));
+                    .and_then(|_| self.store.clear_write_mark());
                 return Err(e);
             }
         };
-        self.store.remove_meta(META_WRITING)?;
+        self.store.clear_write_mark()?;
         let written = changed.len();
         {
             let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
@@ -501,14 +475,7 @@ impl Node {
                 .collect()
         };
         let now = now_ms();
-        let hash_at = |origin: &str, seq: u64| {
-            self.store
-                .entry(origin, seq)
-                .ok()
-                .flatten()
-                .and_then(|e| codec::decode_change(e.change).ok())
-                .map(|c| c.hash)
-        };
+        let hash_at = |origin: &str, seq: u64| self.hash_at(origin, seq);
         let placed: Vec<Placed> = batches
             .into_iter()
             .map(|batch| ingest::place(batch, &mut heads, hash_at, now))
@@ -560,31 +527,19 @@ impl Node {
     fn record_holds(&self, placed: &[Placed]) -> Result<()> {
         for p in placed {
             for h in &p.held {
-                let value = serde_json::json!({
-                    "seq": h.seq,
-                    "reason": h.reason.to_string(),
-                    "at": now_ms(),
-                });
-                self.store.set_meta(
-                    &format!("{META_HELD}{}", h.origin),
-                    value.to_string().as_bytes(),
-                )?;
+                self.store.set_hold(&Hold {
+                    origin: h.origin.clone(),
+                    seq: h.seq,
+                    reason: h.reason.to_string(),
+                    at_ms: now_ms(),
+                })?;
                 warn!(origin = %h.origin, seq = h.seq, reason = %h.reason, "changes held back");
             }
             for (origin, (seq, _)) in &p.touched {
                 if p.held.iter().any(|h| &h.origin == origin) {
                     continue;
                 }
-                let key = format!("{META_HELD}{origin}");
-                if let Some(v) = self.store.meta(&key)? {
-                    let held_seq = serde_json::from_slice::<serde_json::Value>(&v)
-                        .ok()
-                        .and_then(|j| j["seq"].as_u64())
-                        .unwrap_or(0);
-                    if *seq >= held_seq {
-                        self.store.remove_meta(&key)?;
-                    }
-                }
+                self.store.release_hold(origin, *seq)?;
             }
         }
         Ok(())
@@ -594,392 +549,12 @@ impl Node {
     pub fn holds(&self) -> Result<Vec<(String, u64, String)>> {
         Ok(self
             .store
-            .meta_with_prefix(META_HELD)?
+            .holds()?
             .into_iter()
-            .filter_map(|(k, v)| {
-                let j: serde_json::Value = serde_json::from_slice(&v).ok()?;
-                Some((
-                    k.trim_start_matches(META_HELD).to_owned(),
-                    j["seq"].as_u64()?,
-                    j["reason"].as_str()?.to_owned(),
-                ))
-            })
+            .map(|h| (h.origin, h.seq, h.reason))
             .collect())
     }
 }
 
-/// Drops what an own write left in `store` if the process died during it
-/// (the mark [`Node::write_records`] sets before appending is still there):
-/// the write was never acknowledged nor forwarded, and a write is
-/// all-or-nothing, so its changes go; the user imports the file again.
-fn undo_unfinished_write(store: &Store, origin: &str) -> Result<()> {
-    let Some(mark) = store.meta(META_WRITING)? else {
-        return Ok(());
-    };
-    let seq: u64 = String::from_utf8(mark)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| Error::Corrupt("unreadable mark of an unfinished write".into()))?;
-    let removed = store.truncate_after(origin, seq)?;
-    warn!(
-        origin,
-        seq,
-        removed,
-        "a write was interrupted (a crash during an import): dropped what it left; import the file again"
-    );
-    store.remove_meta(META_WRITING)?;
-    Ok(())
-}
-
-/// Rebuilds the view from the log. Each origin's log must be dense and
-/// chained; the first hole or broken link marks a torn tail (a crash during an
-/// append, before its flush, so never acknowledged or forwarded): it is
-/// truncated, with a warning, and the view holds the dense prefix.
-fn replay(store: &Store, orgs: &OrgDirectory) -> Result<(View, u64)> {
-    let mut view = View::default();
-    let mut unknown = 0u64;
-    let mut torn: Vec<(String, u64)> = Vec::new();
-    // The origin being replayed, its id, its head so far, and whether its
-    // tail is torn (the rest of its entries are skipped, then truncated).
-    let mut current: Option<(String, Option<OrgId>, Head, bool)> = None;
-    let finish = |view: &mut View, cur: Option<(String, Option<OrgId>, Head, bool)>| {
-        if let Some((_, Some(id), head, _)) = cur
-            && head.seq > 0
-        {
-            view.set_head(id, head);
-        }
-    };
-    for entry in store.scan_all() {
-        let entry = entry?;
-        let same_origin = current.as_ref().is_some_and(|(o, ..)| *o == entry.origin);
-        if !same_origin {
-            finish(&mut view, current.take());
-            let id = orgs.get(&entry.origin);
-            if id.is_none() {
-                warn!(origin = %entry.origin, "changes of an origin not in the org directory are held but not shown");
-            }
-            current = Some((
-                entry.origin.clone(),
-                id,
-                Head {
-                    seq: 0,
-                    hash: GENESIS,
-                    written_at_ms: 0,
-                    received_at_ms: 0,
-                },
-                false,
-            ));
-        }
-        let Some((origin, id, head, is_torn)) = current.as_mut() else {
-            continue;
-        };
-        if *is_torn {
-            continue;
-        }
-        let change = codec::decode_change(entry.change.clone()).ok().filter(|c| {
-            c.origin == entry.origin
-                && c.seq == entry.seq
-                && c.seq == head.seq + 1
-                && c.prev_hash == head.hash
-                && c.hash_is_valid()
-        });
-        let Some(change) = change else {
-            warn!(origin = %origin, after_seq = head.seq, at_seq = entry.seq, "torn tail of a log (a crash during an append): truncating it");
-            torn.push((origin.clone(), head.seq));
-            *is_torn = true;
-            continue;
-        };
-        *head = Head {
-            seq: change.seq,
-            hash: change.hash,
-            written_at_ms: change.written_at_ms,
-            received_at_ms: entry.received_at_ms,
-        };
-        let Some(id) = *id else {
-            unknown += 1;
-            continue;
-        };
-        match codec::decode_record(&change.record) {
-            Ok(record) => {
-                view.apply(id, record);
-            }
-            // Stored changes were validated before they were stored; one that
-            // no longer validates (a stricter version) stays in the log and is
-            // forwarded, but is not shown.
-            Err(e) => {
-                warn!(origin = %entry.origin, seq = change.seq, error = %e, "stored record no longer validates; not shown")
-            }
-        }
-    }
-    finish(&mut view, current.take());
-    for (origin, seq) in torn {
-        let removed = store.truncate_after(&origin, seq)?;
-        info!(origin = %origin, seq, removed, "torn tail truncated");
-    }
-    Ok((view, unknown))
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{Attendance, Class, Hours, Mode, Outcome, Rank, RecordKey, RosterEntry};
-
-    fn d(s: &str) -> crate::model::Date {
-        s.parse().unwrap()
-    }
-
-    fn config(org: &str) -> Config {
-        Config {
-            org: org.into(),
-            upstream: None,
-            tls_dir: None,
-            insecure: false,
-            revoked: Default::default(),
-        }
-    }
-
-    fn roster(id: &str, name: &str) -> Record {
-        Record::Roster(RosterEntry {
-            person: id.parse().unwrap(),
-            name: name.into(),
-            rank: Rank::General,
-            since: d("2024-01-01"),
-            until: None,
-            employer: String::new(),
-            position: String::new(),
-            group: String::new(),
-        })
-    }
-
-    #[test]
-    fn init_open_and_refusals() {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        assert!(matches!(
-            Node::open(&data),
-            Err(Error::NotInitialized { .. })
-        ));
-        assert!(matches!(
-            Node::init(&data, config("999999")),
-            Err(Error::UnknownOrg(_))
-        ));
-        let node = Node::init(&data, config("410102")).unwrap();
-        assert_eq!(node.orgs().org(node.me()).name, "中原区");
-        drop(node);
-        assert!(matches!(
-            Node::init(&data, config("410102")),
-            Err(Error::AlreadyInitialized { .. })
-        ));
-    }
-
-    #[test]
-    fn writes_chain_survive_reopen_and_skip_unchanged() {
-        let dir = tempfile::tempdir().unwrap();
-        let node = Node::init(dir.path(), config("410102")).unwrap();
-        let a = roster("11010519491231002X", "甲");
-        let class = Record::Class(Class {
-            class_id: "C1".parse().unwrap(),
-            title: "班".into(),
-            category: String::new(),
-            mode: Mode::Centralized,
-            off_job: true,
-            start: d("2024-03-01"),
-            end: d("2024-03-03"),
-            hours: Hours::from_whole(20),
-            days: None,
-        });
-        let att = Record::Attendance(Attendance {
-            class_id: "C1".parse().unwrap(),
-            person: "11010519491231002X".parse().unwrap(),
-            hours: Hours::from_whole(20),
-            outcome: Outcome::Completed,
-            name: String::new(),
-        });
-        let s = node
-            .write_records(vec![a.clone(), class.clone(), att.clone()])
-            .unwrap();
-        assert_eq!((s.written, s.unchanged, s.seq), (3, 0, 3));
-        let s = node
-            .write_records(vec![a.clone(), class.clone(), att.clone()])
-            .unwrap();
-        assert_eq!((s.written, s.unchanged, s.seq), (0, 3, 3));
-        let renamed = roster("11010519491231002X", "乙");
-        let s = node
-            .write_records(vec![renamed.clone(), a.clone()])
-            .unwrap();
-        // The last version of a key within one call wins: `a` equals what is held.
-        assert_eq!((s.written, s.unchanged), (0, 2));
-        let s = node.write_records(vec![renamed.clone()]).unwrap();
-        assert_eq!(s.seq, 4);
-        let tomb = Record::Tombstone(RecordKey::Attendance(
-            "C1".parse().unwrap(),
-            "11010519491231002X".parse().unwrap(),
-        ));
-        assert_eq!(node.write_records(vec![tomb.clone()]).unwrap().written, 1);
-        assert_eq!(node.write_records(vec![tomb]).unwrap().written, 0);
-        let counts = node.view().counts();
-        drop(node);
-
-        let node = Node::open(dir.path()).unwrap();
-        assert_eq!(node.view().counts(), counts);
-        let me = node.me();
-        assert_eq!(node.view().head(me).unwrap().seq, 5);
-        assert_eq!(node.view().current(me, &a.key()), Some(renamed));
-        // Every stored change verifies and links.
-        let mut prev = GENESIS;
-        for e in node.store().scan(node.code(), 0) {
-            let c = codec::decode_change(e.unwrap().change).unwrap();
-            assert!(c.hash_is_valid());
-            assert_eq!(c.prev_hash, prev);
-            prev = c.hash;
-        }
-    }
-
-    #[test]
-    fn replay_truncates_a_torn_tail() {
-        let dir = tempfile::tempdir().unwrap();
-        let node = Node::init(dir.path(), config("410102")).unwrap();
-        let ids = [
-            "11010519491231002X",
-            "410102198001010011",
-            "410102198001010038",
-        ];
-        for (i, id) in ids.iter().enumerate() {
-            let mut digits = [0u8; 17];
-            digits.copy_from_slice(&id.as_bytes()[..17]);
-            let id = format!(
-                "{}{}",
-                &id[..17],
-                crate::model::PersonId::check_char(&digits)
-            );
-            node.write_records(vec![roster(&id, &format!("人{i}"))])
-                .unwrap();
-        }
-        let tip = node.view().head(node.me()).copied().unwrap();
-        assert_eq!(tip.seq, 3);
-        // What a crash mid-append can leave: an entry after a hole (seq 5
-        // without 4), and one whose link does not match.
-        let orphan = Change::new(
-            "410102".into(),
-            5,
-            tip.hash,
-            0,
-            codec::encode_record(&roster(ids[0], "x")),
-        );
-        node.store()
-            .append(&[LogEntry {
-                origin: "410102".into(),
-                seq: 5,
-                received_at_ms: 0,
-                change: codec::encode_change(&orphan),
-            }])
-            .unwrap();
-        drop(node);
-        let node = Node::open(dir.path()).unwrap();
-        assert_eq!(node.view().head(node.me()).unwrap().seq, 3);
-        assert_eq!(node.store().last("410102").unwrap().unwrap().seq, 3);
-
-        let bad_link = Change::new(
-            "410102".into(),
-            4,
-            [7; 32],
-            0,
-            codec::encode_record(&roster(ids[0], "y")),
-        );
-        node.store()
-            .append(&[LogEntry {
-                origin: "410102".into(),
-                seq: 4,
-                received_at_ms: 0,
-                change: codec::encode_change(&bad_link),
-            }])
-            .unwrap();
-        drop(node);
-        let node = Node::open(dir.path()).unwrap();
-        assert_eq!(node.store().last("410102").unwrap().unwrap().seq, 3);
-        // And the log continues densely from the truncated head.
-        node.write_records(vec![roster(ids[0], "z")]).unwrap();
-        drop(node);
-        let node = Node::open(dir.path()).unwrap();
-        assert_eq!(node.view().head(node.me()).unwrap().seq, 4);
-    }
-
-    #[test]
-    fn a_write_interrupted_by_a_crash_leaves_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let node = Node::init(dir.path(), config("410102")).unwrap();
-        let first = roster("11010519491231002X", "甲");
-        node.write_records(vec![first.clone()]).unwrap();
-        assert_eq!(node.store().meta(META_WRITING).unwrap(), None);
-        // What a crash during a write of seqs 2..=3 can leave: the mark, and
-        // a dense, chained prefix of the write, which replay alone keeps.
-        let tip = node.view().head(node.me()).copied().unwrap();
-        node.store().set_meta(META_WRITING, b"1").unwrap();
-        let mut prev = tip.hash;
-        for seq in 2..=3 {
-            let change = Change::new(
-                "410102".into(),
-                seq,
-                prev,
-                0,
-                codec::encode_record(&roster("11010519491231002X", &format!("人{seq}"))),
-            );
-            prev = change.hash;
-            node.store()
-                .append(&[LogEntry {
-                    origin: "410102".into(),
-                    seq,
-                    received_at_ms: 0,
-                    change: codec::encode_change(&change),
-                }])
-                .unwrap();
-        }
-        drop(node);
-        let node = Node::open(dir.path()).unwrap();
-        assert_eq!(node.view().head(node.me()).unwrap().seq, 1);
-        assert_eq!(node.store().last("410102").unwrap().unwrap().seq, 1);
-        assert_eq!(node.store().meta(META_WRITING).unwrap(), None);
-        assert_eq!(node.view().current(node.me(), &first.key()), Some(first));
-        // And the log goes on densely from there.
-        let s = node
-            .write_records(vec![roster("11010519491231002X", "乙")])
-            .unwrap();
-        assert_eq!(s.seq, 2);
-    }
-
-    #[test]
-    fn lost_tail_refuses_writes_until_cleared() {
-        let dir = tempfile::tempdir().unwrap();
-        let node = Node::init(dir.path(), config("410102")).unwrap();
-        node.write_records(vec![roster("11010519491231002X", "甲")])
-            .unwrap();
-        node.mark_lost_tail(1).unwrap();
-        assert!(node.writable(), "a parent at our own seq is not ahead");
-        node.mark_lost_tail(7).unwrap();
-        let err = node
-            .write_records(vec![roster("11010519491231002X", "乙")])
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::LostTail {
-                    parent_seq: 7,
-                    local_seq: 1,
-                    ..
-                }
-            ),
-            "{err}"
-        );
-        drop(node);
-        let node = Node::open(dir.path()).unwrap();
-        assert!(!node.writable(), "the refusal survives a restart");
-        node.mark_forked(1).unwrap();
-        let err = node
-            .write_records(vec![roster("11010519491231002X", "乙")])
-            .unwrap_err();
-        assert!(matches!(err, Error::Forked { seq: 1, .. }), "{err}");
-        node.clear_conflict().unwrap();
-        node.write_records(vec![roster("11010519491231002X", "乙")])
-            .unwrap();
-    }
-}
+mod tests;

@@ -11,7 +11,8 @@
 //!   vector is the last key of each origin's range. The change bytes are the
 //!   encoded `lunxun.v1.Change`, exactly as the origin wrote it.
 //! - tree `meta`: small named values (node state, sync bookkeeping,
-//!   quarantined changes).
+//!   quarantined changes), each behind its own typed method in [`meta`]; no
+//!   other module names a meta key.
 //!
 //! # Durability
 //!
@@ -30,6 +31,9 @@
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+
+mod meta;
+pub use meta::{ChildState, Conflict, Hold, UpstreamState};
 
 /// sled's page cache size. Small on purpose: the node keeps its own
 /// materialized view in memory, so sled's cache serves only writes and scans.
@@ -291,7 +295,7 @@ impl Store {
     }
 
     /// A named value.
-    pub fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self
             .meta
             .get(key.as_bytes())
@@ -300,7 +304,7 @@ impl Store {
     }
 
     /// Sets a named value durably.
-    pub fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+    fn set_meta(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         self.meta
             .insert(key.as_bytes(), value)
             .map_err(|e| self.engine(e))?;
@@ -308,7 +312,7 @@ impl Store {
     }
 
     /// Removes a named value durably.
-    pub fn remove_meta(&self, key: &str) -> Result<(), StoreError> {
+    fn remove_meta(&self, key: &str) -> Result<(), StoreError> {
         self.meta
             .remove(key.as_bytes())
             .map_err(|e| self.engine(e))?;
@@ -316,7 +320,7 @@ impl Store {
     }
 
     /// Named values whose key starts with `prefix`, in key order.
-    pub fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    fn meta_with_prefix(&self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         self.meta
             .scan_prefix(prefix.as_bytes())
             .map(|kv| {

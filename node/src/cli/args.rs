@@ -1,0 +1,393 @@
+//! The command line's arguments (clap derive): every node command, its
+//! flags and their help texts. The hub flattens [`Command`] into its own.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use super::EXIT_CODES_HELP;
+use crate::render::Lang;
+use crate::reports::ListKind;
+
+/// The commands every node has.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a node for a bureau: its name, level and parent come from the org directory.
+    Init(InitArgs),
+    /// Import a roster or a training file (CSV in UTF-8 or GB18030, or XLSX; English or Chinese headers).
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Rotation and hour coverage of this node and its subtree.
+    Coverage(CoverageArgs),
+    /// People on a roster with their rotation status and hour compliance.
+    People(PeopleArgs),
+    /// Identity, counts and sync state of this node.
+    Status(StatusArgs),
+    /// One person: every roster entry and training this node can see, with statuses.
+    Person(PersonArgs),
+    /// Personnel lists for a year (DOMAIN §4): off-job trainings, over two months, failed, unjustified absences.
+    Lists(ListsArgs),
+    /// The periodic report (通报): every subordinate's coverage, ranked, with freshness.
+    Report(ReportArgs),
+    /// The policy in force (cycles, hour thresholds, windows).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Send this node's changes (and its subtree's) to the parent now.
+    Sync(SyncArgs),
+    /// Rebuild this node's records from its parent (after a lost disk or an old backup).
+    Restore(RestoreArgs),
+    /// Certificates for links between bureaus: a root or intermediate CA, node certificates.
+    #[command(subcommand)]
+    Certs(CertsCommand),
+    /// Generate realistic rosters and training files (deterministic, seeded) for every node of a subtree.
+    Gen(GenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenArgs {
+    /// Root of the subtree to generate for (e.g. 410000 for 河南 and everything below it).
+    #[arg(long, default_value = crate::orgs::NATIONAL)]
+    pub org: String,
+    /// Levels below the root (0: the root alone; default: all).
+    #[arg(long)]
+    pub depth: Option<u32>,
+    /// Directory to write DIR/<org code>/roster.csv and trainings.csv into.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Same seed, same files.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The data's "today": classes end on or before it, YYYY-MM-DD.
+    #[arg(long, default_value = "2026-06-30")]
+    pub as_of: String,
+    /// Years of history before --as-of.
+    #[arg(long, default_value_t = 4)]
+    pub years: u32,
+    /// Township and village/community workers on each county's roster.
+    #[arg(long, default_value_t = 120)]
+    pub county_workers: u32,
+    /// Staff of each bureau (on its parent's roster).
+    #[arg(long, default_value_t = 12)]
+    pub bureau_staff: u32,
+    /// Organs' petition staff on each prefecture, province and national roster.
+    #[arg(long, default_value_t = 20)]
+    pub organs_staff: u32,
+    /// Centralized classes each node organizes per year.
+    #[arg(long, default_value_t = 2)]
+    pub classes_per_year: u32,
+    /// Share of nodes far behind on training (0..1).
+    #[arg(long, default_value_t = 0.15)]
+    pub behind_share: f64,
+    /// Chance (times an office's diligence) of a second centralized class a year (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    pub second_class_share: f64,
+    /// File format.
+    #[arg(long, value_enum, default_value_t = GenFormat::Csv)]
+    pub format: GenFormat,
+    /// Header and value language.
+    #[arg(long, value_enum, default_value_t = Lang::Zh)]
+    pub lang: Lang,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenFormat {
+    Csv,
+    Xlsx,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertsCommand {
+    /// A new CA: the national root (ca.pem, ca.key), or with --ca an intermediate CA for a subtree.
+    InitCa(InitCaArgs),
+    /// A node certificate for an org (URI SAN lunxun://org/CODE), written as a ready --tls-dir.
+    Issue(IssueArgs),
+    /// Org, serial, validity and hosts of a certificate (a PEM file, or a tls or CA dir).
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitCaArgs {
+    /// Directory to create the CA in (ca.pem, ca.key, root.pem, chain.pem).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The org this CA serves: the national bureau for the root; a province for an intermediate.
+    #[arg(long, default_value = crate::orgs::NATIONAL)]
+    pub org: String,
+    /// Make an intermediate CA signed by the CA in this directory (its org must be an ancestor of --org).
+    #[arg(long)]
+    pub ca: Option<PathBuf>,
+    /// Validity in days (root 3650, intermediate 1825 by default).
+    #[arg(long)]
+    pub days: Option<u32>,
+    /// Org-directory extension (units without a region code).
+    #[arg(long)]
+    pub orgs: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// The issuing CA's directory.
+    #[arg(long)]
+    pub ca: PathBuf,
+    /// The node's org code (must lie in the CA's subtree).
+    #[arg(long)]
+    pub org: String,
+    /// A DNS name or IP address the node serves on (hubs), repeatable.
+    #[arg(long = "host")]
+    pub hosts: Vec<String>,
+    /// Directory to write ca.pem, node.pem and node.key (mode 0600) into.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Validity in days (397 by default).
+    #[arg(long)]
+    pub days: Option<u32>,
+    /// Org-directory extension (units without a region code).
+    #[arg(long)]
+    pub orgs: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A PEM file, or a directory holding node.pem or ca.pem.
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct PersonArgs {
+    /// The person's ID number (身份证号).
+    pub id: String,
+    /// The date to evaluate on, YYYY-MM-DD (default: today).
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Show the full ID number.
+    #[arg(long)]
+    pub show_ids: bool,
+    #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
+    pub format: StatusFormat,
+}
+
+/// Where a table goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableFormat {
+    Table,
+    Json,
+    Csv,
+    /// An Excel workbook (needs --out).
+    Xlsx,
+}
+
+#[derive(Debug, Args)]
+pub struct ListsArgs {
+    /// The calendar year (a training belongs to the year its class ends in).
+    #[arg(long)]
+    pub year: i32,
+    /// Only people on rosters in this org's subtree (default: this node's).
+    #[arg(long)]
+    pub org: Option<String>,
+    /// Which lists (repeat or comma-separate; default: all four).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub list: Vec<ListKind>,
+    /// Show full ID numbers.
+    #[arg(long)]
+    pub show_ids: bool,
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
+    /// Write to this file instead of stdout (required for xlsx).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Language of CSV column names.
+    #[arg(long, value_enum, default_value_t = Lang::Zh)]
+    pub lang: Lang,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The report's date, YYYY-MM-DD (default: today).
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Whose subordinates (default: this node's).
+    #[arg(long)]
+    pub org: Option<String>,
+    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
+    pub format: TableFormat,
+    /// Write to this file instead of stdout (required for xlsx).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Language of CSV column names.
+    #[arg(long, value_enum, default_value_t = Lang::Zh)]
+    pub lang: Lang,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// One session with the parent; exit 0 only when the parent acked everything.
+    #[arg(long, required = true)]
+    pub once: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Fetch every change of this node's subtree that the parent holds.
+    #[arg(long, required = true)]
+    pub from_upstream: bool,
+}
+
+/// `serve`: the long-running daemon.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Accept plaintext links (tests, closed networks): logged as a warning.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+/// lunxun-node: one petition bureau's cadre-training records (轮训).
+#[derive(Debug, Parser)]
+#[command(name = "lunxun-node", version, after_help = EXIT_CODES_HELP)]
+pub struct NodeCli {
+    /// The node's data dir (config, store, policy overrides).
+    #[arg(
+        long,
+        global = true,
+        env = "LUNXUN_DATA",
+        default_value = "./lunxun-data"
+    )]
+    pub data: PathBuf,
+    #[command(subcommand)]
+    pub command: NodeCommand,
+}
+
+/// `lunxun-node`'s commands: the common ones, and `serve`.
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    #[command(flatten)]
+    Common(Command),
+    /// Run the node: sync with the parent on change and periodically; other commands on this data dir go through it.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// This bureau's org code (e.g. 410102 for 中原区; 100000 is the national bureau).
+    #[arg(long)]
+    pub org: String,
+    /// The parent's sync endpoint: https://host:port, or http://host:port with --insecure.
+    #[arg(long)]
+    pub upstream: Option<String>,
+    /// Directory holding ca.pem, node.pem and node.key for mTLS.
+    #[arg(long, conflicts_with = "insecure")]
+    pub tls_dir: Option<PathBuf>,
+    /// Plaintext links (tests, closed networks): logs a warning at every start.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Org-directory extension (code,name,level,parent) for units without a region code.
+    #[arg(long)]
+    pub orgs: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// A roster: person_id/身份证号, name/姓名, rank/职级, since/列入日期 [, employer/工作单位, position/职务, group/培训对象类别, until/移出日期].
+    Roster(ImportArgs),
+    /// Trainings, one row per person per class: class_id/培训班编号, title/培训班名称, mode/培训方式, start/开始日期, end/结束日期, hours/学时, person_id/身份证号, result/结果 [, off_job/脱产, days/天数, name/姓名, category/类别].
+    Trainings(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file (.csv or .xlsx).
+    pub file: PathBuf,
+    /// Only check the file and list every bad row; write nothing.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// JSON, as the external contract documents.
+    Json,
+    /// CSV for spreadsheets.
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    /// Root of the subtree (default: this node).
+    #[arg(long)]
+    pub org: Option<String>,
+    /// The date to evaluate on, YYYY-MM-DD (default: today).
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Levels below the root to list (0: the root alone; default: all).
+    #[arg(long)]
+    pub depth: Option<u32>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Language of CSV column names.
+    #[arg(long, value_enum, default_value_t = Lang::En)]
+    pub lang: Lang,
+    /// In tables, list only nodes that report or have a roster.
+    #[arg(long)]
+    pub reporting_only: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PeopleArgs {
+    /// Whose roster (default: this node's).
+    #[arg(long)]
+    pub org: Option<String>,
+    /// The date to evaluate on, YYYY-MM-DD (default: today).
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Only these rotation statuses (repeat or comma-separate).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub status: Vec<StatusFilter>,
+    /// Only these rank bands (repeat or comma-separate).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub rank: Vec<RankFilter>,
+    /// Only people who do not meet an hour rule that applies to them.
+    #[arg(long)]
+    pub non_compliant: bool,
+    /// Show full ID numbers (masked by default: 410102********1234).
+    #[arg(long)]
+    pub show_ids: bool,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Language of CSV column names.
+    #[arg(long, value_enum, default_value_t = Lang::En)]
+    pub lang: Lang,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFilter {
+    Current,
+    Due,
+    New,
+    Overdue,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RankFilter {
+    Leading,
+    General,
+    Grassroots,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
+    pub format: StatusFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Print the policy in force as TOML (copy it to policy.toml in the data dir to override).
+    Show,
+}

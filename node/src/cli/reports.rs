@@ -1,0 +1,238 @@
+//! Reports: one person's record, the personnel lists, the 通报, and how a
+//! table goes out (table, JSON, CSV, XLSX).
+
+use std::path::Path;
+
+use super::{
+    CliError, CliResult, ListsArgs, Output, PersonArgs, ReportArgs, StatusFormat, TableFormat,
+    exit, parse_as_of, resolve_org,
+};
+use crate::node::Node;
+use crate::render::{self, Column, Lang, col, num};
+
+pub(super) fn person(node: &Node, args: PersonArgs, io: &mut Output<'_>) -> CliResult {
+    let as_of = parse_as_of(args.as_of.as_deref())?;
+    let id: crate::model::PersonId = args
+        .id
+        .parse()
+        .map_err(|e: crate::model::Invalid| CliError::new(exit::USAGE, e.0))?;
+    let found = {
+        let view = node.view();
+        crate::reports::person(&view, node.orgs(), node.policy(), id, as_of, args.show_ids)
+    };
+    let Some(p) = found else {
+        return Err(CliError::new(
+            exit::REFUSED,
+            format!(
+                "{} is on no roster and in no training this node holds",
+                id.masked()
+            ),
+        ));
+    };
+    if args.format == StatusFormat::Json {
+        render::json(io.out, &p)?;
+        return Ok(());
+    }
+    writeln!(
+        io.out,
+        "{} {} ({}{}) on {}",
+        p.person_id,
+        p.name.as_deref().unwrap_or("?"),
+        p.gender,
+        p.birth_date
+            .map(|d| format!(", born {d}"))
+            .unwrap_or_default(),
+        p.as_of
+    )?;
+    let rows: Vec<Vec<String>> = p
+        .entries
+        .iter()
+        .map(|e| {
+            vec![
+                format!("{} {}", e.org, e.org_name),
+                e.rank.zh().to_owned(),
+                e.since.to_string(),
+                e.until.map(|u| u.to_string()).unwrap_or_default(),
+                e.last_trained
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                e.rotation
+                    .map_or_else(|| "不在册".to_owned(), |r| r.zh().to_owned()),
+                match e.hours.map(|h| (h.centralized, h.online)) {
+                    Some((Some(c), _)) => format!(
+                        "{}h/{}d{}",
+                        c.hours,
+                        c.days,
+                        if c.met { " 达标" } else { "" }
+                    ),
+                    _ => "-".into(),
+                },
+                match e.hours.and_then(|h| h.online) {
+                    Some(o) => format!("{}h{}", o.hours, if o.met { " 达标" } else { "" }),
+                    None => "-".into(),
+                },
+            ]
+        })
+        .collect();
+    writeln!(io.out, "\n名单 rosters")?;
+    render::table(
+        io.out,
+        &[
+            col("roster", "名单"),
+            col("rank", "职级"),
+            col("since", "列入日期"),
+            col("until", "移出日期"),
+            col("last_trained", "最近轮训"),
+            col("rotation", "轮训状态"),
+            col("centralized", "集中培训"),
+            col("online", "网络学时"),
+        ],
+        &rows,
+    )?;
+    let rows: Vec<Vec<String>> = p
+        .trainings
+        .iter()
+        .map(|t| {
+            vec![
+                t.organizer_name.clone(),
+                t.title
+                    .clone()
+                    .unwrap_or_else(|| format!("({})", t.class_id)),
+                t.mode.map(|m| m.zh()).unwrap_or("-").to_owned(),
+                t.start.map(|d| d.to_string()).unwrap_or_default(),
+                t.end.map(|d| d.to_string()).unwrap_or_default(),
+                t.days.map(|d| d.to_string()).unwrap_or_default(),
+                t.hours.to_string(),
+                t.result.zh().to_owned(),
+            ]
+        })
+        .collect();
+    writeln!(io.out, "\n培训 trainings")?;
+    render::table(
+        io.out,
+        &[
+            col("organizer", "主办单位"),
+            col("title", "培训班"),
+            col("mode", "方式"),
+            col("start", "开始"),
+            col("end", "结束"),
+            num("days", "天数"),
+            num("hours", "学时"),
+            col("result", "结果"),
+        ],
+        &rows,
+    )?;
+    Ok(())
+}
+
+/// Where and how a table goes: `--format`, `--out`, `--lang`.
+struct Destination<'a> {
+    format: TableFormat,
+    out: Option<&'a Path>,
+    lang: Lang,
+}
+
+/// Writes a table in the chosen format, to stdout or `--out`.
+fn emit_table(
+    io: &mut Output<'_>,
+    to: Destination<'_>,
+    title: &str,
+    columns: &[Column],
+    rows: Vec<Vec<String>>,
+    json: impl FnOnce() -> serde_json::Value,
+) -> CliResult {
+    let Destination { format, out, lang } = to;
+    let failed = |e: crate::reports::ExportError| CliError::new(exit::FAILED, e.to_string());
+    match (format, out) {
+        (TableFormat::Xlsx, None) => {
+            return Err(CliError::new(exit::USAGE, "--format xlsx needs --out FILE"));
+        }
+        (TableFormat::Xlsx, Some(path)) => {
+            crate::reports::write_xlsx(path, "lunxun", title, columns, &rows).map_err(failed)?;
+        }
+        (TableFormat::Csv, Some(path)) => {
+            crate::reports::write_csv(path, None, columns, &rows, lang).map_err(failed)?;
+        }
+        (TableFormat::Csv, None) => render::csv(io.out, columns, &rows, lang)?,
+        (TableFormat::Json, _) => render::json(io.out, &json())?,
+        (TableFormat::Table, _) => {
+            writeln!(io.out, "{title}")?;
+            render::table(io.out, columns, &rows)?;
+        }
+    }
+    if let (Some(path), TableFormat::Xlsx | TableFormat::Csv) = (out, format) {
+        writeln!(
+            io.out,
+            "{title}: {} rows written to {}",
+            rows.len(),
+            path.display()
+        )?;
+    }
+    Ok(())
+}
+
+pub(super) fn lists(node: &Node, args: ListsArgs, io: &mut Output<'_>) -> CliResult {
+    let root = resolve_org(node, args.org.as_deref())?;
+    let kinds = if args.list.is_empty() {
+        crate::reports::ListKind::ALL.to_vec()
+    } else {
+        args.list.clone()
+    };
+    let rows = {
+        let view = node.view();
+        crate::reports::personnel_lists(
+            &view,
+            node.orgs(),
+            node.policy(),
+            root,
+            args.year,
+            &kinds,
+            args.show_ids,
+        )
+    };
+    let zh = args.format != TableFormat::Csv || args.lang == Lang::Zh;
+    let title = format!(
+        "{} {}年 干部教育培训人事名单 personnel lists ({} rows)",
+        node.orgs().org(root),
+        args.year,
+        rows.len()
+    );
+    let table = crate::reports::list_table(&rows, zh);
+    emit_table(
+        io,
+        Destination {
+            format: args.format,
+            out: args.out.as_deref(),
+            lang: args.lang,
+        },
+        &title,
+        &crate::reports::LIST_COLUMNS,
+        table,
+        || serde_json::json!({ "org": node.orgs().code(root), "year": args.year, "rows": rows }),
+    )
+}
+
+pub(super) fn report(node: &Node, args: ReportArgs, io: &mut Output<'_>) -> CliResult {
+    let as_of = parse_as_of(args.as_of.as_deref())?;
+    let root = resolve_org(node, args.org.as_deref())?;
+    let coverage = node.coverage(root, Some(1), as_of);
+    let report = crate::reports::tongbao(&coverage)
+        .ok_or_else(|| CliError::new(exit::FAILED, "nothing to report"))?;
+    let title = format!(
+        "{} 干部轮训覆盖情况通报 coverage report, {}",
+        report.name, report.as_of
+    );
+    let table = crate::reports::report_table(&report);
+    emit_table(
+        io,
+        Destination {
+            format: args.format,
+            out: args.out.as_deref(),
+            lang: args.lang,
+        },
+        &title,
+        &crate::reports::REPORT_COLUMNS,
+        table,
+        || serde_json::to_value(&report).unwrap_or_default(),
+    )
+}

@@ -1,0 +1,264 @@
+//! Tests of the node: init and open, the write path, replay of a torn tail,
+//! an interrupted write, and the write refusal of a conflicted own log.
+
+use super::*;
+use crate::model::{Attendance, Class, Hours, Mode, Outcome, Rank, RecordKey, RosterEntry};
+
+fn d(s: &str) -> crate::model::Date {
+    s.parse().unwrap()
+}
+
+fn config(org: &str) -> Config {
+    Config {
+        org: org.into(),
+        upstream: None,
+        tls_dir: None,
+        insecure: false,
+        revoked: Default::default(),
+    }
+}
+
+fn roster(id: &str, name: &str) -> Record {
+    Record::Roster(RosterEntry {
+        person: id.parse().unwrap(),
+        name: name.into(),
+        rank: Rank::General,
+        since: d("2024-01-01"),
+        until: None,
+        employer: String::new(),
+        position: String::new(),
+        group: String::new(),
+    })
+}
+
+#[test]
+fn init_open_and_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    assert!(matches!(
+        Node::open(&data),
+        Err(Error::NotInitialized { .. })
+    ));
+    assert!(matches!(
+        Node::init(&data, config("999999")),
+        Err(Error::UnknownOrg(_))
+    ));
+    let node = Node::init(&data, config("410102")).unwrap();
+    assert_eq!(node.orgs().org(node.me()).name, "中原区");
+    drop(node);
+    assert!(matches!(
+        Node::init(&data, config("410102")),
+        Err(Error::AlreadyInitialized { .. })
+    ));
+}
+
+#[test]
+fn writes_chain_survive_reopen_and_skip_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::init(dir.path(), config("410102")).unwrap();
+    let a = roster("11010519491231002X", "甲");
+    let class = Record::Class(Class {
+        class_id: "C1".parse().unwrap(),
+        title: "班".into(),
+        category: String::new(),
+        mode: Mode::Centralized,
+        off_job: true,
+        start: d("2024-03-01"),
+        end: d("2024-03-03"),
+        hours: Hours::from_whole(20),
+        days: None,
+    });
+    let att = Record::Attendance(Attendance {
+        class_id: "C1".parse().unwrap(),
+        person: "11010519491231002X".parse().unwrap(),
+        hours: Hours::from_whole(20),
+        outcome: Outcome::Completed,
+        name: String::new(),
+    });
+    let s = node
+        .write_records(vec![a.clone(), class.clone(), att.clone()])
+        .unwrap();
+    assert_eq!((s.written, s.unchanged, s.seq), (3, 0, 3));
+    let s = node
+        .write_records(vec![a.clone(), class.clone(), att.clone()])
+        .unwrap();
+    assert_eq!((s.written, s.unchanged, s.seq), (0, 3, 3));
+    let renamed = roster("11010519491231002X", "乙");
+    let s = node
+        .write_records(vec![renamed.clone(), a.clone()])
+        .unwrap();
+    // The last version of a key within one call wins: `a` equals what is held.
+    assert_eq!((s.written, s.unchanged), (0, 2));
+    let s = node.write_records(vec![renamed.clone()]).unwrap();
+    assert_eq!(s.seq, 4);
+    let tomb = Record::Tombstone(RecordKey::Attendance(
+        "C1".parse().unwrap(),
+        "11010519491231002X".parse().unwrap(),
+    ));
+    assert_eq!(node.write_records(vec![tomb.clone()]).unwrap().written, 1);
+    assert_eq!(node.write_records(vec![tomb]).unwrap().written, 0);
+    let counts = node.view().counts();
+    drop(node);
+
+    let node = Node::open(dir.path()).unwrap();
+    assert_eq!(node.view().counts(), counts);
+    let me = node.me();
+    assert_eq!(node.view().head(me).unwrap().seq, 5);
+    assert_eq!(node.view().current(me, &a.key()), Some(renamed));
+    // Every stored change verifies and links.
+    let mut prev = GENESIS;
+    for e in node.store().scan(node.code(), 0) {
+        let c = codec::decode_change(e.unwrap().change).unwrap();
+        assert!(c.hash_is_valid());
+        assert_eq!(c.prev_hash, prev);
+        prev = c.hash;
+    }
+}
+
+#[test]
+fn replay_truncates_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::init(dir.path(), config("410102")).unwrap();
+    let ids = [
+        "11010519491231002X",
+        "410102198001010011",
+        "410102198001010038",
+    ];
+    for (i, id) in ids.iter().enumerate() {
+        let mut digits = [0u8; 17];
+        digits.copy_from_slice(&id.as_bytes()[..17]);
+        let id = format!(
+            "{}{}",
+            &id[..17],
+            crate::model::PersonId::check_char(&digits)
+        );
+        node.write_records(vec![roster(&id, &format!("人{i}"))])
+            .unwrap();
+    }
+    let tip = node.view().head(node.me()).copied().unwrap();
+    assert_eq!(tip.seq, 3);
+    // What a crash mid-append can leave: an entry after a hole (seq 5
+    // without 4), and one whose link does not match.
+    let orphan = Change::new(
+        "410102".into(),
+        5,
+        tip.hash,
+        0,
+        codec::encode_record(&roster(ids[0], "x")),
+    );
+    node.store()
+        .append(&[LogEntry {
+            origin: "410102".into(),
+            seq: 5,
+            received_at_ms: 0,
+            change: codec::encode_change(&orphan),
+        }])
+        .unwrap();
+    drop(node);
+    let node = Node::open(dir.path()).unwrap();
+    assert_eq!(node.view().head(node.me()).unwrap().seq, 3);
+    assert_eq!(node.store().last("410102").unwrap().unwrap().seq, 3);
+
+    let bad_link = Change::new(
+        "410102".into(),
+        4,
+        [7; 32],
+        0,
+        codec::encode_record(&roster(ids[0], "y")),
+    );
+    node.store()
+        .append(&[LogEntry {
+            origin: "410102".into(),
+            seq: 4,
+            received_at_ms: 0,
+            change: codec::encode_change(&bad_link),
+        }])
+        .unwrap();
+    drop(node);
+    let node = Node::open(dir.path()).unwrap();
+    assert_eq!(node.store().last("410102").unwrap().unwrap().seq, 3);
+    // And the log continues densely from the truncated head.
+    node.write_records(vec![roster(ids[0], "z")]).unwrap();
+    drop(node);
+    let node = Node::open(dir.path()).unwrap();
+    assert_eq!(node.view().head(node.me()).unwrap().seq, 4);
+}
+
+#[test]
+fn a_write_interrupted_by_a_crash_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::init(dir.path(), config("410102")).unwrap();
+    let first = roster("11010519491231002X", "甲");
+    node.write_records(vec![first.clone()]).unwrap();
+    assert_eq!(node.store().unfinished_write().unwrap(), None);
+    // What a crash during a write of seqs 2..=3 can leave: the mark, and
+    // a dense, chained prefix of the write, which replay alone keeps.
+    let tip = node.view().head(node.me()).copied().unwrap();
+    node.store().mark_write(1).unwrap();
+    let mut prev = tip.hash;
+    for seq in 2..=3 {
+        let change = Change::new(
+            "410102".into(),
+            seq,
+            prev,
+            0,
+            codec::encode_record(&roster("11010519491231002X", &format!("人{seq}"))),
+        );
+        prev = change.hash;
+        node.store()
+            .append(&[LogEntry {
+                origin: "410102".into(),
+                seq,
+                received_at_ms: 0,
+                change: codec::encode_change(&change),
+            }])
+            .unwrap();
+    }
+    drop(node);
+    let node = Node::open(dir.path()).unwrap();
+    assert_eq!(node.view().head(node.me()).unwrap().seq, 1);
+    assert_eq!(node.store().last("410102").unwrap().unwrap().seq, 1);
+    assert_eq!(node.store().unfinished_write().unwrap(), None);
+    assert_eq!(node.view().current(node.me(), &first.key()), Some(first));
+    // And the log goes on densely from there.
+    let s = node
+        .write_records(vec![roster("11010519491231002X", "乙")])
+        .unwrap();
+    assert_eq!(s.seq, 2);
+}
+
+#[test]
+fn lost_tail_refuses_writes_until_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::init(dir.path(), config("410102")).unwrap();
+    node.write_records(vec![roster("11010519491231002X", "甲")])
+        .unwrap();
+    node.mark_lost_tail(1).unwrap();
+    assert!(node.writable(), "a parent at our own seq is not ahead");
+    node.mark_lost_tail(7).unwrap();
+    let err = node
+        .write_records(vec![roster("11010519491231002X", "乙")])
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::LostTail {
+                parent_seq: 7,
+                local_seq: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    drop(node);
+    let node = Node::open(dir.path()).unwrap();
+    assert!(!node.writable(), "the refusal survives a restart");
+    node.mark_forked(1).unwrap();
+    let err = node
+        .write_records(vec![roster("11010519491231002X", "乙")])
+        .unwrap_err();
+    assert!(matches!(err, Error::Forked { seq: 1, .. }), "{err}");
+    node.clear_conflict().unwrap();
+    node.write_records(vec![roster("11010519491231002X", "乙")])
+        .unwrap();
+}

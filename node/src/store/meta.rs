@@ -1,0 +1,313 @@
+//! The store's `meta` tree: every small named value a node keeps besides its
+//! log, each behind a typed method. The keys and their encodings live here
+//! and nowhere else; they are what existing data dirs hold, so they do not
+//! change.
+//!
+//! | key | value |
+//! |---|---|
+//! | `lost_tail` | the own-log [`Conflict`]: `lost:SEQ` or `fork:SEQ` (a bare `SEQ` is an old `lost:`) |
+//! | `writing` | the own seq before an own write under way (see [`Store::mark_write`]) |
+//! | `held/ORIGIN` | a [`Hold`] of that origin, JSON `{seq, reason, at}` |
+//! | `upstream` | the [`UpstreamState`], JSON |
+//! | `child/CODE` | a child's [`ChildState`], JSON |
+//! | `refusals` | refusals of unidentified peers by reason, JSON |
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Store, StoreError};
+
+const CONFLICT: &str = "lost_tail";
+const WRITING: &str = "writing";
+const HELD_PREFIX: &str = "held/";
+const UPSTREAM: &str = "upstream";
+const CHILD_PREFIX: &str = "child/";
+const REFUSALS: &str = "refusals";
+
+/// Why a node refuses to write: its own log disagrees with its parent's copy,
+/// and a new write would fork it (same origin and seq, another hash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    /// The parent holds our own log up to `parent_seq`, beyond ours: we lost
+    /// a tail (a restored backup, a disk failure).
+    LostTail { parent_seq: u64 },
+    /// The parent holds another change at `seq` of our own log: this node
+    /// wrote on an old copy of its data before syncing.
+    Forked { seq: u64 },
+}
+
+impl Conflict {
+    fn encode(self) -> String {
+        match self {
+            Conflict::LostTail { parent_seq } => format!("lost:{parent_seq}"),
+            Conflict::Forked { seq } => format!("fork:{seq}"),
+        }
+    }
+
+    fn parse(text: &str) -> Option<Conflict> {
+        if let Some(seq) = text.strip_prefix("fork:") {
+            return seq.parse().ok().map(|seq| Conflict::Forked { seq });
+        }
+        let seq = text.strip_prefix("lost:").unwrap_or(text);
+        seq.parse()
+            .ok()
+            .map(|parent_seq| Conflict::LostTail { parent_seq })
+    }
+}
+
+/// An origin whose changes this node holds back (quarantine, gap, fork).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    pub origin: String,
+    /// The first seq held back.
+    pub seq: u64,
+    pub reason: String,
+    /// When it was held back (ms since the epoch).
+    pub at_ms: i64,
+}
+
+/// What `status` shows of the upstream link.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamState {
+    /// When the last session started (ms since the epoch).
+    pub last_attempt: Option<i64>,
+    /// When the last complete session ended.
+    pub last_success: Option<i64>,
+    /// The last failure, if the last attempt failed.
+    pub last_error: Option<String>,
+    /// Attempts failed in a row.
+    pub failures: u32,
+    /// The parent's vector for our subtree as of the last session: origin → seq.
+    pub parent: BTreeMap<String, u64>,
+    /// The parent's store incarnation at the last session (hex).
+    pub parent_incarnation: Option<String>,
+    /// Changes sent in the last session.
+    pub last_sent: u64,
+    /// Origins the parent holds back: (origin, seq, reason).
+    pub held: Vec<(String, u64, String)>,
+}
+
+/// One child's sync record at its parent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildState {
+    /// When the child last opened a session (ms since the epoch).
+    pub last_session: Option<i64>,
+    /// When a session of the child last ended with everything acked.
+    pub last_success: Option<i64>,
+    /// Why the last session failed, if it did.
+    pub last_error: Option<String>,
+    /// The child's address at its last session.
+    pub peer: Option<String>,
+    pub sessions: u64,
+    /// Changes received and stored.
+    pub applied: u64,
+    /// Changes received that were already held (resends, replays).
+    pub skipped: u64,
+    /// Batches or sessions refused (bad input, authorization, limits).
+    pub refused: u64,
+    /// What the child still had to send when its last session ended.
+    pub pending: Option<u64>,
+    /// Refusals by reason (certificate, revoked, not-a-child, outside-subtree,
+    /// malformed, limits...).
+    #[serde(default)]
+    pub refusals: BTreeMap<String, u64>,
+}
+
+impl Store {
+    fn json<T: for<'de> Deserialize<'de> + Default>(&self, key: &str) -> Result<T, StoreError> {
+        Ok(self
+            .meta(key)?
+            .and_then(|v| serde_json::from_slice(&v).ok())
+            .unwrap_or_default())
+    }
+
+    fn set_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), StoreError> {
+        self.set_meta(key, &serde_json::to_vec(value).unwrap_or_default())
+    }
+
+    /// The own-log conflict marker, if set.
+    pub fn conflict(&self) -> Result<Option<Conflict>, StoreError> {
+        Ok(self
+            .meta(CONFLICT)?
+            .and_then(|v| String::from_utf8(v).ok())
+            .and_then(|t| Conflict::parse(&t)))
+    }
+
+    /// Sets the own-log conflict marker durably.
+    pub fn set_conflict(&self, conflict: Conflict) -> Result<(), StoreError> {
+        self.set_meta(CONFLICT, conflict.encode().as_bytes())
+    }
+
+    /// Clears the own-log conflict marker durably.
+    pub fn clear_conflict(&self) -> Result<(), StoreError> {
+        self.remove_meta(CONFLICT)
+    }
+
+    /// Marks an own write as under way, durably: `before` is the own seq
+    /// before it. A store opened with the mark set drops what the write left.
+    pub fn mark_write(&self, before: u64) -> Result<(), StoreError> {
+        self.set_meta(WRITING, before.to_string().as_bytes())
+    }
+
+    /// The mark of an own write under way (the own seq before it), if set.
+    pub fn unfinished_write(&self) -> Result<Option<u64>, StoreError> {
+        let Some(mark) = self.meta(WRITING)? else {
+            return Ok(None);
+        };
+        String::from_utf8(mark)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .map(Some)
+            .ok_or_else(|| self.corrupt("unreadable mark of an unfinished write"))
+    }
+
+    /// Clears the mark of an own write, durably: the write is whole.
+    pub fn clear_write_mark(&self) -> Result<(), StoreError> {
+        self.remove_meta(WRITING)
+    }
+
+    /// Records that `hold.origin` is held back, durably.
+    pub fn set_hold(&self, hold: &Hold) -> Result<(), StoreError> {
+        let value = serde_json::json!({
+            "seq": hold.seq,
+            "reason": hold.reason,
+            "at": hold.at_ms,
+        });
+        self.set_meta(
+            &format!("{HELD_PREFIX}{}", hold.origin),
+            value.to_string().as_bytes(),
+        )
+    }
+
+    /// Forgets the hold of `origin` once its log reached `seq` at or past
+    /// the held seq (an unreadable hold is forgotten too).
+    pub fn release_hold(&self, origin: &str, seq: u64) -> Result<(), StoreError> {
+        let key = format!("{HELD_PREFIX}{origin}");
+        if let Some(v) = self.meta(&key)? {
+            let held_seq = serde_json::from_slice::<serde_json::Value>(&v)
+                .ok()
+                .and_then(|j| j["seq"].as_u64())
+                .unwrap_or(0);
+            if seq >= held_seq {
+                self.remove_meta(&key)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every origin held back, in origin order.
+    pub fn holds(&self) -> Result<Vec<Hold>, StoreError> {
+        Ok(self
+            .meta_with_prefix(HELD_PREFIX)?
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let j: serde_json::Value = serde_json::from_slice(&v).ok()?;
+                Some(Hold {
+                    origin: k.trim_start_matches(HELD_PREFIX).to_owned(),
+                    seq: j["seq"].as_u64()?,
+                    reason: j["reason"].as_str()?.to_owned(),
+                    at_ms: j["at"].as_i64().unwrap_or(0),
+                })
+            })
+            .collect())
+    }
+
+    /// The upstream link's state (the default when none was recorded or it
+    /// is unreadable).
+    pub fn upstream_state(&self) -> Result<UpstreamState, StoreError> {
+        self.json(UPSTREAM)
+    }
+
+    /// Records the upstream link's state durably.
+    pub fn set_upstream_state(&self, state: &UpstreamState) -> Result<(), StoreError> {
+        self.set_json(UPSTREAM, state)
+    }
+
+    /// A child's sync record (the default when none was recorded).
+    pub fn child_state(&self, code: &str) -> Result<ChildState, StoreError> {
+        self.json(&format!("{CHILD_PREFIX}{code}"))
+    }
+
+    /// Records a child's sync record durably.
+    pub fn set_child_state(&self, code: &str, state: &ChildState) -> Result<(), StoreError> {
+        self.set_json(&format!("{CHILD_PREFIX}{code}"), state)
+    }
+
+    /// Refusals of peers never identified as a child, by reason.
+    pub fn peer_refusals(&self) -> Result<BTreeMap<String, u64>, StoreError> {
+        self.json(REFUSALS)
+    }
+
+    /// Records the refusals of unidentified peers durably.
+    pub fn set_peer_refusals(&self, counts: &BTreeMap<String, u64>) -> Result<(), StoreError> {
+        self.set_json(REFUSALS, counts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_value_round_trips_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            assert_eq!(store.conflict().unwrap(), None);
+            store.set_conflict(Conflict::Forked { seq: 4 }).unwrap();
+            store.mark_write(7).unwrap();
+            store
+                .set_hold(&Hold {
+                    origin: "410102".into(),
+                    seq: 9,
+                    reason: "gap".into(),
+                    at_ms: 5,
+                })
+                .unwrap();
+            let upstream = UpstreamState {
+                failures: 2,
+                ..Default::default()
+            };
+            store.set_upstream_state(&upstream).unwrap();
+            let child = ChildState {
+                applied: 3,
+                ..Default::default()
+            };
+            store.set_child_state("410102", &child).unwrap();
+            store
+                .set_peer_refusals(&BTreeMap::from([("certificate".to_owned(), 1)]))
+                .unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.conflict().unwrap(), Some(Conflict::Forked { seq: 4 }));
+        assert_eq!(store.unfinished_write().unwrap(), Some(7));
+        let holds = store.holds().unwrap();
+        assert_eq!(holds.len(), 1);
+        assert_eq!((holds[0].origin.as_str(), holds[0].seq), ("410102", 9));
+        assert_eq!(store.upstream_state().unwrap().failures, 2);
+        assert_eq!(store.child_state("410102").unwrap().applied, 3);
+        assert_eq!(store.child_state("410103").unwrap(), ChildState::default());
+        assert_eq!(store.peer_refusals().unwrap()["certificate"], 1);
+
+        store.release_hold("410102", 8).unwrap();
+        assert_eq!(store.holds().unwrap().len(), 1, "not reached yet");
+        store.release_hold("410102", 9).unwrap();
+        assert!(store.holds().unwrap().is_empty());
+        store.clear_write_mark().unwrap();
+        assert_eq!(store.unfinished_write().unwrap(), None);
+        store.clear_conflict().unwrap();
+        assert_eq!(store.conflict().unwrap(), None);
+    }
+
+    #[test]
+    fn an_old_conflict_marker_is_a_lost_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.set_meta(CONFLICT, b"12").unwrap();
+        assert_eq!(
+            store.conflict().unwrap(),
+            Some(Conflict::LostTail { parent_seq: 12 })
+        );
+    }
+}
