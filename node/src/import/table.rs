@@ -144,7 +144,6 @@ impl Table {
     }
 }
 
-pub(super) const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 const OLE_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 
 /// A workbook by extension or by content: people rename files, and an `.xls`
@@ -155,7 +154,7 @@ fn is_workbook(path: &Path, bytes: &[u8]) -> bool {
             .iter()
             .any(|w| e.eq_ignore_ascii_case(w))
     });
-    by_extension || bytes.starts_with(ZIP_MAGIC) || bytes.starts_with(OLE_MAGIC)
+    by_extension || bytes.starts_with(workbook::ZIP_MAGIC) || bytes.starts_with(OLE_MAGIC)
 }
 
 /// UTF-8 when the bytes are valid UTF-8 (a GBK file almost never is),

@@ -24,6 +24,9 @@ use calamine::{Data, DataRef, Reader, Sheets};
 
 use super::ROWS_MAX;
 
+/// How a zip file (and so an xlsx, xlsb or ods workbook) begins.
+pub(super) const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+
 /// Parts (files inside the zip) a workbook may have.
 pub const PARTS_MAX: usize = 10_000;
 /// Unpacked bytes of one part (a worksheet's XML).
@@ -102,7 +105,7 @@ impl<'s> SheetRow<'s> {
 /// parser is a large third-party library fed with untrusted bytes: a panic in
 /// it becomes a format error rather than taking the node down.
 pub fn load(bytes: &[u8]) -> Result<Sheet, String> {
-    if bytes.starts_with(super::table::ZIP_MAGIC) {
+    if bytes.starts_with(ZIP_MAGIC) {
         check_zip(bytes)?;
     }
     catch_unwind(AssertUnwindSafe(|| read(bytes)))
