@@ -187,6 +187,51 @@ pub fn load_policy(path: &Path) -> Result<Policy, PolicyError> {
     }
 }
 
+/// Makes `dir` (the data dir) readable by its owner only: created 0700 if
+/// missing; if it exists, the dir and everything in it are tightened (dirs
+/// 0700, files 0600). Returns the paths that were open to others before, so
+/// the caller can warn. Every record in it is a person's file.
+pub fn private_data_dir(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(DATA_DIR_MODE)
+            .create(dir)?;
+    }
+    let mut loosened = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&path)?;
+        if meta.file_type().is_symlink() {
+            continue;
+        }
+        let want = if meta.is_dir() {
+            DATA_DIR_MODE
+        } else {
+            DATA_FILE_MODE
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            // Owner bits as they are (a socket stays usable), others' cleared.
+            let tightened = (mode & 0o700) | (want & 0o700);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(tightened))?;
+            loosened.push(path.clone());
+        }
+        if meta.is_dir() {
+            for entry in std::fs::read_dir(&path)? {
+                stack.push(entry?.path());
+            }
+        }
+    }
+    Ok(loosened)
+}
+
+/// The data dir and its subdirs: the owner only.
+pub const DATA_DIR_MODE: u32 = 0o700;
+/// Files in the data dir: the owner only.
+pub const DATA_FILE_MODE: u32 = 0o600;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,5 +305,30 @@ mod tests {
         // A directory where the file should be is an error, not the default.
         let e = load_policy(dir.path()).unwrap_err();
         assert!(matches!(e, PolicyError::Io { .. }), "{e}");
+    }
+
+    #[test]
+    fn the_data_dir_is_the_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        assert!(private_data_dir(&dir).unwrap().is_empty());
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        // An old data dir, open to every local user, is tightened and named.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::create_dir(dir.join("store")).unwrap();
+        std::fs::write(dir.join("store/db"), "x").unwrap();
+        std::fs::set_permissions(dir.join("store/db"), std::fs::Permissions::from_mode(0o644))
+            .unwrap();
+        let loosened = private_data_dir(&dir).unwrap();
+        assert!(
+            loosened.contains(&dir) && loosened.contains(&dir.join("store/db")),
+            "{loosened:?}"
+        );
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("store")) & 0o077, 0);
+        assert_eq!(mode(&dir.join("store/db")), 0o600);
+        assert!(private_data_dir(&dir).unwrap().is_empty());
     }
 }

@@ -570,3 +570,58 @@ fn import_errors_never_carry_a_full_id_number() {
         out.stderr
     );
 }
+
+#[test]
+fn the_data_dir_and_its_files_are_the_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let open_to_others = |dir: &Path| -> Vec<String> {
+        let mut found = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(p) = stack.pop() {
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            if m.permissions().mode() & 0o077 != 0 && !m.file_type().is_symlink() {
+                found.push(format!(
+                    "{} {:o}",
+                    p.display(),
+                    m.permissions().mode() & 0o777
+                ));
+            }
+            if m.is_dir() {
+                stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            }
+        }
+        found
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = county(tmp.path());
+    ok(
+        &data,
+        &[
+            "import",
+            "roster",
+            examples().join("roster.csv").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(open_to_others(&data), Vec::<String>::new());
+
+    // A data dir made by an older version, open to every local user: the next
+    // command tightens it and says so once.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        data.join("config.toml"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let out = node(&data, &["status"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("readable by other local users"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(open_to_others(&data), Vec::<String>::new());
+    let out = node(&data, &["status"]);
+    assert!(!out.stderr.contains("readable by other"), "{}", out.stderr);
+}

@@ -40,7 +40,7 @@ pub enum InitError {
 /// Creates the node in `data` and opens it.
 pub fn init(data: &Path, request: InitRequest) -> Result<Node, InitError> {
     if let Some(orgs) = &request.orgs {
-        std::fs::create_dir_all(data)
+        crate::config::private_data_dir(data)
             .map_err(|e| InitError::DataDir(format!("{}: {e}", data.display())))?;
         // Check it before copying, so a bad file leaves the dir untouched.
         let mut dir = OrgDirectory::builtin();

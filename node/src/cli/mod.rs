@@ -119,6 +119,12 @@ pub fn main_with(
     run: impl FnOnce(&mut Output) -> Result<(), CliError>,
 ) {
     use std::io::IsTerminal;
+    // Everything this process creates (the store's files, exports, the admin
+    // socket) is its owner's only: the records are people's files.
+    // SAFETY: umask only swaps the process's file-mode mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
     crate::logging::init_with(if serving { "info" } else { "warn" });
     if forward && let Some(code) = crate::admin::forward(data, forwarded_args()) {
         std::process::exit(code);

@@ -102,7 +102,7 @@ impl Node {
         if orgs.get(&config.org).is_none() {
             return Err(Error::UnknownOrg(config.org));
         }
-        std::fs::create_dir_all(dir).map_err(|source| crate::config::ConfigError::Io {
+        crate::config::private_data_dir(dir).map_err(|source| crate::config::ConfigError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
@@ -124,6 +124,17 @@ impl Node {
             .ok_or_else(|| Error::UnknownOrg(config.org.clone()))?;
         let policy = crate::config::load_policy(&dir.join(POLICY_FILE))?;
         let store = Store::open(&dir.join(STORE_DIR))?;
+        // sled creates its files with the process's umask: tighten them (and
+        // an old data dir) now that they exist.
+        match crate::config::private_data_dir(dir) {
+            Ok(loosened) if !loosened.is_empty() => warn!(
+                dir = %dir.display(),
+                files = loosened.len(),
+                "the data dir was readable by other local users; it is now the owner's only (0700, files 0600)"
+            ),
+            Ok(_) => {}
+            Err(e) => warn!(dir = %dir.display(), error = %e, "cannot make the data dir private"),
+        }
         undo_unfinished_write(&store, &config.org)?;
         let conflict = store.conflict()?;
         let (view, unknown_origin_changes) = replay(&store, &orgs)?;
