@@ -53,6 +53,7 @@ fn node(dir: &Path, org: &str, upstream: Option<SocketAddr>) -> anyhow::Result<A
             tls_dir: None,
             insecure: true,
             revoked: Default::default(),
+            time_zone: None,
         },
     )?))
 }

@@ -225,6 +225,7 @@ async fn run_async(
                     tls_dir: Some(std::path::absolute(pki.join(code)).map_err(fail)?),
                     insecure: false,
                     revoked: Default::default(),
+                    time_zone: None,
                 },
             )
             .map_err(fail)?,

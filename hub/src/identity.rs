@@ -122,6 +122,7 @@ mod tests {
             tls_dir: None,
             insecure: false,
             revoked: Revoked::default(),
+            time_zone: None,
         };
         let node = Arc::new(Node::init(tmp.path(), config).unwrap());
         let gate = Gate::new(node, Identity::Certificate);

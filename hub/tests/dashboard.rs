@@ -38,6 +38,7 @@ fn init(dir: &Path, org: &str) -> Node {
             tls_dir: None,
             insecure: true,
             revoked: Default::default(),
+            time_zone: None,
         },
     )
     .expect("init")

@@ -225,6 +225,7 @@ fn node(dir: &std::path::Path, org: &str, parent: Option<&str>) -> Arc<Node> {
                 tls_dir: None,
                 insecure: true,
                 revoked: Default::default(),
+                time_zone: None,
             },
         )
         .expect("init"),

@@ -67,6 +67,7 @@ fn main() -> anyhow::Result<()> {
             tls_dir: None,
             insecure: false,
             revoked: Default::default(),
+            time_zone: None,
         },
     )?;
     let opts = ImportOptions { progress: false };

@@ -75,6 +75,7 @@ fn main() -> anyhow::Result<()> {
             tls_dir: None,
             insecure: false,
             revoked: Default::default(),
+            time_zone: None,
         },
     )?;
     let national = node.me();

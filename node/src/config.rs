@@ -65,6 +65,10 @@ pub struct Config {
     /// restarting, at every new session).
     #[serde(default, skip_serializing_if = "Revoked::is_empty")]
     pub revoked: Revoked,
+    /// The bureau's time zone (IANA name): what "today" is for `as_of` and how
+    /// times are shown. Default `Asia/Shanghai`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 /// A deny-list: certificates and orgs refused whatever their certificate says.
@@ -86,6 +90,14 @@ impl Revoked {
 }
 
 impl Config {
+    /// The bureau's time zone (validated at load; the default otherwise).
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.time_zone
+            .as_deref()
+            .and_then(|z| crate::clock::parse_zone(z).ok())
+            .unwrap_or(crate::clock::DEFAULT_TIME_ZONE)
+    }
+
     /// Reads and validates `config.toml` from `dir`.
     pub fn load(dir: &Path) -> Result<Config, ConfigError> {
         let path = dir.join(CONFIG_FILE);
@@ -118,6 +130,9 @@ impl Config {
         };
         if !crate::orgs::is_valid_code(&self.org) {
             return Err(invalid("org", format!("{:?} is not an org code", self.org)));
+        }
+        if let Some(zone) = &self.time_zone {
+            crate::clock::parse_zone(zone).map_err(|e| invalid("time_zone", e))?;
         }
         if let Some(url) = &self.upstream {
             let scheme_ok = if self.insecure {
@@ -245,6 +260,7 @@ mod tests {
             tls_dir: None,
             insecure: true,
             revoked: Revoked::default(),
+            time_zone: None,
         };
         c.save(dir.path()).unwrap();
         assert_eq!(Config::load(dir.path()).unwrap(), c);

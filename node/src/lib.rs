@@ -22,7 +22,7 @@
 //! - [`command`]: what running a command means (its output, its failure and exit code).
 //! - [`cli`], [`render`]: the command line (it parses and renders) and its output formats.
 //! - [`tls`], [`certs`]: mutual TLS between nodes, and the certificates for it.
-//! - [`config`], [`error`], [`logging`]: configuration, errors, logs.
+//! - [`config`], [`error`], [`logging`], [`clock`]: configuration, errors, logs, the bureau's day and time zone.
 
 // The pure layer, re-exported under the paths the rest of this crate (and
 // its users) name: `lunxun_node::model` is `lunxun_core::model`.
@@ -34,6 +34,7 @@ pub mod admin;
 pub mod app;
 pub mod certs;
 pub mod cli;
+pub mod clock;
 pub mod codec;
 pub mod command;
 pub mod config;

@@ -625,3 +625,64 @@ fn the_data_dir_and_its_files_are_the_owners_only() {
     let out = node(&data, &["status"]);
     assert!(!out.stderr.contains("readable by other"), "{}", out.stderr);
 }
+
+#[test]
+fn today_is_the_bureaus_day_whatever_the_hosts_zone() {
+    use chrono_tz::Tz;
+    let day_in = |zone: Tz| {
+        chrono::Utc::now()
+            .with_timezone(&zone)
+            .date_naive()
+            .to_string()
+    };
+    let as_of_with_host_tz = |data: &Path, host_tz: &str| -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_lunxun-node"))
+            .arg("--data")
+            .arg(data)
+            .args(["coverage", "--depth", "0", "--format", "json"])
+            .env("TZ", host_tz)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("run lunxun-node");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        json["as_of"].as_str().unwrap().to_owned()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = county(tmp.path());
+    // Hosts at UTC-12 and UTC+14 disagree on the date for most of every day;
+    // the bureau's day is Beijing's either way.
+    for host in ["Etc/GMT+12", "Etc/GMT-14", "UTC"] {
+        let before = day_in(chrono_tz::Asia::Shanghai);
+        let got = as_of_with_host_tz(&data, host);
+        let after = day_in(chrono_tz::Asia::Shanghai);
+        assert!(
+            got == before || got == after,
+            "host {host}: as_of {got}, Beijing {before}"
+        );
+    }
+    // A bureau whose config names another zone gets that zone's day.
+    let config = data.join("config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.insert_str(0, "time_zone = \"Etc/GMT+12\"\n");
+    std::fs::write(&config, text).unwrap();
+    let zone: Tz = "Etc/GMT+12".parse().unwrap();
+    let before = day_in(zone);
+    let got = as_of_with_host_tz(&data, "Asia/Shanghai");
+    assert!(
+        got == before || got == day_in(zone),
+        "as_of {got}, zone day {before}"
+    );
+    // A zone that does not exist is refused, naming the field.
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("Etc/GMT+12", "Mars/Olympus");
+    std::fs::write(&config, text).unwrap();
+    let out = node(&data, &["status"]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("time_zone"), "{}", out.stderr);
+}

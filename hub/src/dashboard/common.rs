@@ -150,10 +150,10 @@ pub(super) struct AsOf {
 }
 
 impl AsOf {
-    pub(super) fn parse(p: &Params) -> Result<AsOf, Fail> {
+    pub(super) fn parse(node: &Node, p: &Params) -> Result<AsOf, Fail> {
         match nonempty(&p.as_of) {
             None => Ok(AsOf {
-                date: lunxun_node::cli::today(),
+                date: node.today(),
                 explicit: false,
             }),
             Some(t) => lunxun_node::model::parse_date("as_of", t)
@@ -207,7 +207,7 @@ pub(super) fn resolve(node: &Node, code: Option<&str>) -> Result<OrgId, Fail> {
 
 /// When a node's own data last arrived (local time, and how long ago), or
 /// `未报送 silent` when it never did.
-pub(super) fn freshness(n: &NodeCoverage, now_ms: i64) -> String {
+pub(super) fn freshness(n: &NodeCoverage, now_ms: i64, zone: chrono_tz::Tz) -> String {
     match &n.freshness {
         None => format!(
             r#"<span class="silent" data-org="{}" data-field="freshness">未报送 <span class="en">silent</span></span>"#,
@@ -216,11 +216,7 @@ pub(super) fn freshness(n: &NodeCoverage, now_ms: i64) -> String {
         Some(ts) => {
             let parsed = chrono::DateTime::parse_from_rfc3339(ts).ok();
             let local = parsed
-                .map(|t| {
-                    t.with_timezone(&chrono::Local)
-                        .format("%Y-%m-%d %H:%M")
-                        .to_string()
-                })
+                .map(|t| lunxun_node::clock::local_minutes(zone, t.timestamp_millis()))
                 .unwrap_or_else(|| ts.clone());
             let age = parsed
                 .map(|t| age((now_ms - t.timestamp_millis()).max(0) / 1000))

@@ -61,7 +61,7 @@ pub(super) async fn org_html(
     uri: &Uri,
 ) -> Result<String, Fail> {
     let p = params(uri)?;
-    let as_of = AsOf::parse(&p)?;
+    let as_of = AsOf::parse(&d.node, &p)?;
     let org = resolve(&d.node, code.as_deref())?;
     let report = d
         .run(move |node| {
@@ -76,6 +76,7 @@ pub(super) async fn org_html(
     };
     let children: Vec<&NodeCoverage> = report.nodes.iter().filter(|n| n.depth == 1).collect();
     let now = lunxun_node::node::now_ms();
+    let zone = node.config().zone();
     let q = as_of.query();
     let o = orgs.org(org);
 
@@ -122,7 +123,7 @@ pub(super) async fn org_html(
     out!(
         h,
         r#"<p class="sub">本级数据时间 <span class="en">Own data received</span>: {}</p>"#,
-        freshness(root, now)
+        freshness(root, now, zone)
     );
 
     cards(&mut h, root);
@@ -159,7 +160,7 @@ pub(super) async fn org_html(
             r#"<section><h2>下级单位 <span class="en">Subordinates</span> <span class="count">{}</span></h2><p class="note">各行为该单位及其下辖合计 <span class="en">Each row sums the unit and everything below it.</span></p>"#,
             children.len()
         );
-        children_table(&mut h, orgs, &children, as_of);
+        children_table(&mut h, orgs, &children, as_of, zone);
         out!(h, "</section>");
     }
 
@@ -357,6 +358,7 @@ pub(super) fn children_table(
     orgs: &OrgDirectory,
     children: &[&NodeCoverage],
     as_of: AsOf,
+    zone: chrono_tz::Tz,
 ) {
     let q = as_of.query();
     let now = lunxun_node::node::now_ms();
@@ -391,7 +393,7 @@ pub(super) fn children_table(
             online = ratio(org, "subtree.hours.online", &c.subtree.hours.online),
             nodes = cell(org, "subtree.nodes", c.subtree.nodes),
             expected = cell(org, "subtree.expected", c.subtree.expected),
-            fresh = freshness(c, now),
+            fresh = freshness(c, now, zone),
         );
     }
     out!(h, "</tbody></table></div>");

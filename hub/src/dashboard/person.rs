@@ -35,7 +35,7 @@ pub(super) fn person_form(as_of: Option<AsOf>) -> String {
 
 pub(super) async fn person_html(d: &Dashboard, uri: &Uri) -> Result<String, (Fail, String)> {
     let p = params(uri).map_err(|f| with_form(f, None))?;
-    let as_of = AsOf::parse(&p).map_err(|f| with_form(f, None))?;
+    let as_of = AsOf::parse(&d.node, &p).map_err(|f| with_form(f, None))?;
     let mut h = person_form(Some(as_of));
     let Some(text) = nonempty(&p.id) else {
         return Ok(h);

@@ -38,7 +38,7 @@ pub(super) async fn report_bytes(
     format: Format,
 ) -> Result<Response, Fail> {
     let p = params(uri)?;
-    let as_of = AsOf::parse(&p)?;
+    let as_of = AsOf::parse(&d.node, &p)?;
     let org = resolve(&d.node, nonempty(&p.org))?;
     let lang = match nonempty(&p.lang) {
         None | Some("zh") => Lang::Zh,
@@ -114,7 +114,7 @@ pub(super) async fn api_coverage(State(d): State<Dashboard>, uri: Uri) -> Respon
 
 pub(super) async fn api_body(d: &Dashboard, uri: &Uri) -> Result<Vec<u8>, Fail> {
     let p = params(uri)?;
-    let as_of = AsOf::parse(&p)?;
+    let as_of = AsOf::parse(&d.node, &p)?;
     let org = resolve(&d.node, nonempty(&p.org))?;
     let depth = match nonempty(&p.depth) {
         None => None,

@@ -59,6 +59,7 @@ pub fn init(data: &Path, request: InitRequest) -> Result<Node, InitError> {
             .map(|p| std::path::absolute(&p).unwrap_or(p)),
         insecure: request.insecure,
         revoked: Default::default(),
+        time_zone: None,
     };
     if config.insecure {
         tracing::warn!("--insecure: links to the parent will be plaintext");

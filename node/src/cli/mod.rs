@@ -27,14 +27,15 @@ mod sync;
 pub use crate::command::{CliError, CliResult, EXIT_CODES_HELP, Output, exit};
 pub use args::*;
 
-/// Today, in the machine's time zone (bureaus work in China Standard Time).
+/// Today in the default zone (`Asia/Shanghai`), for what has no node yet.
 pub fn today() -> crate::model::Date {
-    chrono::Local::now().date_naive()
+    crate::clock::today_in(crate::clock::DEFAULT_TIME_ZONE)
 }
 
-fn parse_as_of(text: Option<&str>) -> Result<crate::model::Date, CliError> {
+/// `--as-of`, or today in the bureau's time zone.
+fn parse_as_of(node: &Node, text: Option<&str>) -> Result<crate::model::Date, CliError> {
     match text {
-        None => Ok(today()),
+        None => Ok(node.today()),
         Some(t) => {
             crate::model::parse_date("--as-of", t).map_err(|e| CliError::new(exit::USAGE, e.0))
         }

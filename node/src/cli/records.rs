@@ -88,7 +88,7 @@ const COVERAGE_COLUMNS: [Column; 14] = [
 ];
 
 pub(super) fn coverage(node: &Node, args: CoverageArgs, io: &mut Output<'_>) -> CliResult {
-    let as_of = parse_as_of(args.as_of.as_deref())?;
+    let as_of = parse_as_of(node, args.as_of.as_deref())?;
     let root = resolve_org(node, args.org.as_deref())?;
     let report = node.coverage(root, args.depth, as_of);
     match args.format {
@@ -176,7 +176,7 @@ const PEOPLE_COLUMNS: [Column; 10] = [
 ];
 
 pub(super) fn people(node: &Node, args: PeopleArgs, io: &mut Output<'_>) -> CliResult {
-    let as_of = parse_as_of(args.as_of.as_deref())?;
+    let as_of = parse_as_of(node, args.as_of.as_deref())?;
     let org = resolve_org(node, args.org.as_deref())?;
     let view = node.view();
     let statuses = coverage::roster_statuses(&view, node.orgs(), node.policy(), org, as_of);

@@ -11,7 +11,7 @@ use crate::node::Node;
 use crate::render::{self, Column, Lang, col, num};
 
 pub(super) fn person(node: &Node, args: PersonArgs, io: &mut Output<'_>) -> CliResult {
-    let as_of = parse_as_of(args.as_of.as_deref())?;
+    let as_of = parse_as_of(node, args.as_of.as_deref())?;
     let id: crate::model::PersonId = args
         .id
         .parse()
@@ -213,7 +213,7 @@ pub(super) fn lists(node: &Node, args: ListsArgs, io: &mut Output<'_>) -> CliRes
 }
 
 pub(super) fn report(node: &Node, args: ReportArgs, io: &mut Output<'_>) -> CliResult {
-    let as_of = parse_as_of(args.as_of.as_deref())?;
+    let as_of = parse_as_of(node, args.as_of.as_deref())?;
     let root = resolve_org(node, args.org.as_deref())?;
     let coverage = node.coverage(root, Some(1), as_of);
     let report = crate::reports::tongbao(&coverage)

@@ -162,6 +162,11 @@ impl Node {
         &self.dir
     }
 
+    /// Today in the bureau's time zone: the default `as_of` everywhere.
+    pub fn today(&self) -> crate::model::Date {
+        crate::clock::today_in(self.config.zone())
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -315,7 +320,7 @@ impl Node {
         let view = self.view();
         let mut rollup = self.rollup.lock().unwrap_or_else(|p| p.into_inner());
         if rollup.as_ref().map(Rollup::as_of) != Some(as_of) {
-            let today = chrono::Local::now().date_naive();
+            let today = self.today();
             if as_of != today && rollup.as_ref().is_some_and(|r| r.as_of() == today) {
                 // Another date: answer from scratch and keep today's rollup.
                 drop(rollup);

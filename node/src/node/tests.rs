@@ -15,6 +15,7 @@ fn config(org: &str) -> Config {
         tls_dir: None,
         insecure: false,
         revoked: Default::default(),
+        time_zone: None,
     }
 }
 
