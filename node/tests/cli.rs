@@ -686,3 +686,77 @@ fn today_is_the_bureaus_day_whatever_the_hosts_zone() {
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("time_zone"), "{}", out.stderr);
 }
+
+#[test]
+fn a_command_through_the_daemon_writes_where_its_client_stands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = county(tmp.path());
+    ok(
+        &data,
+        &[
+            "import",
+            "roster",
+            examples().join("roster.csv").to_str().unwrap(),
+        ],
+    );
+    let daemon_cwd = tmp.path().join("daemon-cwd");
+    let client_cwd = tmp.path().join("client-cwd");
+    std::fs::create_dir_all(&daemon_cwd).unwrap();
+    std::fs::create_dir_all(&client_cwd).unwrap();
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_lunxun-node"))
+        .arg("--data")
+        .arg(&data)
+        .arg("serve")
+        .current_dir(&daemon_cwd)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start serve");
+    let socket = data.join("admin.sock");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !socket.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve never opened its admin socket"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_lunxun-node"))
+            .arg("--data")
+            .arg(&data)
+            .args(args)
+            .current_dir(&client_cwd)
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("run lunxun-node")
+    };
+    let lists = run(&[
+        "lists",
+        "--year",
+        "2025",
+        "--format",
+        "csv",
+        "--out",
+        "lists.csv",
+    ]);
+    let report = run(&["report", "--format", "csv", "--out", "report.csv"]);
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    for (out, file) in [(lists, "lists.csv"), (report, "report.csv")] {
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            client_cwd.join(file).exists(),
+            "{file} is not in the client's directory"
+        );
+        assert!(
+            !daemon_cwd.join(file).exists(),
+            "{file} went to the daemon's directory"
+        );
+    }
+}

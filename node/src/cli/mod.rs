@@ -105,6 +105,14 @@ pub fn run_in_daemon(app: &App, command: Command, cwd: &Path, io: &mut Output<'_
             args.file = cwd.join(&args.file);
             run_in(app, Command::Import(ImportCommand::Trainings(args)), io)
         }
+        Command::Lists(mut args) => {
+            args.out = args.out.map(|out| cwd.join(out));
+            run_in(app, Command::Lists(args), io)
+        }
+        Command::Report(mut args) => {
+            args.out = args.out.map(|out| cwd.join(out));
+            run_in(app, Command::Report(args), io)
+        }
         command => run_in(app, command, io),
     }
 }
