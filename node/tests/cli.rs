@@ -13,7 +13,12 @@ struct Out {
 }
 
 fn node(data: &Path, args: &[&str]) -> Out {
-    let out = Command::new(env!("CARGO_BIN_EXE_lunxun-node"))
+    run(Command::new(env!("CARGO_BIN_EXE_lunxun-node")), data, args)
+}
+
+/// Runs `command` (the binary, or a wrapper in front of it) on `data`.
+fn run(mut command: Command, data: &Path, args: &[&str]) -> Out {
+    let out = command
         .arg("--data")
         .arg(data)
         .args(args)
@@ -439,20 +444,11 @@ fn usage_and_state_errors_have_exit_codes() {
 /// that makes it allocate without bound fails this test instead of waking the
 /// machine's OOM killer.
 fn node_capped(data: &Path, bytes: u64, args: &[&str]) -> Out {
-    let out = Command::new("prlimit")
+    let mut prlimit = Command::new("prlimit");
+    prlimit
         .arg(format!("--as={bytes}"))
-        .arg(env!("CARGO_BIN_EXE_lunxun-node"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run lunxun-node under prlimit (util-linux)");
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .arg(env!("CARGO_BIN_EXE_lunxun-node"));
+    run(prlimit, data, args)
 }
 
 /// A workbook whose parts are those of `base` plus `extra` (name, bytes),

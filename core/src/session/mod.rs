@@ -11,3 +11,6 @@
 
 pub mod child;
 pub mod parent;
+
+#[cfg(test)]
+mod fixtures;

@@ -9,30 +9,13 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::changelog::{Change, GENESIS, Head};
-use crate::model::{PersonId, Rank, Record, RosterEntry};
 use crate::orgs::{OrgDirectory, OrgId};
 use crate::placement;
-
-const CHILD: &str = "410100";
-const ORIGINS: [&str; 3] = ["410100", "410102", "410103"];
+use crate::session::fixtures::{CHILD, ORIGINS, roster};
 
 /// A change's record as stored: the simulated parent does not decode it.
 fn record(n: u64) -> Bytes {
     Bytes::from(format!("roster entry {n}"))
-}
-
-/// What the record decodes to, for the placement.
-fn roster() -> Record {
-    Record::Roster(RosterEntry {
-        person: "11010519491231002X".parse::<PersonId>().unwrap(),
-        name: "人".into(),
-        rank: Rank::General,
-        since: "2024-01-01".parse().unwrap(),
-        until: None,
-        employer: String::new(),
-        position: String::new(),
-        group: String::new(),
-    })
 }
 
 /// The child's logs: encoded changes per origin.

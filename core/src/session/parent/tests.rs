@@ -17,13 +17,11 @@ use proptest::test_runner::TestRunner;
 
 use super::*;
 use crate::changelog::{Change, GENESIS, Hash, Head};
-use crate::model::{PersonId, Rank, Record, RosterEntry};
 use crate::orgs::OrgDirectory;
 use crate::placement;
 use crate::session::child::{AckInfo, ChildSession, ParentVector};
+use crate::session::fixtures::{CHILD, ORIGINS, roster};
 
-const CHILD: &str = "410100";
-const ORIGINS: [&str; 3] = ["410100", "410102", "410103"];
 /// Changes one simulated session may carry: small, so budgets run out.
 const BUDGET: u64 = 12;
 /// Changes per batch.
@@ -38,19 +36,6 @@ type Violation = String;
 fn orgs() -> &'static OrgDirectory {
     static ORGS: std::sync::OnceLock<OrgDirectory> = std::sync::OnceLock::new();
     ORGS.get_or_init(OrgDirectory::builtin)
-}
-
-fn roster() -> Record {
-    Record::Roster(RosterEntry {
-        person: "11010519491231002X".parse::<PersonId>().unwrap(),
-        name: "人".into(),
-        rank: Rank::General,
-        since: "2024-01-01".parse().unwrap(),
-        until: None,
-        employer: String::new(),
-        position: String::new(),
-        group: String::new(),
-    })
 }
 
 /// The child's logs.
