@@ -53,6 +53,18 @@ pub enum Error {
          of its data before syncing): run `restore --from-upstream`, then import again what was imported since"
     )]
     Forked { org: String, seq: u64 },
+    /// The store lost changes this node had written (a truncated or damaged
+    /// store file): its own log ends before what it had written.
+    #[error(
+        "the store lost changes written here: {org}'s own log ends at seq {local_seq}, but seq \
+         {written_seq} had been written (a damaged or truncated store file): run \
+         `restore --from-upstream`, then import again what the parent never received"
+    )]
+    StoreLost {
+        org: String,
+        written_seq: u64,
+        local_seq: u64,
+    },
     /// The store holds something it could not have written.
     #[error("store is corrupt: {0}")]
     Corrupt(String),

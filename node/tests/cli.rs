@@ -756,3 +756,71 @@ fn a_command_through_the_daemon_writes_where_its_client_stands() {
         );
     }
 }
+
+#[test]
+fn a_store_that_lost_own_changes_refuses_writes_and_names_restore() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = county(tmp.path());
+    ok(
+        &data,
+        &[
+            "import",
+            "roster",
+            examples().join("roster.csv").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(own_seq(&data), 12);
+    // The store file cut short (a disk fault, a bad copy): sled reads what is
+    // left as a torn tail, so the store alone cannot tell.
+    let store = data.join("store");
+    let db = store.join("db");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&db)
+        .unwrap()
+        .set_len(100)
+        .unwrap();
+    for entry in std::fs::read_dir(&store).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("snap.")
+        {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
+    assert!(own_seq(&data) < 12);
+    let out = node(
+        &data,
+        &[
+            "import",
+            "trainings",
+            examples().join("trainings.csv").to_str().unwrap(),
+        ],
+    );
+    assert_ne!(
+        out.code, 0,
+        "a write on a store that lost changes: {}",
+        out.stdout
+    );
+    let error = out.stderr.lines().last().unwrap_or_default();
+    assert!(error.contains("restore --from-upstream"), "{}", out.stderr);
+    assert!(error.contains("seq 12"), "{}", out.stderr);
+    // It stays refused at every open, not just the first.
+    let out = node(
+        &data,
+        &[
+            "import",
+            "roster",
+            examples().join("roster.csv").to_str().unwrap(),
+        ],
+    );
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("restore --from-upstream"),
+        "{}",
+        out.stderr
+    );
+}

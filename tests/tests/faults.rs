@@ -688,3 +688,64 @@ fn a_hub_that_wrote_on_an_old_backup_before_syncing_can_be_restored() {
         full.origins["410100"][..]
     );
 }
+
+/// A county's store file is cut short after it synced (a disk fault, a bad
+/// copy). sled reads the rest as a torn tail, so the store alone would look
+/// like a node that never wrote those changes, and its next write would fork
+/// its log. The own-head file beside the store tells: writes are refused
+/// with a line naming `restore --from-upstream`, and the restore brings back
+/// every change, exactly once everywhere.
+#[test]
+fn a_county_whose_store_lost_changes_is_refused_writes_until_restored() {
+    let seed = seed("store-lost", 28);
+    let mut chain = Chain::start("store-lost", seed, false, false);
+    let data = chain.world.data("410102");
+    chain.county.import_data(&data);
+    chain.settle();
+    let full = chain.county.own_seq();
+    assert!(full > 0);
+
+    let store = chain.county.dir().join("store");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(store.join("db"))
+        .expect("open the store file")
+        .set_len(100)
+        .expect("cut the store file");
+    for entry in std::fs::read_dir(&store).expect("read the store dir") {
+        let path = entry.expect("an entry").path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("snap."))
+        {
+            std::fs::remove_file(path).expect("remove a snapshot");
+        }
+    }
+    assert!(chain.county.own_seq() < full, "the cut must lose changes");
+    let status = chain.county.status_json();
+    assert_eq!(status["writable"], false, "{status}");
+    let extra = extra_class(&data, 1, date("2026-05-11"));
+    let files = chain.county.work().join("extra");
+    lunxun_gen::write_csv(&extra, &files, true).expect("write the files");
+    let trainings = files.join("trainings.csv");
+    let out = chain.county.run(&[
+        "import",
+        "trainings",
+        trainings.to_str().expect("a utf-8 path"),
+    ]);
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stderr.contains("restore --from-upstream"),
+        "{}",
+        out.stderr
+    );
+
+    chain.county.ok(&["restore", "--from-upstream"]);
+    let status = chain.county.status_json();
+    assert_eq!(status["writable"], true, "{status}");
+    assert_eq!(status["own_seq"], full);
+    chain.county.import_data(&extra);
+    chain.settle();
+    let logs = chain.assert_exactly_once();
+    assert_eq!(logs[3].seq("410102"), chain.county.own_seq());
+}

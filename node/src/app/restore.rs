@@ -96,6 +96,8 @@ pub mod policy {
         match conflict {
             Conflict::LostTail { parent_seq } => own_seq >= parent_seq,
             Conflict::Forked { .. } => true,
+            // The parent's copy is all there is of what the store lost.
+            Conflict::StoreLost { .. } => true,
         }
     }
 
@@ -263,5 +265,6 @@ pub async fn restore(node: &Arc<Node>) -> Result<Restored, SyncError> {
             node.clear_conflict()?;
         }
     }
+    node.record_own_head()?;
     Ok(done)
 }

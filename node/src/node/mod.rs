@@ -136,8 +136,29 @@ impl Node {
             Err(e) => warn!(dir = %dir.display(), error = %e, "cannot make the data dir private"),
         }
         undo_unfinished_write(&store, &config.org)?;
-        let conflict = store.conflict()?;
         let (view, unknown_origin_changes) = replay(&store, &orgs)?;
+        let local_seq = view.head(me).map_or(0, |h| h.seq);
+        match read_own_head(dir) {
+            Some(written_seq) if written_seq > local_seq => {
+                if store.conflict()?.is_none() {
+                    store.set_conflict(Conflict::StoreLost { written_seq })?;
+                }
+                warn!(
+                    org = %config.org,
+                    written_seq,
+                    local_seq,
+                    "the store lost changes written here (a damaged or truncated store file): \
+                     writes are refused; run `restore --from-upstream`"
+                );
+            }
+            Some(written_seq) if written_seq == local_seq => {}
+            _ => {
+                if let Err(e) = write_own_head(dir, local_seq) {
+                    warn!(error = %e, "cannot record the own log's head beside the store");
+                }
+            }
+        }
+        let conflict = store.conflict()?;
         let (changed, _) = tokio::sync::watch::channel(0);
         let node = Node {
             dir: dir.to_path_buf(),
@@ -294,7 +315,25 @@ impl Node {
                 org: self.code().to_owned(),
                 seq,
             }),
+            Some(Conflict::StoreLost { written_seq }) => Err(Error::StoreLost {
+                org: self.code().to_owned(),
+                written_seq,
+                local_seq,
+            }),
         }
+    }
+
+    /// Writes the own log's head to [`OWN_HEAD_FILE`], beside the store and
+    /// durably, so a store that later loses own changes is told apart from
+    /// one that never had them (sled reads a damaged tail as a torn one).
+    pub fn record_own_head(&self) -> Result<()> {
+        let seq = self.view().head(self.me).map_or(0, |h| h.seq);
+        write_own_head(&self.dir, seq).map_err(|source| {
+            Error::Config(crate::config::ConfigError::Io {
+                path: self.dir.join(OWN_HEAD_FILE),
+                source,
+            })
+        })
     }
 
     /// Drops every change of `origin` after `keep` and rebuilds the view
@@ -446,6 +485,10 @@ impl Node {
             }
         };
         self.store.clear_write_mark()?;
+        if let Err(e) = write_own_head(&self.dir, seq) {
+            // The write is durable; only the check of a later damaged store is weaker.
+            warn!(error = %e, "cannot record the own log's head beside the store");
+        }
         let written = changed.len();
         {
             let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
@@ -570,6 +613,30 @@ impl Node {
             .map(|h| (h.origin, h.seq, h.reason))
             .collect())
     }
+}
+
+/// The file beside the store that holds the own log's head (`SEQ`): written
+/// durably after every own write, so a store that later loses own changes is
+/// told apart from one that never had them.
+pub const OWN_HEAD_FILE: &str = "own.head";
+
+/// The own head recorded in `dir`, if any (an unreadable file counts as none).
+fn read_own_head(dir: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(dir.join(OWN_HEAD_FILE)).ok()?;
+    text.trim().parse().ok()
+}
+
+/// Records `seq` as the own head: a temporary file, fsynced, renamed over
+/// the old one, and the directory fsynced, so a power cut leaves the old
+/// value or the new one.
+fn write_own_head(dir: &Path, seq: u64) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = dir.join(format!("{OWN_HEAD_FILE}.tmp"));
+    let mut file = std::fs::File::create(&tmp)?;
+    writeln!(file, "{seq}")?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, dir.join(OWN_HEAD_FILE))?;
+    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

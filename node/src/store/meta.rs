@@ -5,7 +5,7 @@
 //!
 //! | key | value |
 //! |---|---|
-//! | `lost_tail` | the own-log [`Conflict`]: `lost:SEQ` or `fork:SEQ` (a bare `SEQ` is an old `lost:`) |
+//! | `lost_tail` | the own-log [`Conflict`]: `lost:SEQ`, `fork:SEQ` or `store-lost:SEQ` (a bare `SEQ` is an old `lost:`) |
 //! | `writing` | the own seq before an own write under way (see [`Store::mark_write`]) |
 //! | `held/ORIGIN` | a [`Hold`] of that origin, JSON `{seq, reason, at}` |
 //! | `upstream` | the [`UpstreamState`], JSON |
@@ -35,6 +35,10 @@ pub enum Conflict {
     /// The parent holds another change at `seq` of our own log: this node
     /// wrote on an old copy of its data before syncing.
     Forked { seq: u64 },
+    /// The store itself lost own changes: this node had written up to
+    /// `written_seq` (as its own-head file says), and its log ends before
+    /// (a truncated or damaged store file).
+    StoreLost { written_seq: u64 },
 }
 
 impl Conflict {
@@ -42,12 +46,19 @@ impl Conflict {
         match self {
             Conflict::LostTail { parent_seq } => format!("lost:{parent_seq}"),
             Conflict::Forked { seq } => format!("fork:{seq}"),
+            Conflict::StoreLost { written_seq } => format!("store-lost:{written_seq}"),
         }
     }
 
     fn parse(text: &str) -> Option<Conflict> {
         if let Some(seq) = text.strip_prefix("fork:") {
             return seq.parse().ok().map(|seq| Conflict::Forked { seq });
+        }
+        if let Some(seq) = text.strip_prefix("store-lost:") {
+            return seq
+                .parse()
+                .ok()
+                .map(|written_seq| Conflict::StoreLost { written_seq });
         }
         let seq = text.strip_prefix("lost:").unwrap_or(text);
         seq.parse()
