@@ -824,3 +824,92 @@ fn a_store_that_lost_own_changes_refuses_writes_and_names_restore() {
         out.stderr
     );
 }
+
+#[test]
+fn no_full_id_number_reaches_a_log_or_an_error_even_at_debug() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = county(tmp.path());
+    let roster = examples().join("roster.csv");
+    let ids: Vec<String> = std::fs::read_to_string(&roster)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next().map(str::to_owned))
+        .filter(|id| id.len() == 18)
+        .collect();
+    assert!(ids.len() >= 10, "{ids:?}");
+    let log = tmp.path().join("daemon.log");
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_lunxun-node"))
+        .arg("--data")
+        .arg(&data)
+        .arg("serve")
+        .env("RUST_LOG", "debug")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start serve");
+    let socket = data.join("admin.sock");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !socket.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve never opened its admin socket"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let debug = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_lunxun-node"))
+            .arg("--data")
+            .arg(&data)
+            .args(args)
+            .env("RUST_LOG", "debug")
+            .output()
+            .expect("run lunxun-node");
+        format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let mut seen = String::new();
+    seen += &debug(&["import", "roster", roster.to_str().unwrap()]);
+    seen += &debug(&[
+        "import",
+        "trainings",
+        examples().join("trainings.csv").to_str().unwrap(),
+    ]);
+    // A bad file whose bad cells are ID numbers.
+    let bad = tmp.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        format!(
+            "person_id,name,rank,since\n{0},张三,general,{0}\n{1}X,李四,general,2024-01-01\n",
+            ids[0],
+            &ids[1][..17]
+        ),
+    )
+    .unwrap();
+    seen += &debug(&["import", "roster", bad.to_str().unwrap()]);
+    for id in &ids[..3] {
+        seen += &debug(&["person", id]);
+    }
+    seen += &debug(&["people", "--format", "json"]);
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    // What a person sees on stdout masks IDs unless asked; logs and errors always do.
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logs.contains("admin command"),
+        "the daemon logged nothing at debug: {logs}"
+    );
+    for id in &ids {
+        assert!(
+            !logs.contains(id.as_str()),
+            "the daemon's log holds {id}:\n{logs}"
+        );
+        assert!(
+            !seen.contains(id.as_str()),
+            "a command's output holds {id}:\n{seen}"
+        );
+    }
+}
