@@ -157,3 +157,53 @@ proptest! {
         }
     }
 }
+
+/// Several dates asked for in turn between batches of changes: each answer
+/// from the kept rollups equals a recount on that date, and no more than
+/// today's and [`PAST_DATES_MAX`] others are ever kept.
+fn check_dates(seed: u64, rounds: usize) -> Result<(), String> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let orgs = OrgDirectory::builtin();
+    let policy = Policy::default();
+    let nodes = hierarchy(&mut rng, &orgs);
+    let today = date(1500);
+    let mut view = View::default();
+    let mut rollups = Rollups::default();
+    for round in 0..rounds {
+        for _ in 0..rng.random_range(0..30) {
+            let (org, record) = change(&mut rng, &nodes, 25);
+            let touch = view.apply(org, record);
+            rollups.touch(&view, touch);
+        }
+        // Today, or one of a handful of past dates (so some repeat).
+        let as_of = if rng.random_bool(0.3) {
+            today
+        } else {
+            date(900 + 100 * rng.random_range(0..6))
+        };
+        let kept = rollups.get(&view, &orgs, &policy, as_of, today);
+        let scratch = Rollup::build(&view, &orgs, &policy, as_of);
+        kept.same_figures(&scratch)
+            .map_err(|e| format!("seed {seed}, round {round}, {as_of}: {e}"))?;
+        let dates = rollups.dates();
+        let past = dates.iter().filter(|d| **d != today).count();
+        if past > PAST_DATES_MAX {
+            return Err(format!("seed {seed}: {past} past dates kept: {dates:?}"));
+        }
+        if dates.iter().collect::<std::collections::HashSet<_>>().len() != dates.len() {
+            return Err(format!("seed {seed}: a date kept twice: {dates:?}"));
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 60, .. ProptestConfig::default() })]
+
+    #[test]
+    fn rollups_kept_for_several_dates_equal_a_recount(seed in any::<u64>(), rounds in 1usize..25) {
+        if let Err(e) = check_dates(seed, rounds) {
+            prop_assert!(false, "{}", e);
+        }
+    }
+}

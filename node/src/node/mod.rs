@@ -24,7 +24,7 @@ use crate::ingest::{self, Placed, Verified};
 use crate::model::Record;
 use crate::orgs::{OrgDirectory, OrgId};
 use crate::policy::Policy;
-use crate::rollup::Rollup;
+use crate::rollup::Rollups;
 use crate::store::{Hold, LogEntry, Store};
 use crate::view::View;
 
@@ -76,9 +76,10 @@ pub struct Node {
     incarnation: [u8; 16],
     /// Bumped after every append, so workers can wait for new changes.
     changed: tokio::sync::watch::Sender<u64>,
-    /// Coverage rollup for today, built at the first query and kept up to
-    /// date by every append (see [`crate::rollup`]). Lock order: view first.
-    rollup: Mutex<Option<Rollup>>,
+    /// Coverage rollups for today and the last few other dates asked for,
+    /// each built at the first query of its date and kept up to date by
+    /// every append (see [`crate::rollup`]). Lock order: view first.
+    rollups: Mutex<Rollups>,
 }
 
 fn random_incarnation() -> [u8; 16] {
@@ -173,7 +174,7 @@ impl Node {
             unknown_origin_changes,
             incarnation: random_incarnation(),
             changed,
-            rollup: Mutex::new(None),
+            rollups: Mutex::new(Rollups::default()),
         };
         debug!(org = %node.config.org, "node opened");
         Ok(node)
@@ -343,13 +344,17 @@ impl Node {
         let removed = self.store.truncate_after(origin, keep)?;
         let (view, _) = replay(&self.store, &self.orgs)?;
         *self.view.write().unwrap_or_else(|p| p.into_inner()) = view;
-        *self.rollup.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.rollups
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         Ok(removed)
     }
 
     /// Coverage of `root`'s subtree to `depth` on `as_of`: from the rollup
-    /// kept up to date for `as_of` (built at the first query of a date, then
-    /// refreshed with only what changed since).
+    /// kept for `as_of` (today's, or one of the last few other dates asked
+    /// for; built at the first query of a date, then refreshed with only what
+    /// changed since).
     pub fn coverage(
         &self,
         root: OrgId,
@@ -357,30 +362,9 @@ impl Node {
         as_of: crate::model::Date,
     ) -> crate::coverage::CoverageReport {
         let view = self.view();
-        let mut rollup = self.rollup.lock().unwrap_or_else(|p| p.into_inner());
-        if rollup.as_ref().map(Rollup::as_of) != Some(as_of) {
-            let today = self.today();
-            if as_of != today && rollup.as_ref().is_some_and(|r| r.as_of() == today) {
-                // Another date: answer from scratch and keep today's rollup.
-                drop(rollup);
-                return crate::coverage::coverage(
-                    &view,
-                    &self.orgs,
-                    &self.policy,
-                    root,
-                    depth,
-                    as_of,
-                );
-            }
-            *rollup = Some(Rollup::build(&view, &self.orgs, &self.policy, as_of));
-        }
-        match rollup.as_mut() {
-            Some(r) => {
-                r.refresh(&view, &self.orgs, &self.policy);
-                crate::coverage::report(&view, &self.orgs, r, root, depth)
-            }
-            None => crate::coverage::coverage(&view, &self.orgs, &self.policy, root, depth, as_of),
-        }
+        let mut rollups = self.rollups.lock().unwrap_or_else(|p| p.into_inner());
+        let rollup = rollups.get(&view, &self.orgs, &self.policy, as_of, self.today());
+        crate::coverage::report(&view, &self.orgs, rollup, root, depth)
     }
 
     /// Writes records as changes of this node's own origin, skipping those
@@ -492,12 +476,10 @@ impl Node {
         let written = changed.len();
         {
             let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
-            let mut rollup = self.rollup.lock().unwrap_or_else(|p| p.into_inner());
+            let mut rollups = self.rollups.lock().unwrap_or_else(|p| p.into_inner());
             for record in changed {
                 let touch = view.apply(me, record);
-                if let Some(r) = rollup.as_mut() {
-                    r.touch(&view, touch);
-                }
+                rollups.touch(&view, touch);
             }
             view.set_head(
                 me,
@@ -553,13 +535,11 @@ impl Node {
         let mut placed = placed;
         if !entries.is_empty() {
             let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
-            let mut rollup = self.rollup.lock().unwrap_or_else(|p| p.into_inner());
+            let mut rollups = self.rollups.lock().unwrap_or_else(|p| p.into_inner());
             for p in &mut placed {
                 for (org, change, _, record) in std::mem::take(&mut p.accepted) {
                     let touch = view.apply(org, record);
-                    if let Some(r) = rollup.as_mut() {
-                        r.touch(&view, touch);
-                    }
+                    rollups.touch(&view, touch);
                     view.set_head(
                         org,
                         Head {
