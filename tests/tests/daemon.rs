@@ -66,7 +66,7 @@ fn an_import_at_a_county_reaches_the_national_node_through_the_daemons() {
     let log = std::fs::read_to_string(nodes["410102"].work().join("serve-0.err"))
         .expect("the county daemon's log");
     assert_eq!(
-        log.matches(r#"admin command args=["import""#).count(),
+        log.matches(r#"admin command command="import""#).count(),
         3,
         "roster, trainings, and the later trainings"
     );
