@@ -440,6 +440,19 @@ fn usage_and_state_errors_have_exit_codes() {
     assert!(help.contains("Exit codes"), "{help}");
 }
 
+/// Waits (bounded) until a `serve` on `data` has opened its admin socket.
+fn wait_for_daemon(data: &Path) {
+    let socket = data.join("admin.sock");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !socket.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve never opened its admin socket"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// Runs `lunxun-node` with its address space capped at `bytes`, so a file
 /// that makes it allocate without bound fails this test instead of waking the
 /// machine's OOM killer.
@@ -709,15 +722,7 @@ fn a_command_through_the_daemon_writes_where_its_client_stands() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start serve");
-    let socket = data.join("admin.sock");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !socket.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "serve never opened its admin socket"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for_daemon(&data);
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_lunxun-node"))
             .arg("--data")
@@ -848,15 +853,7 @@ fn no_full_id_number_reaches_a_log_or_an_error_even_at_debug() {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .expect("start serve");
-    let socket = data.join("admin.sock");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !socket.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "serve never opened its admin socket"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_for_daemon(&data);
     let debug = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_lunxun-node"))
             .arg("--data")

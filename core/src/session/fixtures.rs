@@ -1,6 +1,11 @@
-//! What the session machines' tests share: the child and its origins, and
-//! the record every simulated change carries.
+//! What the session machines' tests share: the child and its origins, its
+//! logs, and the record every simulated change carries.
 
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+
+use crate::changelog::{Change, GENESIS, Hash};
 use crate::model::{PersonId, Rank, Record, RosterEntry};
 
 /// The child whose sessions the tests drive (郑州).
@@ -21,4 +26,42 @@ pub fn roster() -> Record {
         position: String::new(),
         group: String::new(),
     })
+}
+
+/// The child's logs: its changes per origin.
+#[derive(Debug, Default, Clone)]
+pub struct ChildLogs {
+    pub logs: BTreeMap<String, Vec<Change>>,
+}
+
+impl ChildLogs {
+    /// Appends `n` changes to `origin`'s log.
+    pub fn write(&mut self, origin: &str, n: u64) {
+        let log = self.logs.entry(origin.to_owned()).or_default();
+        for _ in 0..n {
+            let seq = log.len() as u64 + 1;
+            let prev = log.last().map_or(GENESIS, |c| c.hash);
+            let record = Bytes::from(format!("{origin} {seq}"));
+            log.push(Change::new(origin.into(), seq, prev, seq as i64, record));
+        }
+    }
+
+    /// Every origin's head: (seq, hash).
+    pub fn heads(&self) -> BTreeMap<String, (u64, Hash)> {
+        self.logs
+            .iter()
+            .filter_map(|(o, l)| l.last().map(|c| (o.clone(), (c.seq, c.hash))))
+            .collect()
+    }
+
+    /// The hash held at `seq` of `origin`.
+    pub fn hash_at(&self, origin: &str, seq: u64) -> Option<Hash> {
+        let log = self.logs.get(origin)?;
+        log.get(seq.checked_sub(1)? as usize).map(|c| c.hash)
+    }
+
+    /// Change `seq` of `origin`.
+    pub fn change(&self, origin: &str, seq: u64) -> Change {
+        self.logs[origin][seq as usize - 1].clone()
+    }
 }

@@ -8,55 +8,14 @@ use bytes::Bytes;
 use proptest::prelude::*;
 
 use super::*;
-use crate::changelog::{Change, GENESIS, Head};
+use crate::changelog::{Change, Head};
 use crate::orgs::{OrgDirectory, OrgId};
 use crate::placement;
-use crate::session::fixtures::{CHILD, ORIGINS, roster};
+use crate::session::fixtures::{CHILD, ChildLogs, ORIGINS, roster};
 
 /// A change's record as stored: the simulated parent does not decode it.
 fn record(n: u64) -> Bytes {
     Bytes::from(format!("roster entry {n}"))
-}
-
-/// The child's logs: encoded changes per origin.
-#[derive(Default, Clone)]
-struct ChildLogs {
-    logs: BTreeMap<String, Vec<Change>>,
-}
-
-impl ChildLogs {
-    fn write(&mut self, origin: &str, n: u64) {
-        let log = self.logs.entry(origin.to_owned()).or_default();
-        for _ in 0..n {
-            let seq = log.len() as u64 + 1;
-            let prev = log.last().map_or(GENESIS, |c| c.hash);
-            log.push(Change::new(
-                origin.into(),
-                seq,
-                prev,
-                seq as i64,
-                record(seq),
-            ));
-        }
-    }
-
-    fn heads(&self) -> BTreeMap<String, (u64, Hash)> {
-        self.logs
-            .iter()
-            .filter_map(|(o, l)| l.last().map(|c| (o.clone(), (c.seq, c.hash))))
-            .collect()
-    }
-
-    fn hash_at(&self, origin: &str, seq: u64) -> Option<Hash> {
-        self.logs
-            .get(origin)?
-            .get(seq.checked_sub(1)? as usize)
-            .map(|c| c.hash)
-    }
-
-    fn change(&self, origin: &str, seq: u64) -> Change {
-        self.logs[origin][seq as usize - 1].clone()
-    }
 }
 
 /// A parent holding what it accepted, counting every application.

@@ -20,7 +20,7 @@ use crate::changelog::{Change, GENESIS, Hash, Head};
 use crate::orgs::OrgDirectory;
 use crate::placement;
 use crate::session::child::{AckInfo, ChildSession, ParentVector};
-use crate::session::fixtures::{CHILD, ORIGINS, roster};
+use crate::session::fixtures::{CHILD, ChildLogs, ORIGINS, roster};
 
 /// Changes one simulated session may carry: small, so budgets run out.
 const BUDGET: u64 = 12;
@@ -36,36 +36,6 @@ type Violation = String;
 fn orgs() -> &'static OrgDirectory {
     static ORGS: std::sync::OnceLock<OrgDirectory> = std::sync::OnceLock::new();
     ORGS.get_or_init(OrgDirectory::builtin)
-}
-
-/// The child's logs.
-#[derive(Default)]
-struct ChildLogs {
-    logs: BTreeMap<String, Vec<Change>>,
-}
-
-impl ChildLogs {
-    fn write(&mut self, origin: &str, n: u64) {
-        let log = self.logs.entry(origin.to_owned()).or_default();
-        for _ in 0..n {
-            let seq = log.len() as u64 + 1;
-            let prev = log.last().map_or(GENESIS, |c| c.hash);
-            let record = Bytes::from(format!("{origin} {seq}"));
-            log.push(Change::new(origin.into(), seq, prev, seq as i64, record));
-        }
-    }
-
-    fn heads(&self) -> BTreeMap<String, (u64, Hash)> {
-        self.logs
-            .iter()
-            .filter_map(|(o, l)| l.last().map(|c| (o.clone(), (c.seq, c.hash))))
-            .collect()
-    }
-
-    fn hash_at(&self, origin: &str, seq: u64) -> Option<Hash> {
-        let log = self.logs.get(origin)?;
-        log.get(seq.checked_sub(1)? as usize).map(|c| c.hash)
-    }
 }
 
 /// An append under way: what it writes, and the placements to ack once it
