@@ -13,6 +13,7 @@
 //! - [`policy`]: the policy document (cycles, hour thresholds, windows) with the texts' defaults.
 //! - [`rules`]: the rules of DOMAIN.md as pure functions over records.
 //! - [`changelog`]: the per-origin hash-chained change log.
+//! - [`checkpoint`]: an origin's signature over its log up to a seq, and the rule that applies it.
 //! - [`placement`]: what each received change is against the heads held (next, duplicate, fork, gap, quarantine).
 //! - [`view`]: the in-memory materialized view every query reads.
 //! - [`figures`]: one roster entry's statuses and the counts they add up to.
@@ -21,6 +22,7 @@
 //! - [`session`]: the sync session machines, the child's and the parent's.
 
 pub mod changelog;
+pub mod checkpoint;
 pub mod coverage;
 pub mod figures;
 pub mod model;

@@ -24,6 +24,7 @@ use std::fmt;
 use bytes::Bytes;
 
 use crate::changelog::{Admission, Change, GENESIS, Hash, Head, admit};
+use crate::checkpoint::{Signatures, Signed, confirmed_upto};
 use crate::model::{Invalid, Record};
 use crate::orgs::{OrgDirectory, OrgId};
 
@@ -91,6 +92,25 @@ pub fn check(
     })
 }
 
+/// A batch whose changes passed [`check`], with what its checkpoints vouch
+/// for (verified by the node crate).
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub changes: Vec<Verified>,
+    pub signatures: Signatures,
+}
+
+impl From<Vec<Verified>> for Checked {
+    /// Changes without checkpoints: a receiver that requires signatures
+    /// holds them all back.
+    fn from(changes: Vec<Verified>) -> Checked {
+        Checked {
+            changes,
+            signatures: Signatures::default(),
+        }
+    }
+}
+
 /// Why an origin's changes are held back from a given seq on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HeldReason {
@@ -100,6 +120,15 @@ pub enum HeldReason {
     Gap { expected: u64 },
     /// Another change with this seq (or its predecessor) is already held.
     Fork,
+    /// No checkpoint of the origin in the batch vouches for the change (a
+    /// receiver that requires signatures applies only signed changes).
+    Unsigned,
+    /// A checkpoint signed by the origin names another hash at this seq than
+    /// the change the batch carries: the log was rewritten after it was
+    /// signed. Nothing of the origin from here is applied.
+    Contradicted,
+    /// The origin's checkpoint in the batch did not verify (why).
+    BadSignature(String),
 }
 
 impl fmt::Display for HeldReason {
@@ -110,6 +139,13 @@ impl fmt::Display for HeldReason {
             HeldReason::Fork => {
                 f.write_str("fork: another change with this seq is already held; the first is kept")
             }
+            HeldReason::Unsigned => {
+                f.write_str("unsigned: no checkpoint of the origin vouches for this change")
+            }
+            HeldReason::Contradicted => f.write_str(
+                "rewritten: the origin's signed checkpoint names another change at this seq",
+            ),
+            HeldReason::BadSignature(e) => write!(f, "bad signature: {e}"),
         }
     }
 }
@@ -138,6 +174,9 @@ pub struct Placed {
     pub held_changes: u32,
     /// For every origin the batch touched: the head after it (seq, hash).
     pub touched: BTreeMap<String, (u64, Hash)>,
+    /// Checkpoints of the batch that match what the node holds once the
+    /// accepted changes are stored: to be stored with them ([`place_signed`]).
+    pub checkpoints: Vec<Signed>,
 }
 
 impl Placed {
@@ -210,5 +249,124 @@ pub fn place(
         let after = heads.get(&org).map_or((0, GENESIS), |h| (h.seq, h.hash));
         placed.touched.insert(origin, after);
     }
+    placed
+}
+
+/// [`place`] for a receiver that requires signatures: the batch's changes of
+/// an origin are applied only up to the highest of the batch's verified
+/// checkpoints of that origin that matches them; the rest is held back
+/// ([`HeldReason::Unsigned`], or [`HeldReason::BadSignature`] when the
+/// batch's checkpoint of the origin did not verify), and a checkpoint that names another hash than
+/// the change at its seq holds the origin back from its first change in the
+/// batch ([`HeldReason::Contradicted`]). The checkpoints that match what is
+/// held afterwards are returned in [`Placed::checkpoints`], to be stored.
+pub fn place_signed(
+    verified: Vec<Verified>,
+    signatures: &Signatures,
+    heads: &mut HashMap<OrgId, Head>,
+    hash_at: impl Fn(&str, u64) -> Option<Hash>,
+    now_ms: i64,
+) -> Placed {
+    let checkpoints = &signatures.signed;
+    let before: HashMap<OrgId, Option<Head>> = verified
+        .iter()
+        .map(|v| (v.org, heads.get(&v.org).copied()))
+        .collect();
+    let mut placed = place(verified, heads, &hash_at, now_ms);
+    // The accepted changes of each origin: contiguous seqs, in order.
+    let mut origins: Vec<OrgId> = Vec::new();
+    for (org, ..) in &placed.accepted {
+        if !origins.contains(org) {
+            origins.push(*org);
+        }
+    }
+    for org in origins {
+        let mine: Vec<usize> = (0..placed.accepted.len())
+            .filter(|&i| placed.accepted[i].0 == org)
+            .collect();
+        let first = placed.accepted[mine[0]].1.seq;
+        let last = placed.accepted[mine[mine.len() - 1]].1.seq;
+        let origin = placed.accepted[mine[0]].1.origin.clone();
+        let prior = before.get(&org).copied().flatten();
+        let held_hash = |seq: u64| -> Option<Hash> {
+            if (first..=last).contains(&seq) {
+                return Some(placed.accepted[mine[(seq - first) as usize]].1.hash);
+            }
+            match prior {
+                Some(h) if h.seq == seq => Some(h.hash),
+                Some(h) if seq < h.seq => hash_at(&origin, seq),
+                _ => None,
+            }
+        };
+        let theirs = checkpoints.iter().filter(|c| c.org == org);
+        let (keep_upto, reason) = match confirmed_upto(theirs, last, held_hash) {
+            Ok(Some(upto)) if upto >= last => continue,
+            Ok(upto) => {
+                let reason = match signatures.rejected.iter().find(|r| r.org == org) {
+                    Some(r) => HeldReason::BadSignature(format!("seq {}: {}", r.seq, r.reason)),
+                    None => HeldReason::Unsigned,
+                };
+                (upto.unwrap_or(0).max(first - 1), reason)
+            }
+            Err(_) => (first - 1, HeldReason::Contradicted),
+        };
+        // Roll back this origin's changes above `keep_upto`.
+        let mut kept_head = prior;
+        let mut dropped = 0u32;
+        let mut index = 0usize;
+        placed.accepted.retain(|(o, change, ..)| {
+            let i = index;
+            index += 1;
+            if *o != org {
+                return true;
+            }
+            debug_assert!(mine.contains(&i));
+            if change.seq <= keep_upto {
+                kept_head = Some(Head {
+                    seq: change.seq,
+                    hash: change.hash,
+                    written_at_ms: change.written_at_ms,
+                    received_at_ms: now_ms,
+                });
+                true
+            } else {
+                dropped += 1;
+                false
+            }
+        });
+        match kept_head {
+            Some(h) => heads.insert(org, h),
+            None => heads.remove(&org),
+        };
+        placed.held.retain(|h| h.origin != origin);
+        placed.held.push(Held {
+            origin: origin.clone(),
+            seq: keep_upto + 1,
+            reason,
+        });
+        placed.held_changes += dropped;
+        let after = kept_head.map_or((0, GENESIS), |h| (h.seq, h.hash));
+        placed.touched.insert(origin, after);
+    }
+    // What to store: the checkpoints that match what is held now.
+    let accepted_hash = |org: OrgId, seq: u64| {
+        placed
+            .accepted
+            .iter()
+            .find(|(o, c, ..)| *o == org && c.seq == seq)
+            .map(|(_, c, ..)| c.hash)
+    };
+    let mut keep: Vec<Signed> = Vec::new();
+    for c in checkpoints {
+        let held = accepted_hash(c.org, c.seq).or_else(|| match heads.get(&c.org) {
+            Some(h) if h.seq == c.seq => Some(h.hash),
+            Some(h) if c.seq < h.seq => hash_at(&c.origin, c.seq),
+            _ => None,
+        });
+        if held == Some(c.hash) && !keep.iter().any(|k| k.org == c.org && k.seq == c.seq) {
+            keep.push(c.clone());
+        }
+    }
+    placed.checkpoints = keep;
     placed
 }

@@ -117,12 +117,17 @@ pub struct Outcome {
     /// The session stopped at its change budget with more to send: the next
     /// session should follow at once.
     pub truncated: bool,
+    /// Changes held here that no signed checkpoint vouches for, so they were
+    /// not sent, and why (the node's certificate could not sign them).
+    pub unsigned: u64,
+    pub unsigned_reason: Option<String>,
 }
 
 impl Outcome {
     /// The parent acked everything the child holds, and nothing is wrong.
     pub fn complete(&self) -> bool {
         self.pending == 0
+            && self.unsigned == 0
             && self.held.is_empty()
             && self
                 .findings

@@ -24,7 +24,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::orgs::OrgId;
-use crate::placement::{Held, Placed, Verified};
+use crate::placement::{Checked, Held, Placed};
 
 /// Concurrent sessions (sync or restore) of one child, at most: a stolen or
 /// broken child cannot tie up the parent.
@@ -129,7 +129,7 @@ pub struct Group {
     /// The batches' numbers, as the child gave them.
     pub batch_nos: Vec<u64>,
     /// The batches, for the node's append.
-    pub batches: Vec<Vec<Verified>>,
+    pub batches: Vec<Checked>,
 }
 
 /// One batch's acknowledgement: its batch number and what its placement did
@@ -145,7 +145,7 @@ pub struct Ack {
 #[derive(Debug)]
 pub struct ParentSession<F> {
     /// Verified batches not yet handed out for an append.
-    queued: VecDeque<(u64, Vec<Verified>)>,
+    queued: VecDeque<(u64, Checked)>,
     /// How the child's input ended (Done, with what it still holds, or a
     /// refusal), once it did: nothing after it is appended.
     input_end: Option<Result<u64, F>>,
@@ -194,7 +194,7 @@ impl<F> ParentSession<F> {
 
     /// A verified batch arrived. Returns false if it is ignored: it came
     /// after the input's end, or the session failed.
-    pub fn on_batch(&mut self, batch_no: u64, verified: Vec<Verified>) -> bool {
+    pub fn on_batch(&mut self, batch_no: u64, verified: Checked) -> bool {
         if !self.input_open() {
             return false;
         }
@@ -240,7 +240,7 @@ impl<F> ParentSession<F> {
             return None;
         }
         let n = self.queued.len().min(GROUP_BATCHES_MAX);
-        let (batch_nos, batches): (Vec<u64>, Vec<Vec<Verified>>) = self.queued.drain(..n).unzip();
+        let (batch_nos, batches): (Vec<u64>, Vec<Checked>) = self.queued.drain(..n).unzip();
         self.appending = Some(batch_nos.clone());
         Some(Group { batch_nos, batches })
     }

@@ -93,13 +93,14 @@ impl Store {
     }
 
     /// Places a group against the heads and starts its append.
-    fn begin(&mut self, session: u64, batches: Vec<Vec<Verified>>) -> Vec<Placed> {
+    fn begin(&mut self, session: u64, batches: Vec<Checked>) -> Vec<Placed> {
         let mut heads = std::mem::take(&mut self.heads);
         let mut entries = Vec::new();
         let placed: Vec<Placed> = batches
             .into_iter()
             .map(|batch| {
-                let mut p = placement::place(batch, &mut heads, |o, s| self.hash_at(o, s), 0);
+                let mut p =
+                    placement::place(batch.changes, &mut heads, |o, s| self.hash_at(o, s), 0);
                 for (_, change, _, _) in p.accepted.drain(..) {
                     entries.push((change.origin, change.seq, change.hash, change.prev_hash));
                     p.applied += 1;
@@ -329,7 +330,7 @@ impl World {
             .map(|c| placement::check(self.orgs, self.sender, c, Bytes::new(), Ok(roster())))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("a change the child wrote was refused: {e}"))?;
-        if sim.parent.on_batch(no, verified) {
+        if sim.parent.on_batch(no, verified.into()) {
             sim.fed.push_back(no);
         }
         Ok(true)
@@ -679,7 +680,7 @@ fn a_session_carries_at_most_its_budget() {
     assert!(ChangeBudget::new(max).take(u32::MAX).is_err());
 }
 
-fn verified(n: u64, origin: &str) -> Vec<Verified> {
+fn verified(n: u64, origin: &str) -> Checked {
     let orgs = orgs();
     let sender = orgs.get(CHILD).unwrap();
     let mut logs = ChildLogs::default();
@@ -687,7 +688,8 @@ fn verified(n: u64, origin: &str) -> Vec<Verified> {
     logs.logs[origin]
         .iter()
         .map(|c| placement::check(orgs, sender, c.clone(), Bytes::new(), Ok(roster())).unwrap())
-        .collect()
+        .collect::<Vec<_>>()
+        .into()
 }
 
 #[test]
@@ -698,7 +700,7 @@ fn groups_hold_at_most_group_batches_max_and_nothing_after_the_end() {
     }
     assert!(!m.wants_input(), "the group is full");
     m.on_done(0);
-    assert!(!m.on_batch(21, Vec::new()), "nothing after Done");
+    assert!(!m.on_batch(21, Checked::default()), "nothing after Done");
     m.on_refusal("late");
     let g = m.next_group().unwrap();
     assert_eq!(g.batch_nos, (1..=16).collect::<Vec<_>>());
