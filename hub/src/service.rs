@@ -24,12 +24,14 @@ use lunxun_core::session::parent::{
     Admissions, Busy, ChangeBudget, HELD_MESSAGE, Outcome, ParentSession, Verdict,
 };
 use lunxun_node::codec;
-use lunxun_node::ingest::{self, Refusal, Verified};
+use lunxun_node::config::Revoked;
+use lunxun_node::ingest::{self, Checked, Refusal};
 use lunxun_node::node::{Node, now_ms};
 use lunxun_node::orgs::OrgId;
 use lunxun_node::sync::blocking;
 use lunxun_node::sync::children::{ChildState, count_unidentified_refusal};
 use lunxun_node::sync::client::{MESSAGE_BYTES_MAX, PROTOCOL_VERSION, SESSION_IDLE_TIMEOUT};
+use lunxun_node::sync::outbound;
 use lunxun_proto::v1 as pb;
 use lunxun_proto::v1::sync_server::{Sync, SyncServer};
 use tokio::sync::{mpsc, watch};
@@ -182,7 +184,7 @@ fn vector(node: &Node, child: OrgId) -> pb::ParentMessage {
 
 /// What the receiving stage hands the applying stage.
 enum Received {
-    Batch(u64, Vec<Verified>),
+    Batch(u64, Checked),
     Done(u64),
     /// The input ended with a refusal or a broken stream.
     Ended(Error),
@@ -213,12 +215,19 @@ fn take(machine: &mut ParentSession<Error>, item: Received) {
 async fn drive(
     node: &Arc<Node>,
     child: OrgId,
+    revoked: &Arc<Revoked>,
     inbound: Streaming<pb::ChildMessage>,
     outbound: &mpsc::Sender<Result<pb::ParentMessage, Status>>,
     machine: &mut ParentSession<Error>,
 ) {
     let (verified_tx, mut verified_rx) = mpsc::channel(VERIFIED_QUEUE_MAX);
-    let receiver = tokio::spawn(receive_stage(node.clone(), child, inbound, verified_tx));
+    let receiver = tokio::spawn(receive_stage(
+        node.clone(),
+        child,
+        revoked.clone(),
+        inbound,
+        verified_tx,
+    ));
     let _receiver = AbortOnDrop(receiver.abort_handle());
     while !machine.is_finished() {
         if let Some(group) = machine.next_group() {
@@ -252,12 +261,12 @@ async fn drive(
 }
 
 /// Decodes and verifies one batch from `child`.
-fn verify(node: &Node, child: OrgId, batch: &pb::Batch) -> Received {
-    let changes = match codec::decode_batch(batch) {
-        Ok(changes) => changes,
+fn verify(node: &Node, child: OrgId, revoked: &Revoked, batch: &pb::Batch) -> Received {
+    let contents = match codec::decode_batch(batch) {
+        Ok(contents) => contents,
         Err(e) => return Received::Ended(Error::Malformed(e.0)),
     };
-    match ingest::verify(node.orgs(), child, changes) {
+    match ingest::verify_contents(node, revoked, child, contents) {
         Ok(verified) => Received::Batch(batch.batch_no, verified),
         Err(e @ (Refusal::Outside { .. } | Refusal::UnknownOrigin { .. })) => {
             Received::Ended(Error::Outside(e.to_string()))
@@ -273,6 +282,7 @@ fn verify(node: &Node, child: OrgId, batch: &pb::Batch) -> Received {
 async fn receive_stage(
     node: Arc<Node>,
     child: OrgId,
+    revoked: Arc<Revoked>,
     mut inbound: Streaming<pb::ChildMessage>,
     verified: mpsc::Sender<Received>,
 ) {
@@ -285,7 +295,7 @@ async fn receive_stage(
             Ok(Ok(Some(m))) => match m.kind {
                 Some(pb::child_message::Kind::Batch(batch)) => match budget.take(batch.count) {
                     Err(over) => Received::Ended(Error::SessionChanges(over)),
-                    Ok(()) => blocking(|| verify(&node, child, &batch)),
+                    Ok(()) => blocking(|| verify(&node, child, &revoked, &batch)),
                 },
                 Some(pb::child_message::Kind::Done(d)) => Received::Done(d.pending),
                 Some(pb::child_message::Kind::Hello(_)) => Received::Ended(Error::SecondHello),
@@ -344,32 +354,42 @@ async fn send_restore(
     from: &BTreeMap<String, u64>,
     tx: &mpsc::Sender<Result<pb::Batch, Status>>,
 ) {
-    let origins: Vec<(String, u64)> = {
-        let view = node.view();
-        view.heads()
-            .filter(|(o, _)| node.orgs().is_within(*o, child))
-            .map(|(o, h)| (node.orgs().code(o).to_owned(), h.seq))
-            .filter(|(code, _)| only.is_empty() || only.contains(code))
-            .collect()
-    };
+    // What may be forwarded: up to each origin's newest checkpoint.
+    let origins: Vec<(String, u64)> = node
+        .sendable_heads()
+        .into_iter()
+        .filter(|(code, _)| {
+            node.orgs()
+                .get(code)
+                .is_some_and(|o| node.orgs().is_within(o, child))
+        })
+        .map(|(code, (seq, _))| (code, seq))
+        .filter(|(code, _)| only.is_empty() || only.contains(code))
+        .collect();
     let encoded = |batch: Result<pb::Batch, lunxun_node::model::Invalid>| {
         batch.map_err(|e| Status::from(Error::Encode(e.0)))
     };
     let mut filler = codec::BatchFiller::default();
     for (origin, head) in origins {
-        let start = from.get(&origin).copied().unwrap_or(0);
-        if start >= head {
-            continue;
-        }
-        for entry in node.store().scan(&origin, start) {
-            let entry = match entry {
-                Ok(e) => e,
+        let mut next = from.get(&origin).copied().unwrap_or(0) + 1;
+        while next <= head {
+            // Every run fits an empty batch; the filler closes the current
+            // one when it does not fit there.
+            let room = outbound::Room {
+                changes: codec::BATCH_CHANGES_MAX,
+                bytes: codec::BATCH_BYTES_MAX,
+                empty: true,
+            };
+            let run = match blocking(|| outbound::next_run(node, &origin, next, head, room)) {
+                Ok(Some(run)) => run,
+                Ok(None) => break,
                 Err(e) => {
                     let _ = tx.send(Err(Error::Scan(e).into())).await;
                     return;
                 }
             };
-            if let Some(batch) = filler.push(entry.change)
+            next = run.upto + 1;
+            if let Some(batch) = filler.push_run(run.changes, run.checkpoint)
                 && tx.send(encoded(batch)).await.is_err()
             {
                 return;
@@ -439,6 +459,9 @@ impl Sync for SyncService {
         }
         let (tx, rx) = mpsc::channel(OUTBOUND_MAX);
         let node = self.node.clone();
+        // The revocations in force when the session opened, for the
+        // checkpoints it carries too.
+        let revoked = Arc::new(self.gate.revoked());
         let _ = tx.send(Ok(blocking(|| vector(&node, child)))).await;
         let shutdown = self.shutdown.clone();
         let span = info_span!("child session", child = %code, peer = ?peer);
@@ -448,7 +471,7 @@ impl Sync for SyncService {
                 let started = now_ms();
                 let mut machine = ParentSession::new();
                 let shut_down = tokio::select! {
-                    () = drive(&node, child, inbound, &tx, &mut machine) => false,
+                    () = drive(&node, child, &revoked, inbound, &tx, &mut machine) => false,
                     () = stopped(shutdown) => true,
                 };
                 if shut_down {

@@ -85,7 +85,7 @@ fn fixture() -> Fixture {
                 .map(|e| e.expect("a stored change").change)
                 .collect();
             let verified = ingest::verify(orgs, national.me(), changes).expect("verified");
-            national.ingest(vec![verified]).expect("ingested");
+            national.ingest(vec![verified.into()]).expect("ingested");
             if org == "410000" {
                 province = Some(Arc::new(child));
             }

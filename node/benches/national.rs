@@ -126,7 +126,7 @@ fn main() -> anyhow::Result<()> {
         for chunk in encoded.chunks(BATCH_CHANGES_MAX) {
             let verified = ingest::verify(&orgs, national, chunk.to_vec())
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let placed = node.ingest(vec![verified])?;
+            let placed = node.ingest(vec![verified.into()])?;
             assert!(placed.iter().all(|p| p.held.is_empty()), "nothing held");
         }
         ingest_time += t.elapsed();
@@ -213,7 +213,9 @@ fn main() -> anyhow::Result<()> {
         })
         .collect();
     node.ingest(vec![
-        ingest::verify(&orgs, national, encoded).map_err(|e| anyhow::anyhow!("{e}"))?,
+        ingest::verify(&orgs, national, encoded)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .into(),
     ])?;
     let t = Instant::now();
     let _ = node.coverage(national, None, as_of);

@@ -317,10 +317,36 @@ pub const BATCH_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// zstd level for batches: level 1 keeps compression off the critical path.
 const ZSTD_LEVEL: i32 = 1;
 
-/// Compresses encoded changes into a batch.
-pub fn encode_batch(batch_no: u64, changes: Vec<Bytes>) -> Result<pb::Batch, Invalid> {
-    let count = changes.len();
-    let list = pb::ChangeList { changes }.encode_to_vec();
+/// Most checkpoints in one batch (a sender puts in at most one per origin
+/// the batch carries): each costs a signature verification at the receiver.
+pub const BATCH_CHECKPOINTS_MAX: usize = 1_024;
+
+/// What a batch carries: encoded changes, and the encoded checkpoints that
+/// vouch for them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Contents {
+    pub changes: Vec<Bytes>,
+    pub checkpoints: Vec<Bytes>,
+}
+
+impl From<Vec<Bytes>> for Contents {
+    /// Changes without checkpoints.
+    fn from(changes: Vec<Bytes>) -> Contents {
+        Contents {
+            changes,
+            checkpoints: Vec::new(),
+        }
+    }
+}
+
+/// Compresses encoded changes and their checkpoints into a batch.
+pub fn encode_batch(batch_no: u64, contents: Contents) -> Result<pb::Batch, Invalid> {
+    let count = contents.changes.len();
+    let list = pb::ChangeList {
+        changes: contents.changes,
+        checkpoints: contents.checkpoints,
+    }
+    .encode_to_vec();
     let raw_bytes = list.len();
     let zstd = zstd::bulk::compress(&list, ZSTD_LEVEL)
         .map_err(|e| invalid(format!("compressing batch {batch_no}: {e}")))?;
@@ -332,11 +358,11 @@ pub fn encode_batch(batch_no: u64, changes: Vec<Bytes>) -> Result<pb::Batch, Inv
     })
 }
 
-/// Decompresses a batch and splits it into encoded changes, within the
-/// limits: a batch claiming more than [`BATCH_BYTES_MAX`] or
+/// Decompresses a batch and splits it into encoded changes and checkpoints,
+/// within the limits: a batch claiming more than [`BATCH_BYTES_MAX`] or
 /// [`BATCH_CHANGES_MAX`] is refused before anything is decompressed, and the
 /// decompressor never produces more than the claimed size.
-pub fn decode_batch(batch: &pb::Batch) -> Result<Vec<Bytes>, Invalid> {
+pub fn decode_batch(batch: &pb::Batch) -> Result<Contents, Invalid> {
     let raw = batch.raw_bytes as usize;
     if raw > BATCH_BYTES_MAX {
         return Err(invalid(format!(
@@ -369,35 +395,75 @@ pub fn decode_batch(batch: &pb::Batch) -> Result<Vec<Bytes>, Invalid> {
             batch.count
         )));
     }
-    Ok(list.changes)
+    if list.checkpoints.len() > BATCH_CHECKPOINTS_MAX {
+        return Err(invalid(format!(
+            "batch {} holds {} checkpoints, more than {BATCH_CHECKPOINTS_MAX}",
+            batch.batch_no,
+            list.checkpoints.len()
+        )));
+    }
+    Ok(Contents {
+        changes: list.changes,
+        checkpoints: list.checkpoints,
+    })
 }
 
-/// Fills batches in order, each within [`BATCH_CHANGES_MAX`] and
-/// [`BATCH_BYTES_MAX`], numbered from 1.
+/// Fills batches in order, each within [`BATCH_CHANGES_MAX`],
+/// [`BATCH_BYTES_MAX`] and [`BATCH_CHECKPOINTS_MAX`], numbered from 1. A
+/// sender that must keep a run of changes together with the checkpoint that
+/// vouches for them pushes them with [`BatchFiller::push_run`].
 #[derive(Debug, Default)]
 pub struct BatchFiller {
     batches: u64,
-    changes: Vec<Bytes>,
+    contents: Contents,
     bytes: usize,
 }
+
+/// A change's or checkpoint's length prefix and tag, within its list.
+const ELEMENT_OVERHEAD: usize = 8;
 
 impl BatchFiller {
     /// Adds an encoded change; returns the batch it closed, if the change did
     /// not fit in it.
     pub fn push(&mut self, change: Bytes) -> Option<Result<pb::Batch, Invalid>> {
-        // A change's length prefix and tag, within its list.
-        let size = change.len() + 8;
-        let full = self.changes.len() >= BATCH_CHANGES_MAX
-            || (!self.changes.is_empty() && self.bytes + size > BATCH_BYTES_MAX);
-        let closed = full.then(|| self.close());
+        self.push_run(vec![change], None)
+    }
+
+    /// Adds a run of changes with the checkpoint that vouches for them, in
+    /// one batch; returns the batch it closed, if the run did not fit in it.
+    /// A run must fit an empty batch (see `sync::outbound`, which makes them).
+    pub fn push_run(
+        &mut self,
+        changes: Vec<Bytes>,
+        checkpoint: Option<Bytes>,
+    ) -> Option<Result<pb::Batch, Invalid>> {
+        let size: usize = changes
+            .iter()
+            .chain(checkpoint.as_ref())
+            .map(|c| c.len() + ELEMENT_OVERHEAD)
+            .sum();
+        debug_assert!(changes.len() <= BATCH_CHANGES_MAX && size <= BATCH_BYTES_MAX);
+        let empty = self.contents.changes.is_empty() && self.contents.checkpoints.is_empty();
+        let full = self.contents.changes.len() + changes.len() > BATCH_CHANGES_MAX
+            || self.contents.checkpoints.len() + usize::from(checkpoint.is_some())
+                > BATCH_CHECKPOINTS_MAX
+            || self.bytes + size > BATCH_BYTES_MAX;
+        let closed = (full && !empty).then(|| self.close());
         self.bytes += size;
-        self.changes.push(change);
+        self.contents.changes.extend(changes);
+        self.contents.checkpoints.extend(checkpoint);
         closed
     }
 
-    /// The last batch, if any change is left.
+    /// Changes in the batch being filled.
+    pub fn pending(&self) -> usize {
+        self.contents.changes.len()
+    }
+
+    /// The last batch, if anything is left.
     pub fn finish(&mut self) -> Option<Result<pb::Batch, Invalid>> {
-        (!self.changes.is_empty()).then(|| self.close())
+        (!self.contents.changes.is_empty() || !self.contents.checkpoints.is_empty())
+            .then(|| self.close())
     }
 
     /// Batches closed so far.
@@ -408,7 +474,7 @@ impl BatchFiller {
     fn close(&mut self) -> Result<pb::Batch, Invalid> {
         self.batches += 1;
         self.bytes = 0;
-        encode_batch(self.batches, std::mem::take(&mut self.changes))
+        encode_batch(self.batches, std::mem::take(&mut self.contents))
     }
 }
 
@@ -703,9 +769,21 @@ mod tests {
     #[test]
     fn batches_roundtrip_and_refuse_lies() {
         let changes: Vec<Bytes> = (0..100u8).map(|i| Bytes::from(vec![i; 50])).collect();
-        let batch = encode_batch(7, changes.clone()).unwrap();
+        let contents = Contents {
+            changes: changes.clone(),
+            checkpoints: vec![Bytes::from_static(b"signed")],
+        };
+        let batch = encode_batch(7, contents.clone()).unwrap();
         assert!(batch.zstd.len() < batch.raw_bytes as usize);
-        assert_eq!(decode_batch(&batch).unwrap(), changes);
+        assert_eq!(decode_batch(&batch).unwrap(), contents);
+        let too_many = Contents {
+            changes: Vec::new(),
+            checkpoints: vec![Bytes::from_static(b"c"); BATCH_CHECKPOINTS_MAX + 1],
+        };
+        let err = decode_batch(&encode_batch(8, too_many).unwrap())
+            .unwrap_err()
+            .0;
+        assert!(err.contains("checkpoints, more than"), "{err}");
         let lie = |f: &dyn Fn(&mut pb::Batch)| {
             let mut b = batch.clone();
             f(&mut b);
@@ -743,7 +821,7 @@ mod tests {
         );
         let back: Vec<Bytes> = batches
             .iter()
-            .flat_map(|b| decode_batch(b).unwrap())
+            .flat_map(|b| decode_batch(b).unwrap().changes)
             .collect();
         assert_eq!(back.len(), BATCH_CHANGES_MAX + 10);
         assert_eq!(back[BATCH_CHANGES_MAX][0], (BATCH_CHANGES_MAX % 251) as u8);

@@ -71,6 +71,9 @@ pub enum Error {
     /// A request that makes no sense for this node.
     #[error("{0}")]
     Usage(String),
+    /// The node cannot sign its writes (its tls dir's key or certificate).
+    #[error("cannot sign this node's writes: {0}")]
+    Sign(#[from] crate::certs::sign::SignError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

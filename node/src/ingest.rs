@@ -8,13 +8,71 @@
 //! whole batch. [`crate::node::Node::ingest`] then runs [`place`] under the
 //! write lock and appends the accepted changes durably before anything is
 //! acknowledged.
+//!
+//! [`verify_contents`] does the same for a whole batch with its checkpoints:
+//! each checkpoint's signature and certificate chain is verified here too,
+//! off the write lock ([`crate::certs::sign::Trust`]); a node that requires
+//! signatures then places with [`place_signed`].
 
 use bytes::Bytes;
 
-pub use lunxun_core::placement::{Held, HeldReason, Placed, Refusal, Verified, check, place};
+pub use lunxun_core::checkpoint::{Rejected, Signatures, Signed};
+pub use lunxun_core::placement::{
+    Checked, Held, HeldReason, Placed, Refusal, Verified, check, place, place_signed,
+};
 
 use crate::codec;
+use crate::config::Revoked;
+use crate::node::Node;
 use crate::orgs::{OrgDirectory, OrgId};
+
+/// Decodes and checks a batch's changes ([`verify`]) and its checkpoints
+/// from `sender`. A checkpoint that does not decode, or is of an origin
+/// outside the sender's subtree, refuses the batch like such a change; one
+/// whose signature or chain does not verify vouches for nothing (the
+/// changes it was to cover are held back, with the reason). A node that does
+/// not require signatures (no tls dir: `--insecure` links) ignores them.
+pub fn verify_contents(
+    node: &Node,
+    revoked: &Revoked,
+    sender: OrgId,
+    contents: codec::Contents,
+) -> Result<Checked, Refusal> {
+    let orgs = node.orgs();
+    let changes = verify(orgs, sender, contents.changes)?;
+    let mut signatures = Signatures::default();
+    let trust = if node.requires_signatures() {
+        Some(node.trust())
+    } else {
+        None
+    };
+    for bytes in contents.checkpoints {
+        match trust {
+            Some(Ok(trust)) => match trust.verify(orgs, revoked, sender, bytes) {
+                Ok(signed) => signatures.signed.push(signed),
+                Err(Ok(rejected)) => signatures.rejected.push(rejected),
+                Err(Err(fault)) => return Err(Refusal::Malformed(fault)),
+            },
+            Some(Err(e)) => {
+                let c = crate::certs::sign::decode(&bytes).map_err(|e| Refusal::Malformed(e.0))?;
+                if let Some(org) = orgs.get(&c.origin) {
+                    signatures.rejected.push(Rejected {
+                        org,
+                        origin: c.origin,
+                        seq: c.seq,
+                        reason: format!("this node cannot verify signatures: {e}"),
+                    });
+                }
+            }
+            // Links without TLS carry no signatures worth checking.
+            None => break,
+        }
+    }
+    Ok(Checked {
+        changes,
+        signatures,
+    })
+}
 
 /// Decodes and checks a batch of encoded changes from `sender`, whose subtree
 /// bounds the origins it may send.
@@ -231,8 +289,9 @@ mod properties {
         #[test]
         fn arbitrary_batches_never_panic(zstd in proptest::collection::vec(any::<u8>(), 0..2048), raw in any::<u32>(), count in any::<u32>()) {
             let batch = pb::Batch { batch_no: 1, count, raw_bytes: raw, zstd: zstd.into() };
-            if let Ok(changes) = codec::decode_batch(&batch) {
-                prop_assert!(changes.len() <= codec::BATCH_CHANGES_MAX);
+            if let Ok(contents) = codec::decode_batch(&batch) {
+                prop_assert!(contents.changes.len() <= codec::BATCH_CHANGES_MAX);
+                prop_assert!(contents.checkpoints.len() <= codec::BATCH_CHECKPOINTS_MAX);
             }
         }
 

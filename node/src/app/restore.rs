@@ -10,7 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tracing::{instrument, warn};
 
-use crate::codec::BATCH_CHANGES_MAX;
+use crate::codec::{self, BATCH_CHANGES_MAX};
 use crate::ingest;
 use crate::node::Node;
 use crate::sync::blocking;
@@ -182,10 +182,10 @@ pub mod policy {
 /// counting what happened to them.
 fn ingest_changes(
     node: &Node,
-    changes: Vec<Bytes>,
+    contents: codec::Contents,
     done: &mut Restored,
 ) -> Result<ingest::Placed, SyncError> {
-    let verified = ingest::verify(node.orgs(), node.me(), changes)
+    let verified = ingest::verify_contents(node, &node.config().revoked, node.me(), contents)
         .map_err(|e| SyncError::Parent(e.to_string()))?;
     let placed = blocking(|| node.ingest(vec![verified]))?
         .pop()
@@ -227,14 +227,16 @@ pub async fn restore(node: &Arc<Node>) -> Result<Restored, SyncError> {
     // prefix, take the parent's copy after it.
     for origin in forked {
         let mut theirs: Vec<Bytes> = Vec::new();
+        let mut signatures: Vec<Bytes> = Vec::new();
         done.batches += client::restore_stream(
             node,
             &url,
             &mut client,
             &Default::default(),
             vec![origin.clone()],
-            |changes| {
-                theirs.extend(changes);
+            |contents| {
+                theirs.extend(contents.changes);
+                signatures.extend(contents.checkpoints);
                 Ok(())
             },
         )
@@ -249,7 +251,11 @@ pub async fn restore(node: &Arc<Node>) -> Result<Restored, SyncError> {
         warn!(origin = %origin, kept = common, dropped, "our copy forked from the parent's: dropped ours after the common prefix");
         done.discarded += dropped as u64;
         for chunk in theirs.split_off(common as usize).chunks(BATCH_CHANGES_MAX) {
-            let placed = ingest_changes(node, chunk.to_vec(), &mut done)?;
+            let contents = codec::Contents {
+                changes: chunk.to_vec(),
+                checkpoints: signatures.clone(),
+            };
+            let placed = ingest_changes(node, contents, &mut done)?;
             if let Some(h) = placed.held.first() {
                 return Err(SyncError::Parent(format!(
                     "the parent's copy of {} does not chain at seq {}: {}",

@@ -25,6 +25,7 @@ use std::path::PathBuf;
 
 mod check;
 mod issue;
+pub mod sign;
 
 pub use check::{CertInfo, chain_org, chain_serials, info, pem_certificates, serial_hex};
 pub use issue::{Made, init_ca, issue};

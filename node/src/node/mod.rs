@@ -16,11 +16,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::{debug, info, warn};
 
+use crate::certs::sign::{Signer, Trust};
 use crate::changelog::{Change, GENESIS, Hash, Head};
+use crate::checkpoint;
 use crate::codec;
 use crate::config::{Config, ORGS_FILE, POLICY_FILE, STORE_DIR};
 use crate::error::{Error, Result};
-use crate::ingest::{self, Placed, Verified};
+use crate::ingest::{self, Checked, Placed};
 use crate::model::Record;
 use crate::orgs::{OrgDirectory, OrgId};
 use crate::policy::Policy;
@@ -80,6 +82,8 @@ pub struct Node {
     /// each built at the first query of its date and kept up to date by
     /// every append (see [`crate::rollup`]). Lock order: view first.
     rollups: Mutex<Rollups>,
+    /// The roots checkpoints are verified to (loaded at the first use).
+    trust: std::sync::OnceLock<std::result::Result<Trust, String>>,
 }
 
 fn random_incarnation() -> [u8; 16] {
@@ -175,6 +179,7 @@ impl Node {
             incarnation: random_incarnation(),
             changed,
             rollups: Mutex::new(Rollups::default()),
+            trust: std::sync::OnceLock::new(),
         };
         debug!(org = %node.config.org, "node opened");
         Ok(node)
@@ -236,6 +241,89 @@ impl Node {
         view.heads()
             .map(|(org, head)| (self.orgs.code(org).to_owned(), (head.seq, head.hash)))
             .collect()
+    }
+
+    /// Whether this node signs its writes and applies received changes only
+    /// as far as signed checkpoints vouch for them: every node with a tls
+    /// dir (mTLS links). Without one (`--insecure` links) there is no key to
+    /// sign with nor a root to verify to.
+    pub fn requires_signatures(&self) -> bool {
+        self.config.tls_dir.is_some()
+    }
+
+    /// The roots checkpoints are verified to (`ca.pem` of the tls dir).
+    pub fn trust(&self) -> std::result::Result<&Trust, &str> {
+        self.trust
+            .get_or_init(|| match self.config.tls_dir.as_deref() {
+                Some(dir) => Trust::load(dir).map_err(|e| e.to_string()),
+                None => Err("no tls dir".into()),
+            })
+            .as_ref()
+            .map_err(|e| e.as_str())
+    }
+
+    /// The signing identity, read from the tls dir now (so a renewed
+    /// certificate signs from the next write on); None without one.
+    fn signer(&self) -> Result<Option<Signer>> {
+        match self.config.tls_dir.as_deref() {
+            Some(dir) => Ok(Some(Signer::load(dir, self.code())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// What this node may forward of every origin: its head (seq, hash) or,
+    /// when signatures are required, the newest signed checkpoint at or
+    /// below the head that matches the change held there. Changes above it
+    /// are not forwarded.
+    pub fn sendable_heads(&self) -> BTreeMap<String, (u64, Hash)> {
+        let heads = self.heads_by_code();
+        if !self.requires_signatures() {
+            return heads;
+        }
+        heads
+            .into_iter()
+            .filter_map(|(origin, (seq, hash))| {
+                let c = self.store.checkpoint_at_or_below(&origin, seq).ok()??;
+                let held = if c.seq == seq {
+                    Some(hash)
+                } else {
+                    self.hash_at(&origin, c.seq)
+                };
+                (held == Some(c.hash)).then_some((origin, (c.seq, c.hash)))
+            })
+            .collect()
+    }
+
+    /// Signs a checkpoint at the own head if it has none signed with the
+    /// current certificate: a log written before signatures, a write made
+    /// while the certificate was unusable, or a renewed or replaced
+    /// certificate (whose predecessor may since have been revoked). The
+    /// newest checkpoint vouches for the whole log below it, so this is what
+    /// lets it be forwarded. Nothing to do without a tls dir.
+    pub fn sign_own_head(&self) -> Result<bool> {
+        let _writing = self.lock_writes();
+        let Some(head) = self.view().head(self.me).copied() else {
+            return Ok(false);
+        };
+        if !self.requires_signatures() {
+            return Ok(false);
+        }
+        let Some(signer) = self.signer()? else {
+            return Ok(false);
+        };
+        if let Some(c) = self.store.checkpoint_at_or_below(self.code(), head.seq)?
+            && c.seq == head.seq
+            && c.hash == head.hash
+            && crate::certs::sign::decode(&c.bytes).is_ok_and(|c| signer.signs_with(&c.chain))
+        {
+            return Ok(false);
+        }
+        let bytes = signer.sign(self.code(), head.seq, &head.hash, now_ms());
+        self.store
+            .insert_checkpoints([(self.code(), head.seq, &head.hash, &bytes)])?;
+        self.store.flush()?;
+        info!(org = %self.code(), seq = head.seq, "signed a checkpoint at the own head");
+        Ok(true)
     }
 
     /// A receiver that sees a new value after every append.
@@ -403,6 +491,17 @@ impl Node {
         }
         let now = now_ms();
         let origin = self.code().to_owned();
+        // Read before anything is written. A bureau must be able to record
+        // its work even while its certificate is wrong or missing: such a
+        // write is stored unsigned, is not forwarded, and is signed at the
+        // next sync with a valid certificate ([`Node::sign_own_head`]).
+        let signer = match self.signer() {
+            Ok(signer) => signer,
+            Err(e) => {
+                warn!(error = %e, "this write is not signed; it is signed (and forwarded) at the next sync with a valid certificate");
+                None
+            }
+        };
         // All-or-nothing across a crash too: sled may persist any prefix of
         // an append before its flush, and a dense prefix of our own log
         // looks whole at replay. So the write is marked as under way
@@ -410,14 +509,21 @@ impl Node {
         // a store opened with the mark set drops what the write left.
         let before = seq;
         self.store.mark_write(before)?;
-        // Encoding and hash-chaining run on a second thread, a chunk ahead of
-        // the inserts: the two halves of the work overlap on two cores.
+        // Encoding, hash-chaining and signing run on a second thread, a chunk
+        // ahead of the inserts: the two halves of the work overlap on two
+        // cores. A checkpoint is signed every `checkpoint::INTERVAL_CHANGES`
+        // changes (or `INTERVAL_BYTES`) and at the end, inserted with the
+        // changes it covers.
+        type Chunk = (Vec<LogEntry>, Vec<(u64, Hash, bytes::Bytes)>);
         let appended = std::thread::scope(|scope| -> Result<(u64, Hash)> {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<LogEntry>>(2);
-            let (changed, origin) = (&changed, &origin);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(2);
+            let (changed, origin, signer) = (&changed, &origin, &signer);
             let encoder = scope.spawn(move || {
                 let (mut seq, mut prev) = (seq, prev);
+                let (mut unsigned, mut unsigned_bytes) = (0usize, 0usize);
+                let last = before + changed.len() as u64;
                 for chunk in changed.chunks(WRITE_CHUNK) {
+                    let mut checkpoints = Vec::new();
                     let entries = chunk
                         .iter()
                         .map(|record| {
@@ -430,23 +536,40 @@ impl Node {
                                 codec::encode_record(record),
                             );
                             prev = change.hash;
+                            let encoded = codec::encode_change(&change);
+                            unsigned += 1;
+                            unsigned_bytes += encoded.len();
+                            if let Some(signer) = signer
+                                && (seq == last
+                                    || unsigned >= checkpoint::INTERVAL_CHANGES
+                                    || unsigned_bytes >= checkpoint::INTERVAL_BYTES)
+                            {
+                                checkpoints.push((seq, prev, signer.sign(origin, seq, &prev, now)));
+                                (unsigned, unsigned_bytes) = (0, 0);
+                            }
                             LogEntry {
                                 origin: origin.clone(),
                                 seq,
                                 received_at_ms: now,
-                                change: codec::encode_change(&change),
+                                change: encoded,
                             }
                         })
                         .collect();
-                    if tx.send(entries).is_err() {
+                    if tx.send((entries, checkpoints)).is_err() {
                         break;
                     }
                 }
                 (seq, prev)
             });
             let mut inserted = Ok(());
-            for entries in rx {
-                inserted = self.store.insert(&entries);
+            for (entries, checkpoints) in rx {
+                inserted = self.store.insert(&entries).and_then(|()| {
+                    self.store.insert_checkpoints(
+                        checkpoints
+                            .iter()
+                            .map(|(seq, hash, bytes)| (origin.as_str(), *seq, hash, bytes)),
+                    )
+                });
                 if inserted.is_err() {
                     break;
                 }
@@ -501,25 +624,32 @@ impl Node {
     }
 
     /// Stores changes written elsewhere (a child's batches, or the parent's
-    /// copy during a restore), already [`ingest::verify`]-ed: places each
+    /// copy during a restore), already [`ingest::verify_contents`]-ed: places each
     /// batch in turn against the heads, appends every accepted change in one
     /// durable append, then updates the view. Returns one [`Placed`] per batch
     /// (for the acks). Held origins are recorded for `status`.
-    pub fn ingest(&self, batches: Vec<Vec<Verified>>) -> Result<Vec<Placed>> {
+    pub fn ingest(&self, batches: Vec<Checked>) -> Result<Vec<Placed>> {
         let _writing = self.lock_writes();
         let mut heads: HashMap<OrgId, Head> = {
             let view = self.view();
             batches
                 .iter()
-                .flatten()
+                .flat_map(|b| &b.changes)
                 .filter_map(|v| view.head(v.org).map(|h| (v.org, *h)))
                 .collect()
         };
         let now = now_ms();
         let hash_at = |origin: &str, seq: u64| self.hash_at(origin, seq);
+        let signed = self.requires_signatures();
         let placed: Vec<Placed> = batches
             .into_iter()
-            .map(|batch| ingest::place(batch, &mut heads, hash_at, now))
+            .map(|batch| {
+                if signed {
+                    ingest::place_signed(batch.changes, &batch.signatures, &mut heads, hash_at, now)
+                } else {
+                    ingest::place(batch.changes, &mut heads, hash_at, now)
+                }
+            })
             .collect();
         let entries: Vec<LogEntry> = placed
             .iter()
@@ -531,7 +661,14 @@ impl Node {
                 change: bytes.clone(),
             })
             .collect();
-        self.store.append(&entries)?;
+        let checkpoints = placed.iter().flat_map(|p| &p.checkpoints);
+        if !entries.is_empty() || placed.iter().any(|p| !p.checkpoints.is_empty()) {
+            self.store.insert(&entries)?;
+            self.store.insert_checkpoints(
+                checkpoints.map(|c| (c.origin.as_str(), c.seq, &c.hash, &c.bytes)),
+            )?;
+            self.store.flush()?;
+        }
         let mut placed = placed;
         if !entries.is_empty() {
             let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());

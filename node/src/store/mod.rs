@@ -10,6 +10,9 @@
 //!   so an origin's log appends at the end of its key range and a version
 //!   vector is the last key of each origin's range. The change bytes are the
 //!   encoded `lunxun.v1.Change`, exactly as the origin wrote it.
+//! - tree `checkpoints`: key `origin ‖ 0x00 ‖ seq (u64 BE)`, value `hash of
+//!   the change at seq ‖ the encoded lunxun.v1.Checkpoint` exactly as its
+//!   origin signed it ([`checkpoints`]).
 //! - tree `meta`: small named values (node state, sync bookkeeping,
 //!   quarantined changes), each behind its own typed method in [`meta`]; no
 //!   other module names a meta key.
@@ -32,6 +35,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
+mod checkpoints;
 mod meta;
 pub use meta::{ChildState, Conflict, Hold, UpstreamState};
 
@@ -74,6 +78,7 @@ pub struct Store {
     path: PathBuf,
     db: sled::Db,
     log: sled::Tree,
+    checkpoints: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -128,10 +133,12 @@ impl Store {
         };
         let log = db.open_tree("log").map_err(engine)?;
         let meta = db.open_tree("meta").map_err(engine)?;
+        let checkpoints = db.open_tree("checkpoints").map_err(engine)?;
         Ok(Store {
             path,
             db,
             log,
+            checkpoints,
             meta,
         })
     }
@@ -221,6 +228,7 @@ impl Store {
         for k in &keys {
             self.log.remove(k).map_err(|e| self.engine(e))?;
         }
+        self.remove_checkpoints_after(origin, seq)?;
         self.flush()?;
         Ok(keys.len())
     }

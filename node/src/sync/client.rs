@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use lunxun_proto::v1 as pb;
 use lunxun_proto::v1::sync_client::SyncClient;
 use tokio::sync::mpsc;
@@ -15,9 +14,10 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint};
 use tracing::{debug, info, instrument, warn};
 
+use super::outbound;
 use super::session::{ChildSession, Outcome, ParentVector, ProtocolError};
 use crate::changelog::Hash;
-use crate::codec::{self, BATCH_BYTES_MAX, BATCH_CHANGES_MAX};
+use crate::codec::{self, BATCH_BYTES_MAX, BATCH_CHANGES_MAX, BATCH_CHECKPOINTS_MAX};
 use crate::node::Node;
 
 /// The wire protocol version this node speaks.
@@ -242,48 +242,43 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// Fills the next batch from the store, within the count and byte limits.
+/// Fills the next batch from the store, within the count and byte limits,
+/// in runs that end at a checkpoint ([`outbound`]).
 fn build_batch(node: &Node, session: &mut ChildSession) -> Result<Option<pb::Batch>, SyncError> {
     let Some(batch_no) = session.begin_batch() else {
         return Ok(None);
     };
-    let mut changes: Vec<Bytes> = Vec::new();
+    let mut contents = codec::Contents::default();
     let mut bytes = 0usize;
-    'fill: while let Some(range) = session.next_range().cloned() {
-        let mut upto = None;
-        for entry in node.store().scan(&range.origin, range.from - 1) {
-            let entry = entry.map_err(crate::error::Error::from)?;
-            if entry.seq > range.to {
-                break;
-            }
-            // Room for its bytes (and a length prefix) and its count?
-            let size = entry.change.len() + 8;
-            if changes.len() >= BATCH_CHANGES_MAX
-                || (!changes.is_empty() && bytes + size > BATCH_BYTES_MAX)
-            {
-                if let Some(u) = upto {
-                    session.consumed(&range.origin, u);
-                }
-                break 'fill;
-            }
-            bytes += size;
-            upto = Some(entry.seq);
-            changes.push(entry.change);
+    while let Some(range) = session.next_range().cloned() {
+        if contents.checkpoints.len() >= BATCH_CHECKPOINTS_MAX {
+            break;
         }
-        match upto {
-            Some(u) => session.consumed(&range.origin, u),
-            // The store no longer holds what the plan says: stop this batch.
-            None => break,
-        }
-        if upto != Some(range.to) {
+        let room = outbound::Room {
+            changes: BATCH_CHANGES_MAX - contents.changes.len(),
+            bytes: BATCH_BYTES_MAX.saturating_sub(bytes),
+            empty: contents.changes.is_empty(),
+        };
+        let run = outbound::next_run(node, &range.origin, range.from, range.to, room)
+            .map_err(crate::error::Error::from)?;
+        // Nothing fits, or the store no longer holds what the plan says:
+        // stop this batch.
+        let Some(run) = run else {
+            break;
+        };
+        bytes += run.size();
+        session.consumed(&range.origin, run.upto);
+        contents.changes.extend(run.changes);
+        contents.checkpoints.extend(run.checkpoint);
+        if run.upto != range.to {
             break;
         }
     }
     session.end_batch();
-    if changes.is_empty() {
+    if contents.changes.is_empty() {
         return Ok(None);
     }
-    let batch = codec::encode_batch(batch_no, changes).map_err(|e| SyncError::Link(e.0))?;
+    let batch = codec::encode_batch(batch_no, contents).map_err(|e| SyncError::Link(e.0))?;
     session.add_wire_bytes(batch.zstd.len());
     Ok(Some(batch))
 }
@@ -372,7 +367,23 @@ pub async fn run_session(
         }
     };
     let (mut inbound, parent) = open_session(&node, url, &mut client, &tx, rx).await?;
-    let mut session = ChildSession::new(node.code(), node.heads_by_code(), WINDOW_BATCHES);
+    // A log written before signatures, or while the certificate was
+    // unusable, or under a replaced certificate, gets a checkpoint at its
+    // head, so that it can be forwarded. If the node cannot sign, the rest
+    // still flows and the session says what is left.
+    let unsigned_reason = super::blocking(|| node.sign_own_head())
+        .err()
+        .map(|e| e.to_string());
+    if let Some(reason) = &unsigned_reason {
+        warn!(%reason, "cannot sign this node's own changes; they are not sent");
+    }
+    let sendable = node.sendable_heads();
+    let unsigned: u64 = node
+        .heads_by_code()
+        .iter()
+        .map(|(o, (seq, _))| seq - sendable.get(o).map_or(0, |s| s.0))
+        .sum();
+    let mut session = ChildSession::new(node.code(), sendable, WINDOW_BATCHES);
     debug!(origins = parent.entries.len(), "parent vector received");
     session.on_vector(parent, |o, s| node.hash_at(o, s))?;
     // Our own log disagrees with the parent's copy: refuse writes until
@@ -412,7 +423,9 @@ pub async fn run_session(
     drop(tx);
     // Let the parent close its side cleanly (ignore what it says now).
     let _ = tokio::time::timeout(Duration::from_secs(5), inbound.message()).await;
-    let outcome = session.outcome();
+    let mut outcome = session.outcome();
+    outcome.unsigned = unsigned;
+    outcome.unsigned_reason = unsigned_reason;
     for h in &outcome.held {
         warn!(origin = %h.0, seq = h.1, reason = %h.2, "the parent holds changes back");
     }
@@ -435,7 +448,7 @@ pub async fn restore_stream(
     client: &mut SyncClient<Channel>,
     from: &BTreeMap<String, (u64, Hash)>,
     only: Vec<String>,
-    mut each: impl FnMut(Vec<Bytes>) -> Result<(), SyncError>,
+    mut each: impl FnMut(codec::Contents) -> Result<(), SyncError>,
 ) -> Result<u64, SyncError> {
     let request = codec::encode_restore_request(node.code(), from, only);
     let mut stream = tokio::time::timeout(SESSION_IDLE_TIMEOUT, client.restore(request))
@@ -452,8 +465,8 @@ pub async fn restore_stream(
             Ok(Ok(Some(b))) => b,
         };
         batches += 1;
-        let changes = codec::decode_batch(&batch).map_err(|e| SyncError::Parent(e.0))?;
-        each(changes)?;
+        let contents = codec::decode_batch(&batch).map_err(|e| SyncError::Parent(e.0))?;
+        each(contents)?;
     }
 }
 

@@ -1,12 +1,14 @@
 //! Upward sync: the child's side of the protocol.
 //!
 //! - [`session`]: one session as a state machine without I/O.
+//! - [`outbound`]: what is sent of an origin's log: runs ending at a signed checkpoint.
 //! - [`client`]: the transport that drives it over `Sync.Session`, and the restore stream.
 //! - [`worker`]: the upstream worker: owns the connection, runs sessions (until done), its background loop (debounce, interval, backoff) and its status.
 //! - [`children`]: what a parent records of each child's syncs.
 
 pub mod children;
 pub mod client;
+pub mod outbound;
 /// The child's session machine, from the core.
 pub use lunxun_core::session::child as session;
 pub mod worker;

@@ -269,6 +269,16 @@ pub fn incomplete_reason(outcome: &Outcome) -> String {
     {
         return format!("{f:?}");
     }
+    if outcome.unsigned > 0 {
+        return format!(
+            "{} changes are not signed, so not sent: {}",
+            outcome.unsigned,
+            outcome
+                .unsigned_reason
+                .as_deref()
+                .unwrap_or("no signed checkpoint vouches for them")
+        );
+    }
     format!("{} changes not acked", outcome.pending)
 }
 
