@@ -32,6 +32,7 @@
 
 pub mod bins;
 pub mod data;
+pub mod forge;
 pub mod logs;
 pub mod node;
 pub mod pki;

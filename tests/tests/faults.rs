@@ -465,8 +465,8 @@ fn replayed_old_batches_are_skipped_and_change_nothing() {
         let mut skipped = 0;
         for (batch_no, batch) in &replays {
             let count = batch.len() as u32;
-            let encoded =
-                lunxun_node::codec::encode_batch(*batch_no, batch.clone()).expect("encode a batch");
+            let encoded = lunxun_node::codec::encode_batch(*batch_no, batch.clone().into())
+                .expect("encode a batch");
             send(pb::child_message::Kind::Batch(encoded)).await;
             let ack = ack(inbound.message().await.expect("an ack"));
             assert_eq!(ack.batch_no, *batch_no);
@@ -482,7 +482,7 @@ fn replayed_old_batches_are_skipped_and_change_nothing() {
         }
         // Changes beyond a gap are held back, never applied out of order.
         let gap = held(gap_from, gap_from + 2);
-        let encoded = lunxun_node::codec::encode_batch(7, gap).expect("encode a batch");
+        let encoded = lunxun_node::codec::encode_batch(7, gap.into()).expect("encode a batch");
         send(pb::child_message::Kind::Batch(encoded)).await;
         let ack = ack(inbound.message().await.expect("an ack"));
         assert_eq!(ack.applied, 0);

@@ -314,9 +314,37 @@ fn valid_changes(origin: &str, first: u64, prev: Hash, n: u64) -> (Vec<Bytes>, H
     )
 }
 
+/// A batch of encoded changes with the checkpoints that vouch for them.
+fn signed_batch(batch_no: u64, changes: Vec<Bytes>, checkpoints: Vec<Bytes>) -> pb::Batch {
+    let contents = codec::Contents {
+        changes,
+        checkpoints,
+    };
+    codec::encode_batch(batch_no, contents).expect("encode a batch")
+}
+
+/// A checkpoint of `origin` at `seq` (whose change has `hash`), signed with a
+/// certificate for that origin issued by the world's root.
+fn checkpoint(world: &World, origin: &str, seq: u64, hash: &Hash) -> Bytes {
+    let dir = world.root().join(format!("signer-{origin}"));
+    if !dir.exists() {
+        world
+            .pki
+            .as_ref()
+            .expect("a PKI")
+            .issue(origin, false, &dir);
+    }
+    let signer = lunxun_node::certs::sign::Signer::load(&dir, origin).expect("a signer");
+    signer.sign(origin, seq, hash, lunxun_node::node::now_ms())
+}
+
 /// A batch of encoded changes.
 fn batch(batch_no: u64, changes: Vec<Bytes>) -> pb::Batch {
-    codec::encode_batch(batch_no, changes).expect("encode a batch")
+    let contents = codec::Contents {
+        changes,
+        checkpoints: Vec::new(),
+    };
+    codec::encode_batch(batch_no, contents).expect("encode a batch")
 }
 
 /// The head (seq, hash) the hub's vector gives for `origin`.
@@ -869,7 +897,7 @@ fn a_child_restores_only_its_own_subtree() {
                 .into_inner();
             let mut origins = std::collections::BTreeMap::<String, u64>::new();
             while let Some(b) = stream.message().await.expect("a batch") {
-                for change in codec::decode_batch(&b).expect("a valid batch") {
+                for change in codec::decode_batch(&b).expect("a valid batch").changes {
                     let change = codec::decode_change(change).expect("a change");
                     *origins.entry(change.origin).or_default() += 1;
                 }
@@ -1124,7 +1152,13 @@ fn oversized_and_malformed_messages_are_refused() {
         let open = || open_session(addr, &ca, &tls, COUNTY);
         let (seq, hash) = head(&open().await, COUNTY);
         let (next, _) = valid_changes(COUNTY, seq + 1, hash, 2);
-        let list = |changes: Vec<Bytes>| pb::ChangeList { changes }.encode_to_vec();
+        let list = |changes: Vec<Bytes>| {
+            pb::ChangeList {
+                changes,
+                checkpoints: Vec::new(),
+            }
+            .encode_to_vec()
+        };
         let zstd = |raw: &[u8]| Bytes::from(zstd::bulk::compress(raw, 1).expect("compress"));
         let mut short_hash = pb::Change::decode(next[0].clone()).expect("a change");
         short_hash.hash = short_hash.hash.slice(..31);
@@ -1348,8 +1382,12 @@ fn absurd_records_are_quarantined_and_other_origins_flow() {
         // The bad record, a later change of its origin behind it, and
         // another origin's changes: the later one waits, the other flows.
         let (mut changes, _) = chain(COUNTY, 1, GENESIS, vec![absurd[3].1.clone(), obligation(2)]);
-        changes.extend(valid_changes(SIBLING, 1, GENESIS, 2).0);
-        session.send_batch(batch(9, changes)).await;
+        let (sibling, sibling_head) = valid_changes(SIBLING, 1, GENESIS, 2);
+        changes.extend(sibling);
+        let signed = checkpoint(&world, SIBLING, 2, &sibling_head);
+        session
+            .send_batch(signed_batch(9, changes, vec![signed]))
+            .await;
         let ack = session.ack().await.expect("an ack");
         assert_eq!((ack.applied, ack.quarantined), (2, 1), "{ack:?}");
         assert_eq!(ack.held.len(), 1, "{ack:?}");
