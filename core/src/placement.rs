@@ -273,20 +273,23 @@ pub fn place_signed(
         .map(|v| (v.org, heads.get(&v.org).copied()))
         .collect();
     let mut placed = place(verified, heads, &hash_at, now_ms);
-    // The accepted changes of each origin: contiguous seqs, in order.
-    let mut origins: Vec<OrgId> = Vec::new();
-    for (org, ..) in &placed.accepted {
-        if !origins.contains(org) {
-            origins.push(*org);
-        }
+    // The accepted changes of each origin (contiguous seqs, in order), as
+    // indices into `accepted`, origins in first-seen order.
+    let mut by_origin: Vec<(OrgId, Vec<usize>)> = Vec::new();
+    let mut slot: HashMap<OrgId, usize> = HashMap::new();
+    for (i, (org, ..)) in placed.accepted.iter().enumerate() {
+        let at = *slot.entry(*org).or_insert_with(|| {
+            by_origin.push((*org, Vec::new()));
+            by_origin.len() - 1
+        });
+        by_origin[at].1.push(i);
     }
-    for org in origins {
-        let mine: Vec<usize> = (0..placed.accepted.len())
-            .filter(|&i| placed.accepted[i].0 == org)
-            .collect();
+    // Decide first (indices into `accepted` stay valid), then roll back.
+    let mut rollbacks: HashMap<OrgId, (String, u64, HeldReason)> = HashMap::new();
+    for (org, mine) in by_origin {
         let first = placed.accepted[mine[0]].1.seq;
         let last = placed.accepted[mine[mine.len() - 1]].1.seq;
-        let origin = placed.accepted[mine[0]].1.origin.clone();
+        let origin = &placed.accepted[mine[0]].1.origin;
         let prior = before.get(&org).copied().flatten();
         let held_hash = |seq: u64| -> Option<Hash> {
             if (first..=last).contains(&seq) {
@@ -294,7 +297,7 @@ pub fn place_signed(
             }
             match prior {
                 Some(h) if h.seq == seq => Some(h.hash),
-                Some(h) if seq < h.seq => hash_at(&origin, seq),
+                Some(h) if seq < h.seq => hash_at(origin, seq),
                 _ => None,
             }
         };
@@ -310,63 +313,170 @@ pub fn place_signed(
             }
             Err(_) => (first - 1, HeldReason::Contradicted),
         };
-        // Roll back this origin's changes above `keep_upto`.
-        let mut kept_head = prior;
-        let mut dropped = 0u32;
-        let mut index = 0usize;
-        placed.accepted.retain(|(o, change, ..)| {
-            let i = index;
-            index += 1;
-            if *o != org {
+        rollbacks.insert(org, (origin.clone(), keep_upto, reason));
+    }
+    if !rollbacks.is_empty() {
+        let mut kept: HashMap<OrgId, Head> = HashMap::new();
+        let mut dropped: HashMap<OrgId, u32> = HashMap::new();
+        placed.accepted.retain(|(org, change, ..)| {
+            let Some((_, keep_upto, _)) = rollbacks.get(org) else {
                 return true;
-            }
-            debug_assert!(mine.contains(&i));
-            if change.seq <= keep_upto {
-                kept_head = Some(Head {
-                    seq: change.seq,
-                    hash: change.hash,
-                    written_at_ms: change.written_at_ms,
-                    received_at_ms: now_ms,
-                });
+            };
+            if change.seq <= *keep_upto {
+                kept.insert(
+                    *org,
+                    Head {
+                        seq: change.seq,
+                        hash: change.hash,
+                        written_at_ms: change.written_at_ms,
+                        received_at_ms: now_ms,
+                    },
+                );
                 true
             } else {
-                dropped += 1;
+                *dropped.entry(*org).or_default() += 1;
                 false
             }
         });
-        match kept_head {
-            Some(h) => heads.insert(org, h),
-            None => heads.remove(&org),
-        };
-        placed.held.retain(|h| h.origin != origin);
-        placed.held.push(Held {
-            origin: origin.clone(),
-            seq: keep_upto + 1,
-            reason,
-        });
-        placed.held_changes += dropped;
-        let after = kept_head.map_or((0, GENESIS), |h| (h.seq, h.hash));
-        placed.touched.insert(origin, after);
+        for (org, (origin, keep_upto, reason)) in rollbacks {
+            let head = kept
+                .get(&org)
+                .copied()
+                .or(before.get(&org).copied().flatten());
+            match head {
+                Some(h) => heads.insert(org, h),
+                None => heads.remove(&org),
+            };
+            placed.held.retain(|h| h.origin != origin);
+            placed.held.push(Held {
+                origin: origin.clone(),
+                seq: keep_upto + 1,
+                reason,
+            });
+            placed.held_changes += dropped.get(&org).copied().unwrap_or(0);
+            placed
+                .touched
+                .insert(origin, head.map_or((0, GENESIS), |h| (h.seq, h.hash)));
+        }
     }
     // What to store: the checkpoints that match what is held now.
-    let accepted_hash = |org: OrgId, seq: u64| {
-        placed
-            .accepted
-            .iter()
-            .find(|(o, c, ..)| *o == org && c.seq == seq)
-            .map(|(_, c, ..)| c.hash)
-    };
+    let accepted: HashMap<(OrgId, u64), Hash> = placed
+        .accepted
+        .iter()
+        .map(|(o, c, ..)| ((*o, c.seq), c.hash))
+        .collect();
+    let accepted_hash = |org: OrgId, seq: u64| accepted.get(&(org, seq)).copied();
     let mut keep: Vec<Signed> = Vec::new();
+    let mut kept: HashSet<(OrgId, u64)> = HashSet::new();
     for c in checkpoints {
         let held = accepted_hash(c.org, c.seq).or_else(|| match heads.get(&c.org) {
             Some(h) if h.seq == c.seq => Some(h.hash),
             Some(h) if c.seq < h.seq => hash_at(&c.origin, c.seq),
             _ => None,
         });
-        if held == Some(c.hash) && !keep.iter().any(|k| k.org == c.org && k.seq == c.seq) {
+        if held == Some(c.hash) && kept.insert((c.org, c.seq)) {
             keep.push(c.clone());
         }
     }
     placed.checkpoints = keep;
     placed
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::model::{Obligation, ObligationKind};
+
+    const ORIGINS: [&str; 3] = ["410102", "410103", "410104"];
+
+    fn log(origin: &str, n: u64) -> Vec<Change> {
+        let mut prev = GENESIS;
+        (1..=n)
+            .map(|seq| {
+                let c = Change::new(origin.into(), seq, prev, 0, Bytes::from(vec![seq as u8]));
+                prev = c.hash;
+                c
+            })
+            .collect()
+    }
+
+    fn record() -> Record {
+        Record::Obligation(Obligation {
+            kind: ObligationKind::Study,
+            date: "2026-01-01".parse().unwrap(),
+            note: String::new(),
+        })
+    }
+
+    proptest! {
+        /// Interleaved logs of three origins, each with a checkpoint at some
+        /// seq (or none, or a forged one): each origin is applied exactly up
+        /// to its checkpoint, the rest is held with the right reason, and the
+        /// heads and what is stored follow.
+        #[test]
+        fn each_origin_is_applied_up_to_its_checkpoint(
+            lengths in proptest::array::uniform3(1u64..12),
+            marks in proptest::array::uniform3(0u64..14),
+            forged in proptest::array::uniform3(any::<bool>()),
+            order in proptest::collection::vec(0usize..3, 0..40),
+        ) {
+            let orgs = OrgDirectory::builtin();
+            let sender = orgs.get("410100").unwrap();
+            let logs: Vec<Vec<Change>> = ORIGINS.iter().zip(lengths).map(|(o, n)| log(o, n)).collect();
+            // Interleave: `order` picks which origin goes next, then the rest.
+            let mut next = [0usize; 3];
+            let mut batch = Vec::new();
+            let picks = order.into_iter().chain((0..3).flat_map(|i| std::iter::repeat_n(i, 12)));
+            for i in picks {
+                if let Some(c) = logs[i].get(next[i]) {
+                    next[i] += 1;
+                    batch.push(check(&orgs, sender, c.clone(), Bytes::new(), Ok(record())).unwrap());
+                }
+            }
+            let mut signatures = Signatures::default();
+            for (i, origin) in ORIGINS.iter().enumerate() {
+                let at = marks[i];
+                if at == 0 || at > lengths[i] {
+                    continue;
+                }
+                let mut hash = logs[i][at as usize - 1].hash;
+                if forged[i] {
+                    hash[0] ^= 1;
+                }
+                signatures.signed.push(Signed {
+                    org: orgs.get(origin).unwrap(),
+                    origin: (*origin).into(),
+                    seq: at,
+                    hash,
+                    bytes: Bytes::new(),
+                });
+            }
+            let mut heads = HashMap::new();
+            let placed = place_signed(batch, &signatures, &mut heads, |_, _| None, 0);
+            for (i, origin) in ORIGINS.iter().enumerate() {
+                let org = orgs.get(origin).unwrap();
+                let signed = marks[i] > 0 && marks[i] <= lengths[i];
+                let expect = if signed && !forged[i] { marks[i] } else { 0 };
+                let applied: Vec<u64> = placed.accepted.iter().filter(|a| a.0 == org).map(|a| a.1.seq).collect();
+                prop_assert_eq!(applied, (1..=expect).collect::<Vec<_>>(), "{}", origin);
+                prop_assert_eq!(heads.get(&org).map_or(0, |h| h.seq), expect);
+                prop_assert_eq!(placed.touched[*origin].0, expect);
+                let held = placed.held.iter().find(|h| h.origin == *origin);
+                if expect == lengths[i] {
+                    prop_assert!(held.is_none());
+                } else {
+                    let held = held.unwrap();
+                    prop_assert_eq!(held.seq, expect + 1);
+                    let reason = if signed && forged[i] { HeldReason::Contradicted } else { HeldReason::Unsigned };
+                    prop_assert_eq!(&held.reason, &reason);
+                }
+                let stored = placed.checkpoints.iter().any(|c| c.org == org);
+                prop_assert_eq!(stored, expect > 0);
+            }
+            let total: u64 = lengths.iter().sum();
+            prop_assert_eq!(placed.accepted.len() as u64 + u64::from(placed.held_changes), total);
+        }
+    }
 }
