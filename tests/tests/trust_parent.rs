@@ -12,11 +12,15 @@
 //! connections) from 127.0.0.2 while a legitimate county syncs from
 //! 127.0.0.1 to its prefecture.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 
+use lunxun_hub::listener::HANDSHAKE_TIMEOUT;
 use lunxun_tests::pki::swap_identity;
-use lunxun_tests::{Node, Pki, World, assert_exactly_once, seed};
+use lunxun_tests::raw::runtime;
+use lunxun_tests::{Node, Pki, WAIT_MAX, World, assert_exactly_once, seed, wait_for};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The child whose parent is impersonated: 武汉.
 const CHILD: &str = "420100";
@@ -138,4 +142,128 @@ fn an_impostor_parent_gets_nothing_and_the_child_says_why() {
     assert!(status["upstream"]["last_error"].is_null(), "{status}");
     parent.stop();
     assert_exactly_once(CHILD, &child.logs(), &parent.logs());
+}
+
+/// Connections of the flood.
+const FLOOD: usize = 200;
+/// The address the flood comes from (Linux routes all of 127/8 to lo).
+const FLOOD_FROM: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+
+/// A TCP connection to `addr` from [`FLOOD_FROM`].
+async fn flood_stream(addr: SocketAddr) -> std::io::Result<tokio::net::TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::new(IpAddr::V4(FLOOD_FROM), 0))?;
+    socket.connect(addr).await
+}
+
+/// One bad handshake of kind `n % 3`: garbage bytes, a TLS client without
+/// a certificate, or a connection that says nothing. Each waits (bounded)
+/// for the hub to close it.
+async fn bad_handshake(addr: SocketAddr, ca: Vec<u8>, n: usize) {
+    let wait = HANDSHAKE_TIMEOUT * 3;
+    match n % 3 {
+        0 => {
+            let Ok(mut s) = flood_stream(addr).await else {
+                return;
+            };
+            let garbage: Vec<u8> = (0..512).map(|i| (i * 7 + n) as u8).collect();
+            let _ = s.write_all(&garbage).await;
+            let mut buf = [0u8; 256];
+            let _ = tokio::time::timeout(wait, async {
+                while let Ok(k) = s.read(&mut buf).await {
+                    if k == 0 {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+        1 => {
+            use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
+            let tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca));
+            let endpoint = Endpoint::from_shared(format!("https://{addr}"))
+                .expect("a URL")
+                .local_address(Some(IpAddr::V4(FLOOD_FROM)))
+                .connect_timeout(wait)
+                .tls_config(tls)
+                .expect("a TLS config");
+            let _ = tokio::time::timeout(wait, endpoint.connect()).await;
+        }
+        _ => {
+            let Ok(mut s) = flood_stream(addr).await else {
+                return;
+            };
+            let mut buf = [0u8; 64];
+            let _ = tokio::time::timeout(wait, s.read(&mut buf)).await;
+        }
+    }
+}
+
+/// Refusals of unidentified peers in a status, in all.
+fn refused_peers(status: &Value) -> u64 {
+    status["refused_peers"]
+        .as_object()
+        .map_or(0, |m| m.values().filter_map(Value::as_u64).sum())
+}
+
+#[test]
+fn a_flood_of_bad_handshakes_does_not_keep_a_child_out() {
+    const HUB: &str = "410100";
+    const COUNTY: &str = "410102";
+    let world = World::tls("flood", seed("flood", 302));
+    let mut hub = world.hub(HUB, None);
+    let mut county = world.node(COUNTY, Some(&hub.url()));
+    county.import_data(&world.data(COUNTY));
+    let addr = hub.addr();
+    let ca = world.pki.as_ref().expect("a PKI").ca_pem();
+
+    let flood = std::thread::spawn(move || {
+        runtime().block_on(async move {
+            let tasks: Vec<_> = (0..FLOOD)
+                .map(|n| tokio::spawn(bad_handshake(addr, ca.clone(), n)))
+                .collect();
+            for t in tasks {
+                let _ = t.await;
+            }
+        })
+    });
+    // The flood is under way (idle connections hold for the handshake
+    // timeout) when the child syncs.
+    wait_for("the flood to be refused", WAIT_MAX, || {
+        let status = hub.status_json();
+        match refused_peers(&status) {
+            n if n >= 20 => Ok(()),
+            _ => Err(status["refused_peers"].to_string()),
+        }
+    });
+    let out = county.sync_ok();
+    assert!(out.contains("the parent holds everything"), "{out}");
+    flood.join().expect("the flood's thread");
+
+    // Every bad connection counted once, whether heard or closed unheard.
+    let status = wait_for("the hub to count the flood", WAIT_MAX, || {
+        let status = hub.status_json();
+        match refused_peers(&status) {
+            n if n >= FLOOD as u64 => Ok(status),
+            _ => Err(status["refused_peers"].to_string()),
+        }
+    });
+    assert_eq!(refused_peers(&status), FLOOD as u64, "{status}");
+    // Still serving: the child syncs again.
+    county.sync_ok();
+    hub.assert_serving();
+    // The log is rate-limited: far fewer lines than connections.
+    let log = hub.daemon_stderr();
+    let lines = log
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains(&FLOOD_FROM.to_string()))
+        .count();
+    assert!(
+        (1..=FLOOD / 8).contains(&lines),
+        "{lines} WARN lines about the flood:\n{log}"
+    );
+    // The counts persisted by the time the hub stopped.
+    hub.stop();
+    assert_eq!(refused_peers(&hub.status_json()), FLOOD as u64);
+    assert_exactly_once(COUNTY, &county.logs(), &hub.logs());
 }
