@@ -362,7 +362,12 @@ fn persist(node: &Node) {
 pub fn incoming(listener: TcpListener, config: Arc<ServerConfig>, node: Arc<Node>) -> Incoming {
     let (tx, rx) = mpsc::channel(ESTABLISHED_MAX);
     let guard = Arc::new(Mutex::new(PeerGuard::default()));
-    tokio::spawn(refusals_task(node.clone(), guard.clone(), tx.clone()));
+    tokio::spawn(refusals_task(
+        node.clone(),
+        guard.clone(),
+        tx.clone(),
+        REFUSALS_PERSIST_INTERVAL,
+    ));
     tokio::spawn(accept_loop(
         listener,
         TlsAcceptor::from(config),
@@ -380,14 +385,16 @@ fn lock(guard: &Mutex<PeerGuard>) -> std::sync::MutexGuard<'_, PeerGuard> {
     guard.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Every [`REFUSALS_PERSIST_INTERVAL`] until the listener stops: persists
-/// the refusals counted in memory, and logs the summaries of unlogged ones.
+/// Every `period` ([`REFUSALS_PERSIST_INTERVAL`]) until the listener stops:
+/// persists the refusals counted in memory, and logs the summaries of
+/// unlogged ones.
 async fn refusals_task(
     node: Arc<Node>,
     guard: Arc<Mutex<PeerGuard>>,
     established: mpsc::Sender<io::Result<TlsStream<TcpStream>>>,
+    period: Duration,
 ) {
-    let mut tick = tokio::time::interval(REFUSALS_PERSIST_INTERVAL);
+    let mut tick = tokio::time::interval(period);
     tick.tick().await;
     loop {
         tokio::select! {
@@ -645,6 +652,54 @@ mod tests {
         let later = t0 + FAILURE_WINDOW.max(LOG_WINDOW);
         assert_eq!(guard.admit(ip(9), later), Admission::Admit);
         assert!(guard.tracked() < PEERS_TRACKED_MAX);
+    }
+
+    #[tokio::test]
+    async fn refusals_are_persisted_periodically_until_the_listener_stops() {
+        use lunxun_node::config::{Config, Revoked};
+        use lunxun_node::sync::children::unidentified_refusals;
+        let tmp = tempfile::tempdir().unwrap();
+        let config = Config {
+            org: "410100".into(),
+            upstream: None,
+            tls_dir: None,
+            insecure: false,
+            revoked: Revoked::default(),
+            time_zone: None,
+        };
+        let node = Arc::new(Node::init(tmp.path(), config).unwrap());
+        let (tx, rx) = mpsc::channel(1);
+        let guard = Arc::new(Mutex::new(PeerGuard::default()));
+        let period = Duration::from_millis(20);
+        let task = tokio::spawn(refusals_task(node.clone(), guard, tx, period));
+        count_unidentified_refusal(&node, "tls-handshake");
+        count_unidentified_refusal(&node, "tls-handshake");
+        // Persisted by a later tick (bounded wait, not a duration asserted).
+        let stored = || {
+            node.store()
+                .peer_refusals()
+                .unwrap()
+                .get("tls-handshake")
+                .copied()
+        };
+        for _ in 0..500 {
+            if stored() == Some(2) {
+                break;
+            }
+            tokio::time::sleep(period).await;
+        }
+        assert_eq!(stored(), Some(2));
+        assert_eq!(
+            unidentified_refusals(&node)["tls-handshake"],
+            2,
+            "not twice"
+        );
+        // The listener's stream dropped: the task ends.
+        drop(rx);
+        tokio::time::timeout(Duration::from_secs(30), task)
+            .await
+            .expect("the task ends with the listener")
+            .unwrap();
     }
 
     #[test]

@@ -269,3 +269,79 @@ pub fn client_endpoint(node: &Node, endpoint: Endpoint) -> Result<ClientTls, Tls
         .map_err(|e| TlsError::Config(e.to_string()))?;
     Ok(ClientTls { endpoint, refusal })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Revoked};
+
+    /// The DER chain (leaf first) in a tls dir's `node.pem`.
+    fn chain(dir: &Path) -> Vec<Vec<u8>> {
+        certs::pem_certificates(&std::fs::read_to_string(dir.join(CERT_FILE)).unwrap())
+    }
+
+    #[test]
+    fn the_parent_check_names_both_orgs_and_applies_the_chain_rules() {
+        let tmp = tempfile::tempdir().unwrap();
+        let orgs = OrgDirectory::builtin();
+        let root = tmp.path().join("root");
+        certs::init_ca(&root, "100000", None, None, &orgs).unwrap();
+        let henan = tmp.path().join("henan");
+        certs::init_ca(&henan, "410000", Some(&root), None, &orgs).unwrap();
+        let host = ["127.0.0.1".to_owned()];
+        let (zhengzhou, hubei) = (tmp.path().join("410100"), tmp.path().join("420000"));
+        certs::issue(&root, "410100", &host, &zhengzhou, None, &orgs).unwrap();
+        certs::issue(&root, "420000", &host, &hubei, None, &orgs).unwrap();
+        let hubei_serial = certs::info(&chain(&hubei)[0]).unwrap().serial;
+        let mut config = Config {
+            org: "420100".into(),
+            upstream: None,
+            tls_dir: None,
+            insecure: false,
+            revoked: Revoked::default(),
+            time_zone: None,
+        };
+        let node = Node::init(&tmp.path().join("wuhan"), config.clone()).unwrap();
+        let ca = std::fs::read(root.join(CA_FILE)).unwrap();
+        let verifier = parent_verifier(&node, &ca, ParentRefusal::default()).unwrap();
+        let check = |dir: &Path| {
+            let chain = chain(dir);
+            let refs: Vec<&[u8]> = chain.iter().map(Vec::as_slice).collect();
+            verifier.check(&refs)
+        };
+        assert_eq!(check(&hubei), Ok(()));
+        assert_eq!(
+            check(&zhengzhou).unwrap_err(),
+            "presents a certificate for 410100 郑州市, but this node's parent is 420000 湖北省"
+        );
+        // A CA that is not the parent's ancestor, before the parent's org.
+        let leaf = chain(&hubei).remove(0);
+        let henan_ca =
+            certs::pem_certificates(&std::fs::read_to_string(henan.join(CA_FILE)).unwrap())
+                .remove(0);
+        let err = verifier.check(&[&leaf, &henan_ca]).unwrap_err();
+        assert!(err.contains("may not vouch for 420000"), "{err}");
+        // A revoked serial in our config.
+        drop(verifier);
+        drop(node);
+        config.revoked.serials = vec![hubei_serial.clone()];
+        let node = Node::init(&tmp.path().join("wuhan2"), config.clone()).unwrap();
+        let verifier = parent_verifier(&node, &ca, ParentRefusal::default()).unwrap();
+        let chain = chain(&hubei);
+        let err = verifier.check(&[&chain[0]]).unwrap_err();
+        assert!(
+            err.contains(&format!("serial {hubei_serial} is revoked")),
+            "{err}"
+        );
+        // The national bureau has no parent to check.
+        let national = Config {
+            org: "100000".into(),
+            ..config
+        };
+        let top = Node::init(&tmp.path().join("national"), national).unwrap();
+        assert!(matches!(
+            parent_verifier(&top, &ca, ParentRefusal::default()),
+            Err(TlsError::NoParent { .. })
+        ));
+    }
+}
