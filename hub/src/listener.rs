@@ -34,6 +34,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use lunxun_node::node::Node;
+pub use lunxun_node::sync::children::REFUSALS_PERSIST_INTERVAL;
 use lunxun_node::sync::children::{count_unidentified_refusal, persist_unidentified_refusals};
 use lunxun_node::tls::TlsFiles;
 use tokio::net::{TcpListener, TcpStream};
@@ -79,9 +80,6 @@ pub const PEER_LOG_LINES_MAX: u32 = 8;
 /// flood from many addresses); beyond it, quiet entries are dropped, and
 /// new addresses go untracked, bounded by [`HANDSHAKES_MAX`] only.
 pub const PEERS_TRACKED_MAX: usize = 4096;
-/// How often the refusals counted in memory are persisted (and the
-/// summaries of unlogged refusals written).
-pub const REFUSALS_PERSIST_INTERVAL: Duration = Duration::from_secs(30);
 /// HTTP/2 keepalive pings on an established connection: a peer that stops
 /// answering them within [`KEEPALIVE_TIMEOUT`] is closed.
 pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);

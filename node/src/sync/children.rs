@@ -1,56 +1,83 @@
 //! What a parent knows of each child's syncs, persisted per child so
-//! `status` shows it (written by the hub's sync service).
+//! `status` shows it (written by the hub's sync service), and the refusals
+//! of peers never identified as a child, counted in memory and persisted at
+//! most periodically (a flood of bad handshakes must not cost a store write
+//! each).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::error::Result;
 use crate::node::Node;
 pub use crate::store::ChildState;
 
+/// Longest refusals of unidentified peers stay counted in memory only: the
+/// hub's listener persists them this often and when it stops, and a count
+/// made longer than this after the first one still pending persists them
+/// all at once (so a node without that listener, `--insecure`, keeps them
+/// too).
+pub const REFUSALS_PERSIST_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Refusals not yet persisted, and since when.
+#[derive(Debug, Default)]
+struct Pending {
+    counts: BTreeMap<String, u64>,
+    since: Option<Instant>,
+}
+
 /// Refusals of unidentified peers counted since they were last persisted,
 /// per data dir (one process may run several nodes: the demo). A flood of
-/// failed handshakes costs a map update each, not a store write:
-/// [`persist_unidentified_refusals`] writes them at most periodically.
-static PENDING_REFUSALS: Mutex<BTreeMap<PathBuf, BTreeMap<String, u64>>> =
-    Mutex::new(BTreeMap::new());
+/// failed handshakes costs a map update each, not a store write.
+static PENDING_REFUSALS: Mutex<BTreeMap<PathBuf, Pending>> = Mutex::new(BTreeMap::new());
 
 /// Counts a refusal of a peer that is not (or not yet known to be) a child,
-/// in memory (see [`persist_unidentified_refusals`]).
+/// in memory; persisted at most every [`REFUSALS_PERSIST_INTERVAL`].
 pub fn count_unidentified_refusal(node: &Node, reason: &str) {
-    let mut pending = PENDING_REFUSALS.lock().unwrap_or_else(|p| p.into_inner());
-    *pending
-        .entry(node.dir().to_path_buf())
-        .or_default()
-        .entry(reason.to_owned())
-        .or_default() += 1;
+    let mut all = PENDING_REFUSALS.lock().unwrap_or_else(|p| p.into_inner());
+    let pending = all.entry(node.dir().to_path_buf()).or_default();
+    *pending.counts.entry(reason.to_owned()).or_default() += 1;
+    let now = Instant::now();
+    match pending.since {
+        None => pending.since = Some(now),
+        Some(since) if now.saturating_duration_since(since) >= REFUSALS_PERSIST_INTERVAL => {
+            // Kept pending if the write fails; tried again at the next count.
+            let _ = persist_locked(node, &mut all);
+        }
+        Some(_) => {}
+    }
 }
 
 /// Adds the refusals counted in memory to the store's, durably: one write
 /// (the hub's listener calls it periodically and when it stops). On a
 /// failed write the counts stay pending for the next call.
 pub fn persist_unidentified_refusals(node: &Node) -> Result<()> {
-    // Held during the write, so a reader never sees counts in neither place.
-    let mut pending = PENDING_REFUSALS.lock().unwrap_or_else(|p| p.into_inner());
-    let Some(counts) = pending.get(node.dir()).filter(|c| !c.is_empty()) else {
+    let mut all = PENDING_REFUSALS.lock().unwrap_or_else(|p| p.into_inner());
+    persist_locked(node, &mut all)
+}
+
+/// [`persist_unidentified_refusals`] with the pending map held during the
+/// write, so a reader never sees counts in neither place.
+fn persist_locked(node: &Node, all: &mut BTreeMap<PathBuf, Pending>) -> Result<()> {
+    let Some(pending) = all.get(node.dir()).filter(|p| !p.counts.is_empty()) else {
         return Ok(());
     };
     let mut stored = node.store().peer_refusals().unwrap_or_default();
-    for (reason, n) in counts {
+    for (reason, n) in &pending.counts {
         *stored.entry(reason.clone()).or_default() += n;
     }
     node.store().set_peer_refusals(&stored)?;
-    pending.remove(node.dir());
+    all.remove(node.dir());
     Ok(())
 }
 
 /// Refusals of unidentified peers, by reason: those persisted and those
 /// still counted in memory.
 pub fn unidentified_refusals(node: &Node) -> BTreeMap<String, u64> {
-    let pending = PENDING_REFUSALS.lock().unwrap_or_else(|p| p.into_inner());
+    let all = PENDING_REFUSALS.lock().unwrap_or_else(|p| p.into_inner());
     let mut counts = node.store().peer_refusals().unwrap_or_default();
-    for (reason, n) in pending.get(node.dir()).into_iter().flatten() {
+    for (reason, n) in all.get(node.dir()).into_iter().flat_map(|p| &p.counts) {
         *counts.entry(reason.clone()).or_default() += n;
     }
     counts
