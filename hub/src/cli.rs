@@ -205,7 +205,8 @@ pub fn serve(data: &Path, args: ServeArgs, io: &mut Output<'_>) -> CliResult {
             let mut stop = daemon.shutdown();
             let node_for_tls = node.clone();
             daemon.spawn("sync-service", async move {
-                let router = Server::builder().add_service(service);
+                let router =
+                    crate::listener::configure_server(Server::builder()).add_service(service);
                 let stopped = async move {
                     let _ = stop.wait_for(|s| *s).await;
                 };

@@ -76,12 +76,15 @@ impl Gate {
         let org = match (self.identity, chain) {
             (_, Some(chain)) if !chain.is_empty() => {
                 let refs: Vec<&[u8]> = chain.iter().map(Vec::as_slice).collect();
-                for serial in certs::chain_serials(&refs) {
-                    if revoked.serials.contains(&serial) {
-                        return Err(Error::RevokedSerial { serial });
-                    }
-                }
-                let org = certs::chain_org(&refs, self.node.orgs()).map_err(Error::Certificate)?;
+                let org =
+                    certs::checked_org(&refs, self.node.orgs(), &revoked.serials).map_err(|e| {
+                        match e {
+                            certs::ChainRefusal::Revoked { serial } => {
+                                Error::RevokedSerial { serial }
+                            }
+                            certs::ChainRefusal::Rule(reason) => Error::Certificate(reason),
+                        }
+                    })?;
                 if !claimed.is_empty() && claimed != org {
                     warn!(certified = %org, claimed, "peer claims another org than its certificate; using the certificate");
                 }

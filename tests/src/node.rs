@@ -366,6 +366,17 @@ impl Node {
         self.ok(&["sync", "--once"])
     }
 
+    /// Points the node at another parent URL (its `config.toml`'s
+    /// `upstream`, as an operator would edit it), with no daemon serving.
+    pub fn set_upstream(&self, url: &str) {
+        let mut config = lunxun_node::config::Config::load(&self.dir)
+            .unwrap_or_else(|e| panic!("{}: config.toml: {e}", self.org));
+        config.upstream = Some(url.to_owned());
+        config
+            .save(&self.dir)
+            .unwrap_or_else(|e| panic!("{}: config.toml: {e}", self.org));
+    }
+
     /// Starts `serve` (hubs listen on 127.0.0.1, on the port they had
     /// before if they served already, else on one the system picks), and
     /// waits until its admin socket and listening address are up.

@@ -633,7 +633,9 @@ fn intermediate_cas_vouch_only_for_their_subtree_and_can_be_revoked() {
     assert_exactly_once(JIANGAN, &county.logs(), &hub.logs());
 }
 
-/// Case 5: A county dialing its province directly: "not a direct child".
+/// Case 5: A county dialing its province directly: the county itself
+/// refuses a server that is not its parent; a client that does not check
+/// is refused by the province, "not a direct child".
 #[test]
 fn a_grandchild_dialing_its_grandparent_is_refused() {
     let seed = seed("grandchild", 105);
@@ -648,10 +650,18 @@ fn a_grandchild_dialing_its_grandparent_is_refused() {
     let out = county.sync_once();
     county.expect_code(&["sync", "--once"], &out, 4);
     assert!(
-        out.stderr
-            .contains("410102 is not a direct child of 410000"),
+        out.stderr.contains(
+            "presents a certificate for 410000 河南省, but this node's parent is 410100 郑州市; nothing was sent"
+        ),
         "{}",
         out.stderr
+    );
+    let ca = world.pki.as_ref().expect("a PKI").ca_pem();
+    let raw = runtime().block_on(raw_session(province.addr(), &ca, &county.tls_dir(), COUNTY));
+    assert_refused(
+        raw.map(|_| ()),
+        Code::PermissionDenied,
+        &["410102 is not a direct child of 410000"],
     );
     let status = hub_counted(&province, "not-a-child", 1);
     assert!(

@@ -1,6 +1,8 @@
 //! Checking certificates: the facts one carries (its org, serial, hosts)
-//! and lunxun's chain rules (every CA an ancestor of the leaf's org), for the
-//! TLS client, the hub's identity gate and `certs show`.
+//! and lunxun's chain rules (every CA an ancestor of the leaf's org, none
+//! revoked), for the TLS client checking its parent, the hub's identity gate
+//! checking its children, and `certs show`. Both ends of a link apply the
+//! same rules, through [`checked_org`].
 
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -85,11 +87,11 @@ pub fn pem_certificates(text: &str) -> Vec<Vec<u8>> {
 /// org, and every CA in the chain carries an org whose subtree holds it.
 /// Returns the leaf's org.
 pub fn chain_org(chain: &[&[u8]], orgs: &OrgDirectory) -> Result<String, String> {
-    let leaf = chain.first().ok_or("no client certificate")?;
-    let facts = info(leaf).ok_or("the client certificate does not parse")?;
+    let leaf = chain.first().ok_or("no certificate")?;
+    let facts = info(leaf).ok_or("the certificate does not parse")?;
     let [org] = facts.orgs.as_slice() else {
         return Err(format!(
-            "the client certificate must carry exactly one {ORG_URI_PREFIX}CODE, it carries {}",
+            "the certificate must carry exactly one {ORG_URI_PREFIX}CODE, it carries {}",
             facts.orgs.len()
         ));
     };
@@ -112,6 +114,35 @@ pub fn chain_org(chain: &[&[u8]], orgs: &OrgDirectory) -> Result<String, String>
         }
     }
     Ok(org.clone())
+}
+
+/// Why a presented chain is refused by lunxun's own rules.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainRefusal {
+    /// A certificate of the chain is on the revocation list.
+    #[error("certificate serial {serial} is revoked")]
+    Revoked { serial: String },
+    /// The chain breaks a rule of [`chain_org`].
+    #[error("{0}")]
+    Rule(String),
+}
+
+/// The org a presented chain (leaf first, then intermediates, already
+/// verified to the root by TLS) stands for: no certificate of it on the
+/// revocation list `revoked_serials`, and [`chain_org`]'s rules. The one
+/// check both ends of a link apply to each other.
+pub fn checked_org(
+    chain: &[&[u8]],
+    orgs: &OrgDirectory,
+    revoked_serials: &[String],
+) -> Result<String, ChainRefusal> {
+    if let Some(serial) = chain_serials(chain)
+        .into_iter()
+        .find(|s| revoked_serials.contains(s))
+    {
+        return Err(ChainRefusal::Revoked { serial });
+    }
+    chain_org(chain, orgs).map_err(ChainRefusal::Rule)
 }
 
 /// Serials of every certificate in a chain.
@@ -147,5 +178,16 @@ mod tests {
         let err = chain_org(&[&leaf, &hubei_ca], &orgs).unwrap_err();
         assert!(err.contains("may not vouch"), "{err}");
         assert!(chain_org(&[], &orgs).is_err());
+        // The same through the shared check, and a revoked serial first.
+        assert!(matches!(
+            checked_org(&[&leaf, &hubei_ca], &orgs, &[]),
+            Err(ChainRefusal::Rule(_))
+        ));
+        assert_eq!(checked_org(&[&leaf], &orgs, &[]).unwrap(), "410102");
+        let serial = info(&leaf).unwrap().serial;
+        assert_eq!(
+            checked_org(&[&leaf], &orgs, std::slice::from_ref(&serial)),
+            Err(ChainRefusal::Revoked { serial })
+        );
     }
 }

@@ -27,7 +27,10 @@ mod check;
 mod issue;
 pub mod sign;
 
-pub use check::{CertInfo, chain_org, chain_serials, info, pem_certificates, serial_hex};
+pub use check::{
+    CertInfo, ChainRefusal, chain_org, chain_serials, checked_org, info, pem_certificates,
+    serial_hex,
+};
 pub use issue::{Made, init_ca, issue};
 
 /// The URI SAN prefix that carries a node's (or a CA's) org code.

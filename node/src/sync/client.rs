@@ -47,6 +47,11 @@ pub enum SyncError {
     /// The parent refused our certificate (shown at the first RPC with TLS 1.3).
     #[error("the parent refused our certificate ({url}): {reason}")]
     CertificateRefused { url: String, reason: String },
+    /// The server is not this node's parent: its certificate stands for
+    /// another org, or its chain breaks the parent rules. Refused inside the
+    /// TLS handshake, before our certificate or any request went out.
+    #[error("the parent at {url} {reason}; nothing was sent")]
+    WrongParent { url: String, reason: String },
     /// The parent answered with an error.
     #[error("the parent refused the session: {0}")]
     Parent(String),
@@ -197,26 +202,45 @@ pub async fn connect(node: &Node) -> Result<Upstream, SyncError> {
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_timeout(Duration::from_secs(20));
-    let endpoint =
-        crate::tls::client_endpoint(node, endpoint).map_err(|e| SyncError::Unreachable {
-            url: url.clone(),
-            reason: e.to_string(),
-        })?;
-    let channel = endpoint.connect().await.map_err(|e| {
-        let reason = error_chain(&e);
-        if reason.contains("invalid peer certificate") {
-            SyncError::Unreachable {
-                url: url.clone(),
-                reason: format!("we do not trust the parent's certificate (check ca.pem and the URL's host): {reason}"),
-            }
-        } else {
-            SyncError::Unreachable {
-                url: url.clone(),
-                reason,
-            }
-        }
+    let tls = crate::tls::client_endpoint(node, endpoint).map_err(|e| SyncError::Unreachable {
+        url: url.clone(),
+        reason: e.to_string(),
     })?;
+    let channel = tls
+        .endpoint
+        .connect()
+        .await
+        .map_err(|e| connect_error(&url, &tls.refusal, &e))?;
     Ok(upstream(url, channel))
+}
+
+/// Why connecting to the parent failed: the parent check's refusal (a
+/// server that is not our parent), an untrusted certificate, or the network.
+fn connect_error(
+    url: &str,
+    refusal: &crate::tls::ParentRefusal,
+    e: &tonic::transport::Error,
+) -> SyncError {
+    if let Some(reason) = refusal.take() {
+        return SyncError::WrongParent {
+            url: url.to_owned(),
+            reason,
+        };
+    }
+    let reason = error_chain(e);
+    if reason.contains("invalid peer certificate") {
+        SyncError::Unreachable {
+            url: url.to_owned(),
+            reason: format!(
+                "we do not trust the parent's certificate (check ca.pem and the URL's host): {reason}"
+            ),
+        }
+    } else {
+        SyncError::Unreachable {
+            url: url.to_owned(),
+            reason,
+        }
+    }
 }
 
 /// A client on `channel` with this node's message limits.
