@@ -844,3 +844,141 @@ pub async fn restore(node: &Arc<Node>) -> Result<Restored, SyncError> {
     );
     Ok(done)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::changelog::Change;
+    use crate::model::{PersonId, Rank, Record, RosterEntry};
+
+    fn log(origin: &str, n: u64, tag: &str) -> Vec<Change> {
+        let mut prev = GENESIS;
+        (1..=n)
+            .map(|seq| {
+                let record = Record::Roster(RosterEntry {
+                    person: "11010519491231002X".parse::<PersonId>().unwrap(),
+                    name: format!("{tag}{seq}"),
+                    rank: Rank::General,
+                    since: "2024-01-01".parse().unwrap(),
+                    until: None,
+                    employer: String::new(),
+                    position: String::new(),
+                    group: String::new(),
+                });
+                let c = Change::new(origin.into(), seq, prev, 1, codec::encode_record(&record));
+                prev = c.hash;
+                c
+            })
+            .collect()
+    }
+
+    fn staged(changes: &[Change]) -> impl Iterator<Item = Result<Bytes, StoreError>> + '_ {
+        changes.iter().map(|c| Ok(codec::encode_change(c)))
+    }
+
+    #[test]
+    fn a_staged_copy_must_chain_from_its_base_without_a_gap() {
+        let orgs = OrgDirectory::builtin();
+        let zhengzhou = orgs.get("410100").unwrap();
+        let ours = log("410102", 5, "a");
+        // A whole copy, and a continuation from seq 2.
+        let whole = verify_staged(&orgs, zhengzhou, "410102", (0, GENESIS), staged(&ours)).unwrap();
+        assert_eq!(
+            whole,
+            StagedCopy {
+                base: 0,
+                tip: (5, ours[4].hash)
+            }
+        );
+        let tail = verify_staged(
+            &orgs,
+            zhengzhou,
+            "410102",
+            (2, ours[1].hash),
+            staged(&ours[2..]),
+        )
+        .unwrap();
+        assert_eq!(
+            tail,
+            StagedCopy {
+                base: 2,
+                tip: (5, ours[4].hash)
+            }
+        );
+        // A continuation that does not chain onto the change we hold.
+        let theirs = log("410102", 5, "b");
+        assert!(matches!(
+            verify_staged(
+                &orgs,
+                zhengzhou,
+                "410102",
+                (2, ours[1].hash),
+                staged(&theirs[2..])
+            ),
+            Err(StagedFault::BelowBase { base: 2 })
+        ));
+        // A gap, a change of another origin, one that breaks the chain,
+        // one outside the subtree: the parent's fault, named.
+        let gap = [ours[0].clone(), ours[2].clone()];
+        let broken = |r: Result<StagedCopy, StagedFault>| match r {
+            Err(StagedFault::Broken { origin, seq, .. }) => (origin, seq),
+            other => panic!("expected a broken copy, got {other:?}"),
+        };
+        assert_eq!(
+            broken(verify_staged(
+                &orgs,
+                zhengzhou,
+                "410102",
+                (0, GENESIS),
+                staged(&gap)
+            )),
+            ("410102".into(), 2)
+        );
+        let other = log("410103", 1, "a");
+        assert_eq!(
+            broken(verify_staged(
+                &orgs,
+                zhengzhou,
+                "410102",
+                (0, GENESIS),
+                staged(&other)
+            )),
+            ("410102".into(), 1)
+        );
+        let spliced = [ours[0].clone(), theirs[1].clone()];
+        assert_eq!(
+            broken(verify_staged(
+                &orgs,
+                zhengzhou,
+                "410102",
+                (0, GENESIS),
+                staged(&spliced)
+            )),
+            ("410102".into(), 2)
+        );
+        let outside = log("420102", 1, "a");
+        assert_eq!(
+            broken(verify_staged(
+                &orgs,
+                zhengzhou,
+                "420102",
+                (0, GENESIS),
+                staged(&outside)
+            )),
+            ("420102".into(), 1)
+        );
+        // A forged hash.
+        let mut forged = ours[0].clone();
+        forged.hash = [9; 32];
+        assert_eq!(
+            broken(verify_staged(
+                &orgs,
+                zhengzhou,
+                "410102",
+                (0, GENESIS),
+                staged(&[forged])
+            )),
+            ("410102".into(), 1)
+        );
+    }
+}
