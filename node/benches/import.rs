@@ -6,8 +6,14 @@
 //! (the log entries the import wrote, key and value byte for byte) into a
 //! fresh store on the same disk, in the same run.
 //!
+//! The cost of durability across a power cut ([`store::Store::flush`]
+//! `fsync`s sled's files after its flush) is measured in the same run: the
+//! same import into a second node with that step turned off, and small
+//! writes (one record each, as an operator's single edit) with and without.
+//!
 //! Run: `cargo bench -p lunxun-node --bench import` (a few seconds; set
-//! `LUNXUN_BENCH_PEOPLE` / `LUNXUN_BENCH_ROWS` to change the scale).
+//! `LUNXUN_BENCH_PEOPLE` / `LUNXUN_BENCH_ROWS` to change the scale,
+//! `LUNXUN_BENCH_SMALL_WRITES` for the number of small writes).
 
 use std::time::{Duration, Instant};
 
@@ -39,6 +45,84 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+fn county_config() -> Config {
+    Config {
+        org: "410102".into(),
+        upstream: None,
+        tls_dir: None,
+        insecure: false,
+        revoked: Default::default(),
+        time_zone: None,
+    }
+}
+
+/// Imports the same files into a fresh node whose store skips the `fsync`
+/// after sled's flush, and prints both rates (`synced` is the measured
+/// import with it).
+fn durability_cost(
+    dir: &std::path::Path,
+    files: &std::path::Path,
+    opts: &ImportOptions,
+    synced: Duration,
+    changes: usize,
+) -> anyhow::Result<()> {
+    let node = Node::init(dir, county_config())?;
+    node.store().set_file_sync(false);
+    let t = Instant::now();
+    let roster = import::read_roster(&files.join("roster.csv"), opts)?;
+    let s1 = node.write_records(
+        roster
+            .into_iter()
+            .map(|r| Record::Roster(r.entry))
+            .collect(),
+    )?;
+    let trainings = import::read_trainings(&files.join("trainings.csv"), opts)?;
+    let mut records: Vec<Record> = trainings.classes.into_iter().map(Record::Class).collect();
+    records.extend(trainings.attendance.into_iter().map(Record::Attendance));
+    let s2 = node.write_records(records)?;
+    let unsynced = t.elapsed();
+    assert_eq!(s1.written + s2.written, changes);
+    println!(
+        "import without the fsync step: {changes} changes in {:.2?} = {:.0} changes/s; with it {:.0} changes/s ({:.2}x the time)",
+        unsynced,
+        rate(changes, unsynced),
+        rate(changes, synced),
+        synced.as_secs_f64() / unsynced.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Small writes, one record each: the fsync's cost per write, with it (on
+/// `node`) and without (a fresh node in `dir`).
+fn small_writes(node: &Node, dir: &std::path::Path) -> anyhow::Result<()> {
+    let n = env_u32("LUNXUN_BENCH_SMALL_WRITES", 200) as usize;
+    let unsynced = Node::init(dir, county_config())?;
+    unsynced.store().set_file_sync(false);
+    let entry = node
+        .view()
+        .roster(node.me())
+        .next()
+        .expect("a roster entry")
+        .clone();
+    let time = |node: &Node| -> anyhow::Result<Duration> {
+        let t = Instant::now();
+        for i in 0..n {
+            let mut e = entry.clone();
+            e.position = format!("bench {i}");
+            node.write_records(vec![Record::Roster(e)])?;
+        }
+        Ok(t.elapsed())
+    };
+    let with = time(node)?;
+    let without = time(&unsynced)?;
+    println!(
+        "small writes (1 record each, {n}): with the fsync step {:.2?} per write, without {:.2?} per write",
+        with / n as u32,
+        without / n as u32
+    );
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     // `cargo bench` passes `--bench`; ignore arguments.
     let people = env_u32("LUNXUN_BENCH_PEOPLE", 20_000);
@@ -59,17 +143,7 @@ fn main() -> anyhow::Result<()> {
     );
 
     let node_dir = tmp.path().join("node");
-    let node = Node::init(
-        &node_dir,
-        Config {
-            org: "410102".into(),
-            upstream: None,
-            tls_dir: None,
-            insecure: false,
-            revoked: Default::default(),
-            time_zone: None,
-        },
-    )?;
+    let node = Node::init(&node_dir, county_config())?;
     let opts = ImportOptions { progress: false };
 
     // Import: parse + validate + encode + hash + durable append + view.
@@ -147,6 +221,15 @@ fn main() -> anyhow::Result<()> {
         "ratio import / raw inserts: {:.2} (target >= 0.50)",
         rate(changes, import_time) / rate(raw.len(), raw_time)
     );
+
+    durability_cost(
+        &tmp.path().join("nosync"),
+        &files,
+        &opts,
+        import_time,
+        changes,
+    )?;
+    small_writes(&node, &tmp.path().join("small"))?;
 
     // Coverage: warm (view in memory), and cold (open = replay the log).
     let mut warm = Vec::new();

@@ -630,17 +630,14 @@ fn a_county_killed_mid_import_keeps_nothing_of_the_import() {
     assert_eq!(logs[3].seq("410102"), full);
 }
 
-/// Known bug, reported and not fixed here (the fix belongs to the sync
-/// client and the restore protocol): a hub put back on an old copy of its
-/// data dir that writes before it next syncs upward forks its own log.
-/// Its parent keeps the first history and refuses the fork, as it should;
-/// but the hub is never told to stop writing (the lost-tail check needs the
-/// parent to hold *more* than the hub, and it no longer does), and
-/// `restore --from-upstream` fetches nothing (it asks from the hub's head,
-/// past the fork) yet says writes are allowed. The hub's own log can never
-/// reach its parent again.
+/// A hub put back on an old copy of its data dir that writes before it next
+/// syncs upward forks its own log. Its parent keeps the first history and
+/// refuses the fork; the hub's next sync finds it and refuses writes. Until
+/// origins sign their logs, the parent's copy after the common prefix cannot
+/// be told from a forgery, so `restore --from-upstream` drops and replaces
+/// nothing: it keeps every local change, says so, and writes stay refused.
 #[test]
-fn a_hub_that_wrote_on_an_old_backup_before_syncing_can_be_restored() {
+fn a_hub_that_wrote_on_an_old_backup_before_syncing_keeps_its_changes_on_restore() {
     let seed = seed("fork", 27);
     let mut chain = Chain::start("fork", seed, false, false);
     let data = chain.world.data("410100");
@@ -649,13 +646,13 @@ fn a_hub_that_wrote_on_an_old_backup_before_syncing_can_be_restored() {
     chain.prefecture.stop();
     let backup = chain.world.root().join("410100-backup");
     copy_dir(chain.prefecture.dir(), &backup);
+    let old_seq = chain.prefecture.own_seq();
     chain.prefecture.serve();
     chain
         .prefecture
         .import_data(&extra_class(&data, 1, date("2026-05-11")));
     chain.settle();
     chain.prefecture.stop();
-    let full = chain.prefecture.logs();
 
     // The old copy comes back, and today's file is imported before the link
     // is up (no daemon: nothing syncs on its own).
@@ -663,6 +660,8 @@ fn a_hub_that_wrote_on_an_old_backup_before_syncing_can_be_restored() {
     copy_dir(&backup, chain.prefecture.dir());
     let today = extra_class(&data, 2, date("2026-05-20"));
     chain.prefecture.import_data(&today);
+    let local = chain.prefecture.own_seq() - old_seq;
+    assert!(local > 0);
 
     // Its next sync finds the fork: writes must be refused until restored.
     let out = chain.prefecture.sync_once();
@@ -673,20 +672,21 @@ fn a_hub_that_wrote_on_an_old_backup_before_syncing_can_be_restored() {
         "a node whose own log forked from its parent's copy must refuse writes: {}",
         status["upstream"]
     );
-    // Restore drops the local-only tail and takes the parent's copy.
-    chain.prefecture.ok(&["restore", "--from-upstream"]);
-    let status = chain.prefecture.status_json();
-    assert_eq!(status["writable"], true);
-    assert_eq!(status["own_seq"], full.seq("410100"));
-    // Today's file, imported again, now chains onto the parent's history.
-    chain.prefecture.import_data(&today);
-    chain.prefecture.serve();
-    chain.settle();
-    let logs = chain.assert_exactly_once();
-    assert_eq!(
-        logs[1].origins["410100"][..full.origins["410100"].len()],
-        full.origins["410100"][..]
+    let before = chain.prefecture.logs();
+    // Restore keeps the local changes, says so, and takes nothing over them.
+    let out = chain.prefecture.run(&["restore", "--from-upstream"]);
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!(
+            "kept our {local} local changes of 410100 from seq {}",
+            old_seq + 1
+        )),
+        "{}",
+        out.stdout
     );
+    assert!(out.stderr.contains("writes stay refused"), "{}", out.stderr);
+    assert_eq!(chain.prefecture.logs().origins, before.origins);
+    assert_eq!(chain.prefecture.status_json()["writable"], false);
 }
 
 /// A county's store file is cut short after it synced (a disk fault, a bad

@@ -67,11 +67,11 @@ pub(super) fn restore(node: &Arc<Node>, io: &mut Output<'_>) -> CliResult {
         r.applied,
         r.skipped
     )?;
-    if r.discarded > 0 {
+    for k in &r.kept {
         writeln!(
             io.out,
-            "dropped {} local changes that the parent's copy does not have (written on an old copy of the data): import again what was imported since",
-            r.discarded
+            "kept our {} local changes of {} from seq {}: the parent's copy differs there and was not taken",
+            k.local, k.origin, k.from_seq
         )?;
     }
     if let Some(conflict) = node.conflict() {

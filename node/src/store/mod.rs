@@ -27,11 +27,19 @@
 //! of some origins' logs (entries after a hole, or never-flushed ones), which
 //! nobody was told about, since nothing is acknowledged or forwarded before
 //! the flush. The node's replay truncates such a tail at open
-//! ([`Store::truncate_after`]). (sled's flush uses `sync_file_range`, so a
-//! power cut can still lose a tail; the sync protocol never depends on more:
-//! a node that lost a tail simply receives it again.)
+//! ([`Store::truncate_after`]).
+//!
+//! sled 0.34's flush is not enough for a power cut: it writes the log with
+//! `pwrite` and `sync_file_range`, which neither flushes the disk's cache nor
+//! the file's size and extents, and leaves the rest to a background
+//! `fsync` every `flush_every_ms` (500 ms); it never syncs `conf`, its
+//! `blobs/` files or the directory after renaming a snapshot. An import
+//! reported as written at a county is the only copy until it syncs, so
+//! [`Store::flush`] then `fsync`s the files sled writes and the directories
+//! holding them ([`sync_files`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 
@@ -42,6 +50,13 @@ pub use meta::{ChildState, Conflict, Hold, UpstreamState};
 /// sled's page cache size. Small on purpose: the node keeps its own
 /// materialized view in memory, so sled's cache serves only writes and scans.
 pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The files sled 0.34 writes in a store directory (beside `snap.*` and
+/// `blobs/`), all `fsync`ed by [`Store::flush`].
+const ENGINE_FILES: [&str; 2] = ["db", "conf"];
+
+/// sled's directory of large values, written without any sync.
+const BLOBS_DIR: &str = "blobs";
 
 /// Separates an origin from the seq in a log key. Org codes never contain it.
 const KEY_SEPARATOR: u8 = 0x00;
@@ -80,6 +95,9 @@ pub struct Store {
     log: sled::Tree,
     checkpoints: sled::Tree,
     meta: sled::Tree,
+    /// Whether [`Store::flush`] `fsync`s the files after sled's flush: always,
+    /// but for benchmarks measuring what that costs.
+    file_sync: AtomicBool,
 }
 
 fn log_key(origin: &str, seq: u64) -> Vec<u8> {
@@ -140,6 +158,7 @@ impl Store {
             log,
             checkpoints,
             meta,
+            file_sync: AtomicBool::new(true),
         })
     }
 
@@ -233,9 +252,24 @@ impl Store {
         Ok(keys.len())
     }
 
-    /// Makes every write so far durable.
+    /// Makes every write so far durable, across a power cut too: sled's
+    /// flush, then an `fsync` of its files and directories.
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map(|_| ()).map_err(|e| self.engine(e))
+        self.db.flush().map_err(|e| self.engine(e))?;
+        if self.file_sync.load(Ordering::Relaxed) {
+            sync_files(&self.path).map_err(|(file, e)| StoreError::Engine {
+                path: file,
+                message: format!("fsync: {e}"),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Turns the `fsync` after sled's flush off (or on again): only for
+    /// benchmarks measuring its cost. Writes are then durable across a
+    /// process crash, not a power cut.
+    pub fn set_file_sync(&self, on: bool) {
+        self.file_sync.store(on, Ordering::Relaxed);
     }
 
     /// The entry of `origin` at `seq`.
@@ -342,6 +376,34 @@ impl Store {
     pub fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
     }
+}
+
+/// `fsync`s what sled wrote in the store directory `dir`: its log and
+/// config files, its blobs, and the directories (a snapshot's rename, a new
+/// file). A file sled has not created (yet) is skipped. On failure, names
+/// the file.
+fn sync_files(dir: &Path) -> Result<(), (PathBuf, std::io::Error)> {
+    let sync = |path: PathBuf| match std::fs::File::open(&path) {
+        Ok(f) => f.sync_all().map_err(|e| (path, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err((path, e)),
+    };
+    for name in ENGINE_FILES {
+        sync(dir.join(name))?;
+    }
+    let blobs = dir.join(BLOBS_DIR);
+    match std::fs::read_dir(&blobs) {
+        Ok(entries) => {
+            for entry in entries {
+                let entry = entry.map_err(|e| (blobs.clone(), e))?;
+                sync(entry.path())?;
+            }
+            sync(blobs)?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err((blobs, e)),
+    }
+    sync(dir.to_path_buf())
 }
 
 /// Inserts `records` (key, value) one by one into a fresh sled tree in `dir`

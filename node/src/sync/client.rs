@@ -61,6 +61,10 @@ pub enum SyncError {
     /// The parent broke the protocol.
     #[error("protocol error: {0}")]
     Protocol(#[from] ProtocolError),
+    /// The parent's answer to a restore failed verification or fell short
+    /// of what its vector announced: nothing of it was applied.
+    #[error("restore from the parent at {url} refused, the local store is unchanged: {reason}")]
+    Restore { url: String, reason: String },
     /// The local store failed.
     #[error(transparent)]
     Node(#[from] crate::error::Error),
