@@ -54,6 +54,7 @@ fn node(dir: &Path, org: &str, upstream: Option<SocketAddr>) -> anyhow::Result<A
             insecure: true,
             revoked: Default::default(),
             time_zone: None,
+            quotas: Default::default(),
         },
     )?))
 }

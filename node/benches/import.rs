@@ -68,6 +68,7 @@ fn main() -> anyhow::Result<()> {
             insecure: false,
             revoked: Default::default(),
             time_zone: None,
+            quotas: Default::default(),
         },
     )?;
     let opts = ImportOptions { progress: false };
