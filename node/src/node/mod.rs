@@ -506,6 +506,18 @@ impl Node {
     /// durable append, then updates the view. Returns one [`Placed`] per batch
     /// (for the acks). Held origins are recorded for `status`.
     pub fn ingest(&self, batches: Vec<Vec<Verified>>) -> Result<Vec<Placed>> {
+        self.ingest_with(batches, |_| Ok(()))
+    }
+
+    /// [`Node::ingest`], and `with_append` called, under the write lock,
+    /// between the append's inserts and its flush, with the placements (when
+    /// anything was accepted): what it writes to the store is made durable by
+    /// the same flush (the hub's quota counters).
+    pub fn ingest_with(
+        &self,
+        batches: Vec<Vec<Verified>>,
+        with_append: impl FnOnce(&[Placed]) -> Result<()>,
+    ) -> Result<Vec<Placed>> {
         let _writing = self.lock_writes();
         let mut heads: HashMap<OrgId, Head> = {
             let view = self.view();
@@ -531,7 +543,11 @@ impl Node {
                 change: bytes.clone(),
             })
             .collect();
-        self.store.append(&entries)?;
+        if !entries.is_empty() {
+            self.store.insert(&entries)?;
+            with_append(&placed)?;
+            self.store.flush()?;
+        }
         let mut placed = placed;
         if !entries.is_empty() {
             let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());

@@ -5,6 +5,11 @@ use crate::error::Result;
 use crate::node::Node;
 pub use crate::store::ChildState;
 
+/// The reason a refusal for one of the child's quotas is counted under: the
+/// child stays refused (`refused_reason` in `status`) until a session of it
+/// succeeds.
+pub const QUOTA_REASON: &str = "quota";
+
 /// Counts a refusal of a peer that is not (or not yet known to be) a child.
 pub fn count_unidentified_refusal(node: &Node, reason: &str) {
     // Refusals come from concurrent tasks: one read-modify-write at a time,
@@ -37,6 +42,16 @@ impl ChildState {
         self.refused += 1;
         *self.refusals.entry(reason.to_owned()).or_default() += 1;
         self.last_error = Some(message.to_owned());
+        if reason == QUOTA_REASON {
+            self.refused_reason = Some(message.to_owned());
+        }
+    }
+
+    /// A session of the child succeeded: nothing refuses it any more.
+    pub fn succeeded(&mut self, at_ms: i64) {
+        self.last_success = Some(at_ms);
+        self.last_error = None;
+        self.refused_reason = None;
     }
 
     pub fn load(node: &Node, code: &str) -> ChildState {
