@@ -4,7 +4,7 @@
 //! `sync --once` — while its sibling syncs; raised in the parent's config
 //! (and the parent restarted), it completes, nothing lost and nothing twice.
 
-use lunxun_tests::{World, assert_exactly_once, seed};
+use lunxun_tests::{Node, World, assert_exactly_once, seed};
 
 const PREFECTURE: &str = "410100";
 const OVER: &str = "410102";
@@ -107,4 +107,77 @@ fn a_child_over_its_quota_is_refused_with_the_reason_and_its_sibling_is_not() {
         assert_exactly_once(&county.org.clone(), &county.logs(), &held);
         assert_eq!(held.seq(&county.org), county.own_seq());
     }
+}
+
+/// A unit the built-in directory does not know (a bureau's directly run
+/// office), defined in an `orgs.csv` extension under the prefecture.
+const UNIT: &str = "ZZ4101X";
+const EXTENSION: &str = "code,name,level,parent\nZZ4101X,郑州市信访局直属办公室,county,410100\n";
+
+/// The prefecture's directory knows the unit, the province's does not: the
+/// unit's changes are held at the province (shown in both statuses) while
+/// the prefecture's other origins arrive; once the province's directory
+/// learns the unit (and it restarts), they arrive too, exactly once.
+#[test]
+fn an_origin_the_parent_does_not_know_is_held_while_the_others_flow() {
+    let world = World::new("unknown-origin", seed("unknown-origin", 12));
+    let mut province = world.hub("410000", None);
+    let mut prefecture = Node::init_unit(
+        world.root(),
+        PREFECTURE,
+        Some(&province.url()),
+        true,
+        EXTENSION,
+    );
+    prefecture.serve();
+    let unit = Node::init_unit(
+        world.root(),
+        UNIT,
+        Some(&prefecture.url()),
+        false,
+        EXTENSION,
+    );
+    let mut county = world.node(OVER, Some(&prefecture.url()));
+    let mut unit = unit;
+    unit.import_data(&world.data(SIBLING));
+    county.import_data(&world.data(OVER));
+    unit.sync_ok();
+    county.sync_ok();
+
+    // Whatever the prefecture's exit code says (it holds more than the
+    // province took), the county arrives and the unit is held.
+    let _ = prefecture.sync_once();
+    let reason = "unknown origin: not in this node's org directory";
+    let upstream = prefecture.status_json()["upstream"].clone();
+    let held_by_parent = upstream["held_by_parent"].as_array().unwrap().clone();
+    assert!(
+        held_by_parent
+            .iter()
+            .any(|h| h["origin"] == UNIT && h["reason"] == reason),
+        "the child's status shows the unit held: {upstream}"
+    );
+    let held = province.status_json()["held"].as_array().unwrap().clone();
+    assert!(
+        held.iter()
+            .any(|h| h["origin"] == UNIT && h["reason"] == reason && h["seq"] == 1),
+        "the parent's status shows the unit held: {held:?}"
+    );
+    province.stop();
+    let logs = province.logs();
+    assert_eq!(logs.seq(UNIT), 0, "nothing of the unit is stored");
+    assert_exactly_once(OVER, &county.logs(), &logs);
+    assert_eq!(logs.seq(OVER), county.own_seq());
+
+    // The province learns the unit: the next session delivers it.
+    std::fs::write(province.dir().join("orgs.csv"), EXTENSION).unwrap();
+    province.serve();
+    prefecture.sync_ok();
+    let held = province.status_json()["held"].as_array().unwrap().clone();
+    assert!(held.iter().all(|h| h["origin"] != UNIT), "{held:?}");
+    province.stop();
+    prefecture.stop();
+    let logs = province.logs();
+    assert_exactly_once(UNIT, &unit.logs(), &logs);
+    assert_exactly_once(OVER, &county.logs(), &logs);
+    assert_eq!(logs.seq(UNIT), unit.own_seq());
 }
