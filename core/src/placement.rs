@@ -8,6 +8,9 @@
 //!    and its hash matches its content. Any failure here is the sender's or
 //!    the link's fault, and refuses the whole batch: nothing of it is written
 //!    ([`Refusal`]).
+//!    A receiver that keeps other origins flowing sets aside the changes of
+//!    origins its directory does not know before this check, as held
+//!    ([`Unknown`]).
 //! 2. [`place`] (given the heads): each change is the next of its origin
 //!    (accept), one already held (skip: a resend or a replay), a fork (refuse
 //!    loudly, keep the first), or beyond a gap (hold back). A change whose
@@ -43,6 +46,9 @@ pub enum Refusal {
     /// A change whose hash does not match its content.
     #[error("change {origin} seq {seq} does not match its hash")]
     BadHash { origin: String, seq: u64 },
+    /// More distinct unknown origins in one batch than may be held.
+    #[error("more than {max} unknown origins in one batch")]
+    UnknownOrigins { max: usize },
 }
 
 /// A change that passed [`check`].
@@ -129,6 +135,9 @@ pub enum HeldReason {
     Contradicted,
     /// The origin's checkpoint in the batch did not verify (why).
     BadSignature(String),
+    /// The origin is not in this node's org directory: its changes are not
+    /// stored until the directory learns it ([`Unknown`]).
+    UnknownOrigin,
 }
 
 impl fmt::Display for HeldReason {
@@ -146,6 +155,9 @@ impl fmt::Display for HeldReason {
                 "rewritten: the origin's signed checkpoint names another change at this seq",
             ),
             HeldReason::BadSignature(e) => write!(f, "bad signature: {e}"),
+            HeldReason::UnknownOrigin => {
+                f.write_str("unknown origin: not in this node's org directory")
+            }
         }
     }
 }
@@ -156,6 +168,53 @@ pub struct Held {
     pub origin: String,
     pub seq: u64,
     pub reason: HeldReason,
+}
+
+/// Distinct unknown origins one batch may hold back, at most: a batch with
+/// more is refused whole ([`Refusal::UnknownOrigins`]), so a sender cannot
+/// make the parent record holds without bound.
+pub const UNKNOWN_ORIGINS_MAX: usize = 16;
+
+/// The changes of one batch whose origin the org directory does not know.
+///
+/// Such an origin cannot be placed in the tree (is it inside the sender's
+/// subtree?), so it is neither accepted nor refused: it is held — nothing of
+/// it is stored, the ack says so, and the sender skips it for the rest of the
+/// session — while the batch's other origins flow. Once the directory learns
+/// it, the next session delivers it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unknown {
+    /// Each unknown origin at its first change in the batch.
+    pub held: Vec<Held>,
+    /// The changes of unknown origins, in all.
+    pub changes: u32,
+}
+
+impl Unknown {
+    /// Holds `change`, whose origin is unknown. Refused when that is one
+    /// distinct origin more than [`UNKNOWN_ORIGINS_MAX`].
+    pub fn hold(&mut self, change: &Change) -> Result<(), Refusal> {
+        if !self.held.iter().any(|h| h.origin == change.origin) {
+            if self.held.len() >= UNKNOWN_ORIGINS_MAX {
+                return Err(Refusal::UnknownOrigins {
+                    max: UNKNOWN_ORIGINS_MAX,
+                });
+            }
+            self.held.push(Held {
+                origin: change.origin.clone(),
+                seq: change.seq,
+                reason: HeldReason::UnknownOrigin,
+            });
+        }
+        self.changes += 1;
+        Ok(())
+    }
+
+    /// Adds these held origins to the batch's placement.
+    pub fn add_to(self, placed: &mut Placed) {
+        placed.held_changes += self.changes;
+        placed.held.extend(self.held);
+    }
 }
 
 /// What [`place`] decided for one batch.

@@ -66,6 +66,7 @@ fn tls_node(
             insecure: false,
             revoked: Default::default(),
             time_zone: None,
+            quotas: Default::default(),
         },
     )?))
 }
@@ -109,6 +110,7 @@ fn node(dir: &Path, org: &str, upstream: Option<SocketAddr>) -> anyhow::Result<A
             insecure: true,
             revoked: Default::default(),
             time_zone: None,
+            quotas: Default::default(),
         },
     )?))
 }

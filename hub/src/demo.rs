@@ -226,6 +226,7 @@ async fn run_async(
                     insecure: false,
                     revoked: Default::default(),
                     time_zone: None,
+                    quotas: Default::default(),
                 },
             )
             .map_err(fail)?,

@@ -8,6 +8,8 @@ use lunxun_node::sync::client::PROTOCOL_VERSION;
 use tonic::{Code, Status};
 
 use lunxun_core::session::parent::{CHILD_SESSIONS_MAX, OverBudget};
+use lunxun_core::session::quota::Exceeded;
+use lunxun_node::sync::children::QUOTA_REASON;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -53,6 +55,9 @@ pub enum Error {
     /// More changes than one session may carry.
     #[error("{0}")]
     SessionChanges(OverBudget),
+    /// The child is over one of its quotas (per day, or roster entries held).
+    #[error("{0}")]
+    Quota(Exceeded),
     /// A message above the size limit (tonic's own check).
     #[error("{}", .0.message())]
     TooLarge(Status),
@@ -118,6 +123,7 @@ impl Error {
             }
             Error::Outside(_) => Some("outside-subtree"),
             Error::SessionChanges(_) | Error::TooLarge(_) => Some("limits"),
+            Error::Quota(_) => Some(QUOTA_REASON),
             Error::Stream(_)
             | Error::HelloTimeout
             | Error::ClosedBeforeHello
@@ -142,7 +148,9 @@ impl Error {
             | Error::NotAChild { .. }
             | Error::Outside(_) => Code::PermissionDenied,
             Error::NoCertificate => Code::Unauthenticated,
-            Error::TooManySessions { .. } | Error::SessionChanges(_) => Code::ResourceExhausted,
+            Error::TooManySessions { .. } | Error::SessionChanges(_) | Error::Quota(_) => {
+                Code::ResourceExhausted
+            }
             Error::Protocol { .. } => Code::FailedPrecondition,
             Error::NoHello | Error::SecondHello | Error::EmptyMessage | Error::Malformed(_) => {
                 Code::InvalidArgument

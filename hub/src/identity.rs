@@ -126,6 +126,7 @@ mod tests {
             insecure: false,
             revoked: Revoked::default(),
             time_zone: None,
+            quotas: Default::default(),
         };
         let node = Arc::new(Node::init(tmp.path(), config).unwrap());
         let gate = Gate::new(node, Identity::Certificate);

@@ -664,6 +664,7 @@ mod tests {
             insecure: false,
             revoked: Revoked::default(),
             time_zone: None,
+            quotas: Default::default(),
         };
         let node = Arc::new(Node::init(tmp.path(), config).unwrap());
         let (tx, rx) = mpsc::channel(1);

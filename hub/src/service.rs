@@ -21,13 +21,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use lunxun_core::session::parent::{
-    Admissions, Busy, ChangeBudget, HELD_MESSAGE, Outcome, ParentSession, Verdict,
+    Ack, Admissions, Busy, ChangeBudget, HELD_MESSAGE, Outcome, ParentSession, Verdict,
 };
 use lunxun_node::codec;
 use lunxun_node::config::Revoked;
-use lunxun_node::ingest::{self, Checked, Refusal};
+use lunxun_node::ingest::{self, Checked, HeldReason, Refusal, Unknown};
 use lunxun_node::node::{Node, now_ms};
 use lunxun_node::orgs::OrgId;
+use lunxun_node::store::Hold;
 use lunxun_node::sync::blocking;
 use lunxun_node::sync::children::{ChildState, count_unidentified_refusal};
 use lunxun_node::sync::client::{MESSAGE_BYTES_MAX, PROTOCOL_VERSION, SESSION_IDLE_TIMEOUT};
@@ -41,6 +42,7 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::error::Error;
 use crate::identity::{Gate, Identity, peer_chain};
+use crate::quota::{Quotas, SessionQuota};
 
 pub use lunxun_core::session::parent::{CHILD_SESSIONS_MAX, GROUP_BATCHES_MAX, SESSIONS_MAX};
 
@@ -63,6 +65,8 @@ pub struct SyncService {
     gate: Arc<Gate>,
     /// The session slots taken, per child and in all.
     admissions: Arc<Mutex<Admissions>>,
+    /// Every child's quotas.
+    quotas: Arc<Quotas>,
     /// Turns true when the server shuts down: every session and restore stops.
     shutdown: watch::Receiver<bool>,
 }
@@ -93,6 +97,7 @@ impl SyncService {
     pub fn new(node: Arc<Node>, identity: Identity) -> SyncService {
         SyncService {
             gate: Arc::new(Gate::new(node.clone(), identity)),
+            quotas: Arc::new(Quotas::new(node.clone())),
             node,
             admissions: Arc::default(),
             shutdown: watch::channel(false).1,
@@ -184,7 +189,7 @@ fn vector(node: &Node, child: OrgId) -> pb::ParentMessage {
 
 /// What the receiving stage hands the applying stage.
 enum Received {
-    Batch(u64, Checked),
+    Batch(u64, Checked, Unknown),
     Done(u64),
     /// The input ended with a refusal or a broken stream.
     Ended(Error),
@@ -201,8 +206,8 @@ impl Drop for AbortOnDrop {
 
 fn take(machine: &mut ParentSession<Error>, item: Received) {
     match item {
-        Received::Batch(no, verified) => {
-            machine.on_batch(no, verified);
+        Received::Batch(no, verified, unknown) => {
+            machine.on_batch_holding(no, verified, unknown);
         }
         Received::Done(pending) => machine.on_done(pending),
         Received::Ended(e) => machine.on_refusal(e),
@@ -219,6 +224,7 @@ async fn drive(
     inbound: Streaming<pb::ChildMessage>,
     outbound: &mpsc::Sender<Result<pb::ParentMessage, Status>>,
     machine: &mut ParentSession<Error>,
+    quota: Arc<SessionQuota>,
 ) {
     let (verified_tx, mut verified_rx) = mpsc::channel(VERIFIED_QUEUE_MAX);
     let receiver = tokio::spawn(receive_stage(
@@ -227,21 +233,36 @@ async fn drive(
         revoked.clone(),
         inbound,
         verified_tx,
+        quota.clone(),
     ));
     let _receiver = AbortOnDrop(receiver.abort_handle());
     while !machine.is_finished() {
         if let Some(group) = machine.next_group() {
-            let placed = match blocking(|| node.ingest(group.batches)) {
+            let reserved = crate::quota::amount(&group.batches);
+            let ingested = blocking(|| {
+                node.ingest_with(group.batches, |placed| quota.settle(reserved, placed))
+            });
+            let placed = match ingested {
                 Ok(placed) => placed,
                 Err(e) => return machine.fail(Error::Store(e)),
             };
-            for ack in machine.on_durable(placed) {
+            if placed.iter().all(|p| p.applied == 0) {
+                quota.release(reserved);
+            }
+            let acks = machine.on_durable(placed);
+            if let Err(e) = blocking(|| record_unknown_holds(node, &acks)) {
+                return machine.fail(Error::Store(e));
+            }
+            for ack in acks {
                 let sent = outbound.send(Ok(codec::ack(&ack)));
                 match tokio::time::timeout(SESSION_IDLE_TIMEOUT, sent).await {
                     Ok(Ok(())) => {}
                     Ok(Err(_)) => return machine.fail(Error::Gone),
                     Err(_) => return machine.fail(Error::AcksUnread),
                 }
+            }
+            if let Err(e) = quota.check_roster() {
+                return machine.fail(Error::Quota(e));
             }
             continue;
         }
@@ -260,14 +281,33 @@ async fn drive(
     }
 }
 
+/// Records the unknown origins the acks hold back, for `status` (the
+/// node's append records the other holds).
+fn record_unknown_holds(node: &Node, acks: &[Ack]) -> lunxun_node::error::Result<()> {
+    let unknown = acks
+        .iter()
+        .flat_map(|a| &a.placed.held)
+        .filter(|h| h.reason == HeldReason::UnknownOrigin);
+    for h in unknown {
+        node.store().set_hold(&Hold {
+            origin: h.origin.clone(),
+            seq: h.seq,
+            reason: h.reason.to_string(),
+            at_ms: now_ms(),
+        })?;
+        warn!(origin = %h.origin, seq = h.seq, reason = %h.reason, "changes held back");
+    }
+    Ok(())
+}
+
 /// Decodes and verifies one batch from `child`.
 fn verify(node: &Node, child: OrgId, revoked: &Revoked, batch: &pb::Batch) -> Received {
     let contents = match codec::decode_batch(batch) {
         Ok(contents) => contents,
         Err(e) => return Received::Ended(Error::Malformed(e.0)),
     };
-    match ingest::verify_contents(node, revoked, child, contents) {
-        Ok(verified) => Received::Batch(batch.batch_no, verified),
+    match ingest::verify_contents_holding_unknown(node, revoked, child, contents) {
+        Ok((verified, unknown)) => Received::Batch(batch.batch_no, verified, unknown),
         Err(e @ (Refusal::Outside { .. } | Refusal::UnknownOrigin { .. })) => {
             Received::Ended(Error::Outside(e.to_string()))
         }
@@ -285,6 +325,7 @@ async fn receive_stage(
     revoked: Arc<Revoked>,
     mut inbound: Streaming<pb::ChildMessage>,
     verified: mpsc::Sender<Received>,
+    quota: Arc<SessionQuota>,
 ) {
     let mut budget = ChangeBudget::new(SESSION_CHANGES_MAX);
     loop {
@@ -295,7 +336,13 @@ async fn receive_stage(
             Ok(Ok(Some(m))) => match m.kind {
                 Some(pb::child_message::Kind::Batch(batch)) => match budget.take(batch.count) {
                     Err(over) => Received::Ended(Error::SessionChanges(over)),
-                    Ok(()) => blocking(|| verify(&node, child, &revoked, &batch)),
+                    Ok(()) => match blocking(|| verify(&node, child, &revoked, &batch)) {
+                        Received::Batch(no, v, unknown) => match quota.reserve(&v.changes) {
+                            Ok(()) => Received::Batch(no, v, unknown),
+                            Err(e) => Received::Ended(Error::Quota(e)),
+                        },
+                        other => other,
+                    },
                 },
                 Some(pb::child_message::Kind::Done(d)) => Received::Done(d.pending),
                 Some(pb::child_message::Kind::Hello(_)) => Received::Ended(Error::SecondHello),
@@ -328,10 +375,7 @@ fn record(
             state.pending = Some(pending);
         }
         match outcome.verdict() {
-            Verdict::Success => {
-                state.last_success = Some(now_ms());
-                state.last_error = None;
-            }
+            Verdict::Success => state.succeeded(now_ms()),
             Verdict::Held => state.last_error = Some(HELD_MESSAGE.into()),
             Verdict::Unfinished { .. } => {}
             Verdict::Failed(e) => {
@@ -457,6 +501,10 @@ impl Sync for SyncService {
             };
             return Err(self.refuse(&code, peer, refused));
         }
+        let quota = match blocking(|| self.quotas.admit(child)) {
+            Ok(quota) => Arc::new(quota),
+            Err(e) => return Err(self.refuse(&code, peer, Error::Quota(e))),
+        };
         let (tx, rx) = mpsc::channel(OUTBOUND_MAX);
         let node = self.node.clone();
         // The revocations in force when the session opened, for the
@@ -471,7 +519,7 @@ impl Sync for SyncService {
                 let started = now_ms();
                 let mut machine = ParentSession::new();
                 let shut_down = tokio::select! {
-                    () = drive(&node, child, &revoked, inbound, &tx, &mut machine) => false,
+                    () = drive(&node, child, &revoked, inbound, &tx, &mut machine, quota) => false,
                     () = stopped(shutdown) => true,
                 };
                 if shut_down {

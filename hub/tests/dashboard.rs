@@ -39,6 +39,7 @@ fn init(dir: &Path, org: &str) -> Node {
             insecure: true,
             revoked: Default::default(),
             time_zone: None,
+            quotas: Default::default(),
         },
     )
     .expect("init")

@@ -226,6 +226,7 @@ fn node(dir: &std::path::Path, org: &str, parent: Option<&str>) -> Arc<Node> {
                 insecure: true,
                 revoked: Default::default(),
                 time_zone: None,
+                quotas: Default::default(),
             },
         )
         .expect("init"),

@@ -53,6 +53,7 @@ fn county_config() -> Config {
         insecure: false,
         revoked: Default::default(),
         time_zone: None,
+        quotas: Default::default(),
     }
 }
 

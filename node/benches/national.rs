@@ -76,6 +76,7 @@ fn main() -> anyhow::Result<()> {
             insecure: false,
             revoked: Default::default(),
             time_zone: None,
+            quotas: Default::default(),
         },
     )?;
     let national = node.me();

@@ -9,6 +9,9 @@
 
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeMap;
+
+use lunxun_core::session::quota::Limits;
 use serde::{Deserialize, Serialize};
 
 use crate::orgs::{OrgDirectory, OrgError};
@@ -69,6 +72,85 @@ pub struct Config {
     /// times are shown. Default `Asia/Shanghai`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
+    /// What each direct child may send in a day and hold (a hub reads it at
+    /// start). Absent: the defaults of `lunxun_core::session::quota`.
+    #[serde(default, skip_serializing_if = "Quotas::is_default")]
+    pub quotas: Quotas,
+}
+
+/// `[quotas]`: per-child limits at a parent, and `[quotas.children."CODE"]`
+/// for one child. A key left out takes the next level's value (the child's
+/// table, then `[quotas]`, then the built-in default).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quotas {
+    /// Changes one child may have applied here per day (the bureau's day).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes_per_day: Option<u64>,
+    /// Bytes of changes one child may have applied here per day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_per_day: Option<u64>,
+    /// Current roster entries one child's subtree may hold here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roster_entries: Option<u64>,
+    /// Overrides for single children, by org code.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub children: BTreeMap<String, ChildQuotas>,
+}
+
+/// `[quotas.children."CODE"]`: one child's overrides.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChildQuotas {
+    /// Changes this child may have applied here per day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes_per_day: Option<u64>,
+    /// Bytes of changes this child may have applied here per day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_per_day: Option<u64>,
+    /// Current roster entries this child's subtree may hold here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roster_entries: Option<u64>,
+}
+
+impl Quotas {
+    pub fn is_default(&self) -> bool {
+        *self == Quotas::default()
+    }
+
+    /// The limits of `child`.
+    pub fn limits(&self, child: &str) -> Limits {
+        let defaults = Limits::default();
+        let own = self.children.get(child);
+        let pick =
+            |own: Option<u64>, all: Option<u64>, default: u64| own.or(all).unwrap_or(default);
+        Limits {
+            changes_per_day: pick(
+                own.and_then(|c| c.changes_per_day),
+                self.changes_per_day,
+                defaults.changes_per_day,
+            ),
+            bytes_per_day: pick(
+                own.and_then(|c| c.bytes_per_day),
+                self.bytes_per_day,
+                defaults.bytes_per_day,
+            ),
+            roster_entries: pick(
+                own.and_then(|c| c.roster_entries),
+                self.roster_entries,
+                defaults.roster_entries,
+            ),
+        }
+    }
+
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        for code in self.children.keys() {
+            if !crate::orgs::is_valid_code(code) {
+                return Err(("quotas.children", format!("{code:?} is not an org code")));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A deny-list: certificates and orgs refused whatever their certificate says.
@@ -134,6 +216,9 @@ impl Config {
         if let Some(zone) = &self.time_zone {
             crate::clock::parse_zone(zone).map_err(|e| invalid("time_zone", e))?;
         }
+        self.quotas
+            .validate()
+            .map_err(|(field, reason)| invalid(field, reason))?;
         if let Some(url) = &self.upstream {
             let scheme_ok = if self.insecure {
                 url.starts_with("http://") || url.starts_with("https://")
@@ -166,7 +251,9 @@ impl Config {
         let header = "# lunxun node configuration, written by `init`.\n\
                       # org: this node's org code; upstream: the parent's sync endpoint;\n\
                       # tls_dir: ca.pem, node.pem, node.key; insecure: plaintext links;\n\
-                      # [revoked] serials / orgs: certificates and orgs refused from children.\n\n";
+                      # [revoked] serials / orgs: certificates and orgs refused from children;\n\
+                      # [quotas] changes_per_day / bytes_per_day / roster_entries: per child,\n\
+                      # [quotas.children.\"CODE\"] for one child.\n\n";
         // Written aside and renamed over: a reader (a hub re-reading its
         // revocation list) sees the old file or the new one, never a part.
         let partial = dir.join(format!("{CONFIG_FILE}.partial"));
@@ -261,6 +348,7 @@ mod tests {
             insecure: true,
             revoked: Revoked::default(),
             time_zone: None,
+            quotas: Default::default(),
         };
         c.save(dir.path()).unwrap();
         assert_eq!(Config::load(dir.path()).unwrap(), c);
@@ -300,6 +388,49 @@ mod tests {
                 .to_string()
                 .contains("bogus")
         );
+    }
+
+    #[test]
+    fn quotas_default_are_overridden_per_parent_and_per_child() {
+        use lunxun_core::session::quota::CHANGES_PER_DAY_DEFAULT;
+        let dir = tempfile::tempdir().unwrap();
+        // An old config, without [quotas], loads with the defaults.
+        std::fs::write(dir.path().join(CONFIG_FILE), "org = \"410100\"\n").unwrap();
+        let old = Config::load(dir.path()).unwrap();
+        assert_eq!(old.quotas.limits("410102"), Limits::default());
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "org = \"410100\"\n[quotas]\nbytes_per_day = 5000\n\
+             [quotas.children.\"410102\"]\nchanges_per_day = 10\n",
+        )
+        .unwrap();
+        let c = Config::load(dir.path()).unwrap();
+        let own = c.quotas.limits("410102");
+        assert_eq!((own.changes_per_day, own.bytes_per_day), (10, 5000));
+        let other = c.quotas.limits("410103");
+        assert_eq!(
+            (other.changes_per_day, other.bytes_per_day),
+            (CHANGES_PER_DAY_DEFAULT, 5000)
+        );
+        // Written back and read again, the same.
+        c.save(dir.path()).unwrap();
+        assert_eq!(Config::load(dir.path()).unwrap(), c);
+        for (text, named) in [
+            ("[quotas]\nchanges_per_dya = 1\n", "changes_per_dya"),
+            (
+                "[quotas.children.\"x\"]\nchanges_per_day = 1\n",
+                "quotas.children",
+            ),
+            ("[quotas.children.\"410102\"]\nbytes = 1\n", "bytes"),
+        ] {
+            std::fs::write(
+                dir.path().join(CONFIG_FILE),
+                format!("org = \"410100\"\n{text}"),
+            )
+            .unwrap();
+            let e = Config::load(dir.path()).unwrap_err().to_string();
+            assert!(e.contains(named), "{e}");
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ use bytes::Bytes;
 
 pub use lunxun_core::checkpoint::{Rejected, Signatures, Signed};
 pub use lunxun_core::placement::{
-    Checked, Held, HeldReason, Placed, Refusal, Verified, check, place, place_signed,
+    Checked, Held, HeldReason, Placed, Refusal, Unknown, Verified, check, place, place_signed,
 };
 
 use crate::codec;
@@ -38,19 +38,53 @@ pub fn verify_contents(
     sender: OrgId,
     contents: codec::Contents,
 ) -> Result<Checked, Refusal> {
+    let changes = verify(node.orgs(), sender, contents.changes)?;
+    let signatures = verify_checkpoints(node, revoked, sender, contents.checkpoints)?;
+    Ok(Checked {
+        changes,
+        signatures,
+    })
+}
+
+/// [`verify_contents`] for a parent, which keeps other origins flowing: the
+/// changes of origins its directory does not know are set aside as held
+/// ([`verify_holding_unknown`]).
+pub fn verify_contents_holding_unknown(
+    node: &Node,
+    revoked: &Revoked,
+    sender: OrgId,
+    contents: codec::Contents,
+) -> Result<(Checked, Unknown), Refusal> {
+    let (changes, unknown) = verify_holding_unknown(node.orgs(), sender, contents.changes)?;
+    let signatures = verify_checkpoints(node, revoked, sender, contents.checkpoints)?;
+    Ok((
+        Checked {
+            changes,
+            signatures,
+        },
+        unknown,
+    ))
+}
+
+/// A batch's checkpoints, verified (see [`verify_contents`]).
+fn verify_checkpoints(
+    node: &Node,
+    revoked: &Revoked,
+    sender: OrgId,
+    checkpoints: Vec<Bytes>,
+) -> Result<Signatures, Refusal> {
     let orgs = node.orgs();
-    let changes = verify(orgs, sender, contents.changes)?;
     let mut signatures = Signatures::default();
     let trust = if node.requires_signatures() {
         Some(node.trust())
     } else {
         None
     };
-    for bytes in contents.checkpoints {
+    for bytes in checkpoints {
         match trust {
             Some(Ok(trust)) => match trust.verify(orgs, revoked, sender, bytes) {
                 Ok(signed) => signatures.signed.push(signed),
-                Err(Ok(rejected)) => signatures.rejected.push(rejected),
+                Err(Ok(rejected)) => signatures.rejected.extend(rejected),
                 Err(Err(fault)) => return Err(Refusal::Malformed(fault)),
             },
             Some(Err(e)) => {
@@ -68,10 +102,7 @@ pub fn verify_contents(
             None => break,
         }
     }
-    Ok(Checked {
-        changes,
-        signatures,
-    })
+    Ok(signatures)
 }
 
 /// Decodes and checks a batch of encoded changes from `sender`, whose subtree
@@ -90,6 +121,35 @@ pub fn verify(
             check(orgs, sender, change, bytes, record)
         })
         .collect()
+}
+
+/// [`verify`] for a parent, which keeps other origins flowing: the changes
+/// of origins the directory does not know are set aside as held
+/// ([`Unknown`]; their hashes still checked), not refused. Everything else
+/// refuses the whole batch as [`verify`] does.
+pub fn verify_holding_unknown(
+    orgs: &OrgDirectory,
+    sender: OrgId,
+    changes: Vec<Bytes>,
+) -> Result<(Vec<Verified>, Unknown), Refusal> {
+    let mut unknown = Unknown::default();
+    let mut verified = Vec::with_capacity(changes.len());
+    for bytes in changes {
+        let change = codec::decode_change(bytes.clone()).map_err(|e| Refusal::Malformed(e.0))?;
+        if orgs.get(&change.origin).is_none() {
+            if !change.hash_is_valid() {
+                return Err(Refusal::BadHash {
+                    origin: change.origin,
+                    seq: change.seq,
+                });
+            }
+            unknown.hold(&change)?;
+            continue;
+        }
+        let record = codec::decode_record(&change.record);
+        verified.push(check(orgs, sender, change, bytes, record)?);
+    }
+    Ok((verified, unknown))
 }
 
 #[cfg(test)]
@@ -164,6 +224,40 @@ mod tests {
         assert!(matches!(
             verify(&orgs, zhengzhou, vec![Bytes::from_static(b"\xff\xff")]),
             Err(Refusal::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn a_parent_holds_unknown_origins_and_refuses_the_rest_as_before() {
+        let orgs = OrgDirectory::builtin();
+        let zhengzhou = orgs.get("410100").unwrap();
+        let mut batch = log("ZZ-NOWHERE", 2, "u");
+        batch.extend(log("410102", 2, "a"));
+        let (verified, unknown) = verify_holding_unknown(&orgs, zhengzhou, batch).unwrap();
+        assert_eq!(verified.len(), 2);
+        assert_eq!(unknown.changes, 2);
+        assert_eq!(unknown.held.len(), 1);
+        assert_eq!(unknown.held[0].origin, "ZZ-NOWHERE");
+        assert_eq!(
+            unknown.held[0].reason.to_string(),
+            "unknown origin: not in this node's org directory"
+        );
+        assert!(matches!(
+            verify_holding_unknown(&orgs, zhengzhou, log("420102", 1, "a")),
+            Err(Refusal::Outside { .. })
+        ));
+        let mut forged = codec::decode_change(log("ZZ-NOWHERE", 1, "a").remove(0)).unwrap();
+        forged.record = roster_bytes("forged");
+        assert!(matches!(
+            verify_holding_unknown(&orgs, zhengzhou, vec![codec::encode_change(&forged)]),
+            Err(Refusal::BadHash { .. })
+        ));
+        let many: Vec<Bytes> = (0..=lunxun_core::placement::UNKNOWN_ORIGINS_MAX)
+            .flat_map(|i| log(&format!("ZZ-{i}"), 1, "m"))
+            .collect();
+        assert!(matches!(
+            verify_holding_unknown(&orgs, zhengzhou, many),
+            Err(Refusal::UnknownOrigins { .. })
         ));
     }
 

@@ -300,6 +300,7 @@ mod tests {
             insecure: false,
             revoked: Revoked::default(),
             time_zone: None,
+            quotas: Default::default(),
         };
         let node = Node::init(&tmp.path().join("wuhan"), config.clone()).unwrap();
         let ca = std::fs::read(root.join(CA_FILE)).unwrap();

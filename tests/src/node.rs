@@ -202,6 +202,44 @@ impl Node {
         node
     }
 
+    /// Creates (`init`) a plaintext node of `org`, a unit the built-in
+    /// directory does not know, with `orgs_csv` as its data dir's `orgs.csv`
+    /// (which must define it): hubs when `is_hub`, else `lunxun-node`.
+    pub fn init_unit(
+        root: &Path,
+        org: &str,
+        upstream: Option<&str>,
+        is_hub: bool,
+        orgs_csv: &str,
+    ) -> Node {
+        let work = root.join(org);
+        let node = Node {
+            org: org.to_owned(),
+            dir: work.join("data"),
+            work,
+            bin: if is_hub {
+                bins().hub.clone()
+            } else {
+                bins().node.clone()
+            },
+            is_hub,
+            security: Security::Insecure,
+            daemon: None,
+            port: None,
+            daemon_logs: Vec::new(),
+            file_sets: 0,
+        };
+        std::fs::create_dir_all(&node.dir).expect("create the node's data dir");
+        std::fs::write(node.dir.join("orgs.csv"), orgs_csv).expect("write orgs.csv");
+        let mut args = vec!["init".to_owned(), "--org".into(), org.into()];
+        if let Some(url) = upstream {
+            args.extend(["--upstream".into(), url.into()]);
+        }
+        args.extend(Security::Insecure.init_args(&node.tls_dir(), upstream.is_some()));
+        node.ok(&args);
+        node
+    }
+
     /// The node's tls dir (`ca.pem`, `node.pem`, `node.key`) with
     /// [`Security::Tls`]: its work dir's `tls/`.
     pub fn tls_dir(&self) -> PathBuf {

@@ -842,7 +842,8 @@ fn a_siblings_certificate_identifies_the_sibling() {
 }
 
 /// Case 6: Validly chained changes of origins outside the child's subtree: a
-/// sibling, a county of another province, an org nobody knows.
+/// sibling, a county of another province. (An org nobody knows is held, not
+/// refused: `tests/tests/quotas.rs`.)
 #[test]
 fn origins_outside_the_childs_subtree_are_refused() {
     let mut bureau = Bureau::start("outside", 106, false);
@@ -853,7 +854,6 @@ fn origins_outside_the_childs_subtree_are_refused() {
         for (origin, words) in [
             (SIBLING, vec!["outside 410102's subtree"]),
             ("420102", vec!["outside 410102's subtree"]),
-            ("ZZ-NOWHERE", vec!["unknown origin ZZ-NOWHERE"]),
         ] {
             let mut session = open_session(addr, &ca, &tls, COUNTY).await;
             // Its own next change first: the batch is refused whole.
@@ -869,7 +869,7 @@ fn origins_outside_the_childs_subtree_are_refused() {
     drop(rt);
     let status = bureau.hub.status_json();
     assert!(
-        child_refusals(&status, COUNTY, "outside-subtree") >= 3,
+        child_refusals(&status, COUNTY, "outside-subtree") >= 2,
         "{}",
         child(&status, COUNTY)
     );

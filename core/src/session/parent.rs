@@ -24,7 +24,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::orgs::OrgId;
-use crate::placement::{Checked, Held, Placed};
+use crate::placement::{Checked, Held, Placed, Unknown};
 
 /// Concurrent sessions (sync or restore) of one child, at most: a stolen or
 /// broken child cannot tie up the parent.
@@ -144,15 +144,17 @@ pub struct Ack {
 /// a refusal of the child's input, a broken link, a failed store.
 #[derive(Debug)]
 pub struct ParentSession<F> {
-    /// Verified batches not yet handed out for an append.
-    queued: VecDeque<(u64, Checked)>,
+    /// Verified batches not yet handed out for an append, each with its
+    /// changes of unknown origins (held, not appended).
+    queued: VecDeque<(u64, Checked, Unknown)>,
     /// How the child's input ended (Done, with what it still holds, or a
     /// refusal), once it did: nothing after it is appended.
     input_end: Option<Result<u64, F>>,
     /// The session failed on our side of the input: it ends now.
     failure: Option<F>,
-    /// The batch numbers of the group being appended, not yet durable.
-    appending: Option<Vec<u64>>,
+    /// The batch numbers of the group being appended, not yet durable, with
+    /// each batch's unknown origins.
+    appending: Option<Vec<(u64, Unknown)>>,
     tally: Tally,
 }
 
@@ -195,10 +197,17 @@ impl<F> ParentSession<F> {
     /// A verified batch arrived. Returns false if it is ignored: it came
     /// after the input's end, or the session failed.
     pub fn on_batch(&mut self, batch_no: u64, verified: Checked) -> bool {
+        self.on_batch_holding(batch_no, verified, Unknown::default())
+    }
+
+    /// A verified batch arrived with changes of origins the directory does
+    /// not know: those are held, reported in the batch's ack with its
+    /// placement, and never appended.
+    pub fn on_batch_holding(&mut self, batch_no: u64, verified: Checked, unknown: Unknown) -> bool {
         if !self.input_open() {
             return false;
         }
-        self.queued.push_back((batch_no, verified));
+        self.queued.push_back((batch_no, verified, unknown));
         true
     }
 
@@ -240,8 +249,15 @@ impl<F> ParentSession<F> {
             return None;
         }
         let n = self.queued.len().min(GROUP_BATCHES_MAX);
-        let (batch_nos, batches): (Vec<u64>, Vec<Checked>) = self.queued.drain(..n).unzip();
-        self.appending = Some(batch_nos.clone());
+        let mut batch_nos = Vec::with_capacity(n);
+        let mut batches = Vec::with_capacity(n);
+        let mut appending = Vec::with_capacity(n);
+        for (batch_no, verified, unknown) in self.queued.drain(..n) {
+            batch_nos.push(batch_no);
+            batches.push(verified);
+            appending.push((batch_no, unknown));
+        }
+        self.appending = Some(appending);
         Some(Group { batch_nos, batches })
     }
 
@@ -260,7 +276,8 @@ impl<F> ParentSession<F> {
         batch_nos
             .into_iter()
             .zip(placed)
-            .map(|(batch_no, placed)| {
+            .map(|((batch_no, unknown), mut placed)| {
+                unknown.add_to(&mut placed);
                 self.count(&placed);
                 Ack { batch_no, placed }
             })

@@ -60,6 +60,7 @@ pub fn init(data: &Path, request: InitRequest) -> Result<Node, InitError> {
         insecure: request.insecure,
         revoked: Default::default(),
         time_zone: None,
+        quotas: Default::default(),
     };
     if config.insecure {
         tracing::warn!("--insecure: links to the parent will be plaintext");

@@ -549,10 +549,12 @@ impl Staging {
             for bytes in checkpoints {
                 match trust.verify(node.orgs(), &node.config().revoked, node.me(), bytes) {
                     Ok(c) => signed.push(c),
-                    Err(Ok(r)) => {
+                    Err(Ok(Some(r))) => {
                         self.rejected
                             .insert(r.origin, format!("seq {}: {}", r.seq, r.reason));
                     }
+                    // An origin our directory does not know: not asked for.
+                    Err(Ok(None)) => {}
                     Err(Err(fault)) => return Err(refuse(fault)),
                 }
             }

@@ -60,6 +60,17 @@ pub struct ChildJson {
     pub refused: u64,
     /// Refusals by reason.
     pub refusals: std::collections::BTreeMap<String, u64>,
+    /// Why the child is refused for now (one of its quotas), if it is.
+    pub refused_reason: Option<String>,
+    /// What the child had applied here today, against its daily quotas.
+    pub quota_used: Option<QuotaUsedJson>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct QuotaUsedJson {
+    pub day: String,
+    pub changes: u64,
+    pub bytes: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -126,6 +137,18 @@ pub fn status(node: &Node) -> StatusJson {
                 skipped: state.skipped,
                 refused: state.refused,
                 refusals: state.refusals.clone(),
+                refused_reason: state.refused_reason.clone(),
+                quota_used: node
+                    .store()
+                    .quota_usage(code)
+                    .ok()
+                    .flatten()
+                    .filter(|u| u.day == node.today())
+                    .map(|u| QuotaUsedJson {
+                        day: u.day.to_string(),
+                        changes: u.changes,
+                        bytes: u.bytes,
+                    }),
             })
         })
         .collect();

@@ -629,6 +629,18 @@ impl Node {
     /// durable append, then updates the view. Returns one [`Placed`] per batch
     /// (for the acks). Held origins are recorded for `status`.
     pub fn ingest(&self, batches: Vec<Checked>) -> Result<Vec<Placed>> {
+        self.ingest_with(batches, |_| Ok(()))
+    }
+
+    /// [`Node::ingest`], and `with_append` called, under the write lock,
+    /// between the append's inserts and its flush, with the placements (when
+    /// anything was accepted): what it writes to the store is made durable by
+    /// the same flush (the hub's quota counters).
+    pub fn ingest_with(
+        &self,
+        batches: Vec<Checked>,
+        with_append: impl FnOnce(&[Placed]) -> Result<()>,
+    ) -> Result<Vec<Placed>> {
         let _writing = self.lock_writes();
         let mut heads: HashMap<OrgId, Head> = {
             let view = self.view();
@@ -667,6 +679,7 @@ impl Node {
             self.store.insert_checkpoints(
                 checkpoints.map(|c| (c.origin.as_str(), c.seq, &c.hash, &c.bytes)),
             )?;
+            with_append(&placed)?;
             self.store.flush()?;
         }
         let mut placed = placed;

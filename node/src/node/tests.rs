@@ -16,6 +16,7 @@ fn config(org: &str) -> Config {
         insecure: false,
         revoked: Default::default(),
         time_zone: None,
+        quotas: Default::default(),
     }
 }
 

@@ -11,9 +11,11 @@
 //! | `upstream` | the [`UpstreamState`], JSON |
 //! | `child/CODE` | a child's [`ChildState`], JSON |
 //! | `refusals` | refusals of unidentified peers by reason, JSON |
+//! | `quota/CODE` | a child's [`Usage`] of its daily quotas, JSON `{day, changes, bytes}`, written with the append it counts |
 
 use std::collections::BTreeMap;
 
+use lunxun_core::session::quota::Usage;
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError};
@@ -24,6 +26,7 @@ const HELD_PREFIX: &str = "held/";
 const UPSTREAM: &str = "upstream";
 const CHILD_PREFIX: &str = "child/";
 const REFUSALS: &str = "refusals";
+const QUOTA_PREFIX: &str = "quota/";
 
 /// Why a node refuses to write: its own log disagrees with its parent's copy,
 /// and a new write would fork it (same origin and seq, another hash).
@@ -123,6 +126,10 @@ pub struct ChildState {
     /// malformed, limits...).
     #[serde(default)]
     pub refusals: BTreeMap<String, u64>,
+    /// Why the child is refused for now (one of its quotas), until a session
+    /// of it succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused_reason: Option<String>,
 }
 
 impl Store {
@@ -254,6 +261,42 @@ impl Store {
     pub fn set_peer_refusals(&self, counts: &BTreeMap<String, u64>) -> Result<(), StoreError> {
         self.set_json(REFUSALS, counts)
     }
+
+    /// A child's usage of its daily quotas, if recorded and readable.
+    pub fn quota_usage(&self, code: &str) -> Result<Option<Usage>, StoreError> {
+        let Some(v) = self.meta(&format!("{QUOTA_PREFIX}{code}"))? else {
+            return Ok(None);
+        };
+        let j: serde_json::Value = serde_json::from_slice(&v).unwrap_or_default();
+        Ok((|| {
+            Some(Usage {
+                day: j["day"].as_str()?.parse().ok()?,
+                changes: j["changes"].as_u64()?,
+                bytes: j["bytes"].as_u64()?,
+            })
+        })())
+    }
+
+    /// Writes a child's usage of its daily quotas *without flushing*: it is
+    /// part of the append that applied what it counts (written after its
+    /// entries) and becomes durable with that append's flush, at no cost of
+    /// its own. Only a crash during that very flush can leave a usage that
+    /// counts a torn tail the replay then truncates: an over-count of at
+    /// most one unacknowledged group, never an under-count.
+    pub fn stage_quota_usage(&self, code: &str, usage: &Usage) -> Result<(), StoreError> {
+        let value = serde_json::json!({
+            "day": usage.day.to_string(),
+            "changes": usage.changes,
+            "bytes": usage.bytes,
+        });
+        self.meta
+            .insert(
+                format!("{QUOTA_PREFIX}{code}").as_bytes(),
+                value.to_string().as_bytes(),
+            )
+            .map(|_| ())
+            .map_err(|e| self.engine(e))
+    }
 }
 
 #[cfg(test)]
@@ -309,6 +352,25 @@ mod tests {
         assert_eq!(store.unfinished_write().unwrap(), None);
         store.clear_conflict().unwrap();
         assert_eq!(store.conflict().unwrap(), None);
+    }
+
+    #[test]
+    fn quota_usage_is_durable_with_the_next_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let usage = Usage {
+            day: "2026-12-03".parse().unwrap(),
+            changes: 7,
+            bytes: 700,
+        };
+        {
+            let store = Store::open(dir.path()).unwrap();
+            assert_eq!(store.quota_usage("410102").unwrap(), None);
+            store.stage_quota_usage("410102", &usage).unwrap();
+            store.append(&[]).unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.quota_usage("410102").unwrap(), Some(usage));
+        assert_eq!(store.quota_usage("410103").unwrap(), None);
     }
 
     #[test]

@@ -13,6 +13,11 @@ use crate::error::Result;
 use crate::node::Node;
 pub use crate::store::ChildState;
 
+/// The reason a refusal for one of the child's quotas is counted under: the
+/// child stays refused (`refused_reason` in `status`) until a session of it
+/// succeeds.
+pub const QUOTA_REASON: &str = "quota";
+
 /// Longest refusals of unidentified peers stay counted in memory only: the
 /// hub's listener persists them this often and when it stops, and a count
 /// made longer than this after the first one still pending persists them
@@ -99,6 +104,16 @@ impl ChildState {
         self.refused += 1;
         *self.refusals.entry(reason.to_owned()).or_default() += 1;
         self.last_error = Some(message.to_owned());
+        if reason == QUOTA_REASON {
+            self.refused_reason = Some(message.to_owned());
+        }
+    }
+
+    /// A session of the child succeeded: nothing refuses it any more.
+    pub fn succeeded(&mut self, at_ms: i64) {
+        self.last_success = Some(at_ms);
+        self.last_error = None;
+        self.refused_reason = None;
     }
 
     pub fn load(node: &Node, code: &str) -> ChildState {
@@ -126,6 +141,7 @@ mod tests {
             insecure: false,
             revoked: Revoked::default(),
             time_zone: None,
+            quotas: Default::default(),
         };
         let node = Node::init(tmp.path(), config).unwrap();
         for _ in 0..3 {

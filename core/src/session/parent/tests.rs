@@ -781,3 +781,37 @@ fn verdicts() {
         Verdict::Failed(&"the server is shutting down")
     );
 }
+
+#[test]
+fn unknown_origins_are_held_in_their_batchs_ack_and_the_tally() {
+    use crate::placement::{HeldReason, UNKNOWN_ORIGINS_MAX, Unknown};
+
+    let change = |origin: &str, seq| Change::new(origin.into(), seq, GENESIS, 0, Bytes::new());
+    let mut unknown = Unknown::default();
+    unknown.hold(&change("410199", 3)).unwrap();
+    unknown.hold(&change("410199", 4)).unwrap();
+    let mut machine: ParentSession<String> = ParentSession::new();
+    assert!(machine.on_batch_holding(1, Checked::default(), unknown));
+    assert!(machine.on_batch(2, Checked::default()));
+    machine.on_done(0);
+    let group = machine.next_group().unwrap();
+    assert_eq!(group.batch_nos, vec![1, 2]);
+    let acks = machine.on_durable(vec![Placed::default(), Placed::default()]);
+    assert_eq!(acks[0].placed.held.len(), 1);
+    assert_eq!(acks[0].placed.held[0].origin, "410199");
+    assert_eq!(acks[0].placed.held[0].seq, 3);
+    assert_eq!(acks[0].placed.held[0].reason, HeldReason::UnknownOrigin);
+    assert_eq!(acks[0].placed.held_changes, 2);
+    assert!(acks[1].placed.held.is_empty());
+    assert_eq!(machine.tally().held.len(), 1);
+    let outcome = machine.finish(|| "cut".to_owned());
+    assert_eq!(outcome.verdict(), Verdict::Held);
+
+    // At most so many distinct unknown origins in one batch.
+    let mut unknown = Unknown::default();
+    for i in 0..UNKNOWN_ORIGINS_MAX {
+        unknown.hold(&change(&format!("Z{i}"), 1)).unwrap();
+    }
+    unknown.hold(&change("Z0", 2)).unwrap();
+    assert!(unknown.hold(&change("Z-ONE-MORE", 1)).is_err());
+}

@@ -74,13 +74,17 @@ fn trust(p: &Pki) -> Trust {
     Trust::load(&p.county).unwrap()
 }
 
-fn verify(p: &Pki, bytes: Bytes, revoked: &Revoked) -> Result<Signed, Result<Rejected, String>> {
+fn verify(
+    p: &Pki,
+    bytes: Bytes,
+    revoked: &Revoked,
+) -> Result<Signed, Result<Option<Rejected>, String>> {
     trust(p).verify(&p.orgs, revoked, sender(p), bytes)
 }
 
-fn rejected(r: Result<Signed, Result<Rejected, String>>) -> String {
+fn rejected(r: Result<Signed, Result<Option<Rejected>, String>>) -> String {
     match r {
-        Err(Ok(rejected)) => rejected.reason,
+        Err(Ok(Some(rejected))) => rejected.reason,
         other => panic!("expected a rejected checkpoint, got {other:?}"),
     }
 }
@@ -226,7 +230,7 @@ fn receive(changes: Vec<Bytes>, checkpoints: Vec<Bytes>) -> Result<Vec<Bytes>, S
     for c in checkpoints {
         match t.verify(&p.orgs, &Revoked::default(), sender(p), c) {
             Ok(s) => signatures.signed.push(s),
-            Err(Ok(r)) => signatures.rejected.push(r),
+            Err(Ok(r)) => signatures.rejected.extend(r),
             Err(Err(e)) => return Err(e),
         }
     }
