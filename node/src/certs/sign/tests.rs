@@ -201,6 +201,9 @@ fn a_checkpoint_outside_the_senders_subtree_or_malformed_refuses_the_batch() {
     assert!(matches!(verify(p, huge, &Revoked::default()), Err(Err(e)) if e.contains("exceeds")));
 }
 
+/// When the logs below were written: fixed, so two calls make the same log.
+const WRITTEN_AT_MS: i64 = 1_767_225_600_000;
+
 /// A county's log of `n` changes, signed at its end as a write would be.
 fn signed_log(n: u64) -> (Vec<Bytes>, Bytes) {
     let signer = Signer::load(&pki().county, "410102").unwrap();
@@ -212,7 +215,7 @@ fn signed_log(n: u64) -> (Vec<Bytes>, Bytes) {
                 date: "2026-01-01".parse().unwrap(),
                 note: format!("meeting {seq}"),
             }));
-            let c = Change::new("410102".into(), seq, prev, now(), record);
+            let c = Change::new("410102".into(), seq, prev, WRITTEN_AT_MS, record);
             prev = c.hash;
             codec::encode_change(&c)
         })
