@@ -306,7 +306,13 @@ fn verify(node: &Node, child: OrgId, revoked: &Revoked, batch: &pb::Batch) -> Re
         Ok(contents) => contents,
         Err(e) => return Received::Ended(Error::Malformed(e.0)),
     };
-    match ingest::verify_contents_holding_unknown(node, revoked, child, contents) {
+    match ingest::verify_contents_holding_unknown(
+        node.orgs(),
+        node.signing(),
+        revoked,
+        child,
+        contents,
+    ) {
         Ok((verified, unknown)) => Received::Batch(batch.batch_no, verified, unknown),
         Err(e @ (Refusal::Outside { .. } | Refusal::UnknownOrigin { .. })) => {
             Received::Ended(Error::Outside(e.to_string()))

@@ -21,9 +21,9 @@ pub use lunxun_core::placement::{
     Checked, Held, HeldReason, Placed, Refusal, Unknown, Verified, check, place, place_signed,
 };
 
+use crate::certs::sign::Trust;
 use crate::codec;
 use crate::config::Revoked;
-use crate::node::Node;
 use crate::orgs::{OrgDirectory, OrgId};
 
 /// Decodes and checks a batch's changes ([`verify`]) and its checkpoints
@@ -33,13 +33,14 @@ use crate::orgs::{OrgDirectory, OrgId};
 /// changes it was to cover are held back, with the reason). A node that does
 /// not require signatures (no tls dir: `--insecure` links) ignores them.
 pub fn verify_contents(
-    node: &Node,
+    orgs: &OrgDirectory,
+    trust: Signing<'_>,
     revoked: &Revoked,
     sender: OrgId,
     contents: codec::Contents,
 ) -> Result<Checked, Refusal> {
-    let changes = verify(node.orgs(), sender, contents.changes)?;
-    let signatures = verify_checkpoints(node, revoked, sender, contents.checkpoints)?;
+    let changes = verify(orgs, sender, contents.changes)?;
+    let signatures = verify_checkpoints(orgs, trust, revoked, sender, contents.checkpoints)?;
     Ok(Checked {
         changes,
         signatures,
@@ -50,13 +51,14 @@ pub fn verify_contents(
 /// changes of origins its directory does not know are set aside as held
 /// ([`verify_holding_unknown`]).
 pub fn verify_contents_holding_unknown(
-    node: &Node,
+    orgs: &OrgDirectory,
+    trust: Signing<'_>,
     revoked: &Revoked,
     sender: OrgId,
     contents: codec::Contents,
 ) -> Result<(Checked, Unknown), Refusal> {
-    let (changes, unknown) = verify_holding_unknown(node.orgs(), sender, contents.changes)?;
-    let signatures = verify_checkpoints(node, revoked, sender, contents.checkpoints)?;
+    let (changes, unknown) = verify_holding_unknown(orgs, sender, contents.changes)?;
+    let signatures = verify_checkpoints(orgs, trust, revoked, sender, contents.checkpoints)?;
     Ok((
         Checked {
             changes,
@@ -66,20 +68,19 @@ pub fn verify_contents_holding_unknown(
     ))
 }
 
+/// Whether a receiver requires signatures, and the roots it verifies them
+/// to (or why it has none): `Node::signing`.
+pub type Signing<'a> = Option<Result<&'a Trust, &'a str>>;
+
 /// A batch's checkpoints, verified (see [`verify_contents`]).
 fn verify_checkpoints(
-    node: &Node,
+    orgs: &OrgDirectory,
+    trust: Signing<'_>,
     revoked: &Revoked,
     sender: OrgId,
     checkpoints: Vec<Bytes>,
 ) -> Result<Signatures, Refusal> {
-    let orgs = node.orgs();
     let mut signatures = Signatures::default();
-    let trust = if node.requires_signatures() {
-        Some(node.trust())
-    } else {
-        None
-    };
     for bytes in checkpoints {
         match trust {
             Some(Ok(trust)) => match trust.verify(orgs, revoked, sender, bytes) {

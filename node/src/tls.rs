@@ -29,12 +29,8 @@ use crate::certs;
 use crate::node::Node;
 use crate::orgs::OrgDirectory;
 
-/// The CA certificate(s) a node trusts, in its tls dir.
-pub const CA_FILE: &str = "ca.pem";
-/// The node's certificate chain, in its tls dir.
-pub const CERT_FILE: &str = "node.pem";
-/// The node's private key, in its tls dir.
-pub const KEY_FILE: &str = "node.key";
+/// The files of a tls dir (defined with the certificates, which sign with them).
+pub use crate::certs::{CA_FILE, CERT_FILE, KEY_FILE};
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]

@@ -13,12 +13,12 @@ use rcgen::{
 use time::{Duration, OffsetDateTime};
 
 use super::check::{info, pem_certificates};
+use super::{CA_FILE, CERT_FILE, KEY_FILE};
 use super::{
     CA_KEY_FILE, CHAIN_FILE, CertError, DAYS_MAX, INTERMEDIATE_DAYS, NODE_DAYS, ORG_URI_PREFIX,
     ROOT_DAYS, ROOT_FILE,
 };
 use crate::orgs::{NATIONAL, OrgDirectory};
-use crate::tls::{CA_FILE, CERT_FILE, KEY_FILE};
 
 fn read(path: &Path) -> Result<String, CertError> {
     std::fs::read_to_string(path).map_err(|source| CertError::Io {

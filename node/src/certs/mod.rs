@@ -33,6 +33,13 @@ pub use check::{
 };
 pub use issue::{Made, init_ca, issue};
 
+/// The CA certificate(s) a node trusts, in its tls dir.
+pub const CA_FILE: &str = "ca.pem";
+/// The node's certificate chain, in its tls dir.
+pub const CERT_FILE: &str = "node.pem";
+/// The node's private key, in its tls dir.
+pub const KEY_FILE: &str = "node.key";
+
 /// The URI SAN prefix that carries a node's (or a CA's) org code.
 pub const ORG_URI_PREFIX: &str = "lunxun://org/";
 /// A CA's key, in its CA dir.

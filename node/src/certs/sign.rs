@@ -26,12 +26,12 @@ use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm, TrustAnch
 use webpki::{EndEntityCert, KeyUsage};
 
 use super::check::{chain_org, chain_serials, pem_certificates};
+use super::{CA_FILE, CERT_FILE, KEY_FILE};
 use crate::changelog::Hash;
 use crate::checkpoint::{Checkpoint, Rejected, Signed, signed_bytes};
 use crate::config::Revoked;
 use crate::model::Invalid;
 use crate::orgs::{OrgDirectory, OrgId};
-use crate::tls::{CA_FILE, CERT_FILE, KEY_FILE};
 use lunxun_proto::v1 as pb;
 
 /// Most bytes of one encoded checkpoint (a signature and a chain of a few

@@ -262,6 +262,12 @@ impl Node {
             .map_err(|e| e.as_str())
     }
 
+    /// Whether this node requires signatures, and the roots it verifies them
+    /// to: what [`ingest::verify_contents`] takes.
+    pub fn signing(&self) -> ingest::Signing<'_> {
+        self.requires_signatures().then(|| self.trust())
+    }
+
     /// The signing identity, read from the tls dir now (so a renewed
     /// certificate signs from the next write on); None without one.
     fn signer(&self) -> Result<Option<Signer>> {

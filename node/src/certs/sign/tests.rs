@@ -1,3 +1,6 @@
+//! Signing and verifying checkpoints: what a receiver accepts, rejects and
+//! holds back, and that no changed byte gets through.
+
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
