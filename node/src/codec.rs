@@ -423,12 +423,6 @@ pub struct BatchFiller {
 const ELEMENT_OVERHEAD: usize = 8;
 
 impl BatchFiller {
-    /// Adds an encoded change; returns the batch it closed, if the change did
-    /// not fit in it.
-    pub fn push(&mut self, change: Bytes) -> Option<Result<pb::Batch, Invalid>> {
-        self.push_run(vec![change], None)
-    }
-
     /// Adds a run of changes with the checkpoint that vouches for them, in
     /// one batch; returns the batch it closed, if the run did not fit in it.
     /// A run must fit an empty batch (see `sync::outbound`, which makes them).
@@ -453,11 +447,6 @@ impl BatchFiller {
         self.contents.changes.extend(changes);
         self.contents.checkpoints.extend(checkpoint);
         closed
-    }
-
-    /// Changes in the batch being filled.
-    pub fn pending(&self) -> usize {
-        self.contents.changes.len()
     }
 
     /// The last batch, if anything is left.
@@ -806,7 +795,7 @@ mod tests {
         let mut filler = BatchFiller::default();
         let mut batches = Vec::new();
         for i in 0..(BATCH_CHANGES_MAX + 10) {
-            batches.extend(filler.push(Bytes::from(vec![(i % 251) as u8; 20])));
+            batches.extend(filler.push_run(vec![Bytes::from(vec![(i % 251) as u8; 20])], None));
         }
         batches.extend(filler.finish());
         assert!(filler.finish().is_none());
@@ -828,7 +817,9 @@ mod tests {
         // By bytes: changes of a quarter of the limit, three to a batch.
         let mut filler = BatchFiller::default();
         let big = Bytes::from(vec![0u8; BATCH_BYTES_MAX / 4]);
-        let closed: Vec<_> = (0..7).filter_map(|_| filler.push(big.clone())).collect();
+        let closed: Vec<_> = (0..7)
+            .filter_map(|_| filler.push_run(vec![big.clone()], None))
+            .collect();
         assert_eq!(closed.len(), 2);
         assert_eq!(closed[0].as_ref().unwrap().count, 3);
     }
