@@ -67,6 +67,7 @@ fn tls_node(
             revoked: Default::default(),
             time_zone: None,
             quotas: Default::default(),
+            dashboard: Default::default(),
         },
     )?))
 }
@@ -111,6 +112,7 @@ fn node(dir: &Path, org: &str, upstream: Option<SocketAddr>) -> anyhow::Result<A
             revoked: Default::default(),
             time_zone: None,
             quotas: Default::default(),
+            dashboard: Default::default(),
         },
     )?))
 }

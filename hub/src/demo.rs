@@ -116,6 +116,25 @@ pub fn run(
     node_cli::block_on(run_async(data, exit_when_done, http, as_of, io))?
 }
 
+/// The dashboard account `demo` creates on the national node.
+pub const DEMO_ACCOUNT: &str = "demo";
+
+/// A fresh random password: 16 letters and digits (95 bits).
+fn demo_password() -> Result<String, String> {
+    use ring::rand::SecureRandom;
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| "no randomness for the demo's password".to_owned())?;
+    // 256 is not a multiple of 56: the bias is under 2% per character and
+    // leaves well over 80 bits.
+    Ok(bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect())
+}
+
 fn step(io: &mut Output<'_>, started: Instant, text: &str) -> Result<(), CliError> {
     writeln!(io.out, "[{:>5.1}s] {text}", started.elapsed().as_secs_f64())?;
     io.out.flush()?;
@@ -227,6 +246,7 @@ async fn run_async(
                     revoked: Default::default(),
                     time_zone: None,
                     quotas: Default::default(),
+                    dashboard: Default::default(),
                 },
             )
             .map_err(fail)?,
@@ -402,6 +422,23 @@ async fn run_async(
         "\nthe nodes' data dirs are under {}; try:\n  lunxun-hub --data {} report --as-of {as_of_text}\n  lunxun-hub --data {} coverage --org 410000 --depth 1 --as-of {as_of_text}",
         data.join("nodes").display(),
         data.join("nodes/100000").display(),
+        data.join("nodes/100000").display(),
+    )?;
+    io.out.flush()?;
+
+    // 8. An account for the dashboard: the national bureau's admin.
+    let password = demo_password().map_err(fail)?;
+    lunxun_node::accounts::add(
+        &national,
+        DEMO_ACCOUNT,
+        lunxun_node::orgs::NATIONAL,
+        lunxun_node::accounts::Role::Admin,
+        &password,
+    )
+    .map_err(fail)?;
+    writeln!(
+        io.out,
+        "\ndashboard account 看板账号: {DEMO_ACCOUNT}  password 密码: {password}\n(more with: lunxun-hub --data {} user add NAME --org CODE --password-stdin)",
         data.join("nodes/100000").display(),
     )?;
     io.out.flush()?;

@@ -665,6 +665,7 @@ mod tests {
             revoked: Revoked::default(),
             time_zone: None,
             quotas: Default::default(),
+            dashboard: Default::default(),
         };
         let node = Arc::new(Node::init(tmp.path(), config).unwrap());
         let (tx, rx) = mpsc::channel(1);

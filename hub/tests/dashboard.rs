@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use calamine::{Data, Reader, Xlsx};
 use lunxun_gen::{GenParams, NodeData};
 use lunxun_hub::dashboard;
+use lunxun_node::accounts::{self, Role};
 use lunxun_node::config::Config;
 use lunxun_node::model::{Date, Record};
 use lunxun_node::node::Node;
@@ -40,6 +41,7 @@ fn init(dir: &Path, org: &str) -> Node {
             revoked: Default::default(),
             time_zone: None,
             quotas: Default::default(),
+            dashboard: Default::default(),
         },
     )
     .expect("init")
@@ -105,10 +107,22 @@ fn as_of() -> Date {
     AS_OF.parse().expect("a date")
 }
 
-async fn get(router: &Router, uri: &str) -> (StatusCode, HeaderMap, Bytes) {
+/// The password of every account the tests create.
+const PASSWORD: &str = "a long test password";
+
+/// A logged-in browser of one router: its session cookie and form token.
+struct Client {
+    router: Router,
+    cookie: String,
+    csrf: String,
+}
+
+type Answer = (StatusCode, HeaderMap, Bytes);
+
+async fn send(router: &Router, request: Request<Body>) -> Answer {
     let response = router
         .clone()
-        .oneshot(Request::get(uri).body(Body::empty()).expect("a request"))
+        .oneshot(request)
         .await
         .expect("the router answers");
     let status = response.status();
@@ -117,6 +131,135 @@ async fn get(router: &Router, uri: &str) -> (StatusCode, HeaderMap, Bytes) {
         .await
         .expect("a body");
     (status, headers, body)
+}
+
+/// Percent-encodes a form value.
+fn enc(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            b' ' => "+".to_owned(),
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn form_body(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The value a `Set-Cookie` header gives cookie `name`, and the header.
+fn set_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<(String, &'h str)> {
+    headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| {
+            let value = v[name.len() + 1..].split(';').next().unwrap_or_default();
+            (value.to_owned(), v)
+        })
+}
+
+/// The value of the first hidden `csrf` field of a page.
+fn csrf_of(html: &str) -> String {
+    let key = r#"name="csrf" value=""#;
+    let start = html.find(key).expect("a form with a csrf field") + key.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+/// Logs in through the form, from `address`; the answer to the POST.
+async fn login_from(
+    router: &Router,
+    name: &str,
+    password: &str,
+    address: Option<std::net::SocketAddr>,
+) -> Answer {
+    let (status, headers, body) =
+        send(router, Request::get("/login").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (token, _) = set_cookie(&headers, "lunxun_login").expect("the login form's cookie");
+    assert_eq!(csrf_of(&text(&body)), token);
+    let mut request = Request::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, format!("lunxun_login={token}"))
+        .body(Body::from(form_body(&[
+            ("username", name),
+            ("password", password),
+            ("csrf", &token),
+        ])))
+        .unwrap();
+    if let Some(a) = address {
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(a));
+    }
+    send(router, request).await
+}
+
+/// Adds account `name` (unless it exists) and logs it in.
+async fn client_as(node: &Arc<Node>, name: &str, org: &str, role: Role) -> Client {
+    if accounts::get(node, name).unwrap().is_none() {
+        accounts::add(node, name, org, role, PASSWORD).expect("an account");
+    }
+    let router = dashboard::router(node.clone());
+    let (status, headers, body) = login_from(&router, name, PASSWORD, None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "login: {}", text(&body));
+    let (session, _) = set_cookie(&headers, "lunxun_session").expect("a session cookie");
+    let cookie = format!("lunxun_session={session}");
+    let (_, _, body) = send(
+        &router,
+        Request::get("/person")
+            .header(header::COOKIE, &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let csrf = csrf_of(&text(&body));
+    Client {
+        router,
+        cookie,
+        csrf,
+    }
+}
+
+/// The node's own admin, logged in.
+async fn admin(node: &Arc<Node>) -> Client {
+    let org = node.code().to_owned();
+    client_as(node, "admin", &org, Role::Admin).await
+}
+
+async fn get(client: &Client, uri: &str) -> Answer {
+    send(
+        &client.router,
+        Request::get(uri)
+            .header(header::COOKIE, &client.cookie)
+            .body(Body::empty())
+            .expect("a request"),
+    )
+    .await
+}
+
+/// Posts a form with the client's token (unless `fields` has its own).
+async fn post(client: &Client, uri: &str, fields: &[(&str, &str)]) -> Answer {
+    let mut fields = fields.to_vec();
+    if !fields.iter().any(|(k, _)| *k == "csrf") {
+        fields.push(("csrf", &client.csrf));
+    }
+    send(
+        &client.router,
+        Request::post(uri)
+            .header(header::COOKIE, &client.cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form_body(&fields)))
+            .expect("a request"),
+    )
+    .await
 }
 
 fn text(body: &Bytes) -> String {
@@ -141,7 +284,7 @@ fn field(html: &str, org: &str, field: &str) -> Option<String> {
 #[tokio::test]
 async fn the_api_prints_what_coverage_json_prints() {
     let f = fixture();
-    let router = dashboard::router(f.national.clone());
+    let router = admin(&f.national).await;
     let henan = f.national.orgs().get("410000").unwrap();
     for (uri, root, depth, date) in [
         (
@@ -189,8 +332,8 @@ async fn the_api_prints_what_coverage_json_prints() {
 #[tokio::test]
 async fn the_api_refuses_bad_arguments_with_a_json_error() {
     let f = fixture();
-    let national = dashboard::router(f.national.clone());
-    let province = dashboard::router(f.province.clone());
+    let national = admin(&f.national).await;
+    let province = admin(&f.province).await;
     let long = format!("/api/coverage?org={}", "4".repeat(600));
     for (router, uri, want) in [
         (
@@ -253,7 +396,7 @@ async fn the_api_refuses_bad_arguments_with_a_json_error() {
 #[tokio::test]
 async fn the_org_page_shows_the_figures_children_and_map() {
     let f = fixture();
-    let router = dashboard::router(f.national.clone());
+    let router = admin(&f.national).await;
     let report = f.national.coverage(f.national.me(), Some(1), as_of());
     let (status, headers, body) = get(&router, &format!("/?as_of={AS_OF}")).await;
     assert_eq!(status, StatusCode::OK);
@@ -322,8 +465,8 @@ async fn the_org_page_shows_the_figures_children_and_map() {
 #[tokio::test]
 async fn pages_refuse_bad_input_with_400_and_unknown_orgs_with_404() {
     let f = fixture();
-    let national = dashboard::router(f.national.clone());
-    let province = dashboard::router(f.province.clone());
+    let national = admin(&f.national).await;
+    let province = admin(&f.province).await;
     for (router, uri, want) in [
         (
             &national,
@@ -358,7 +501,7 @@ async fn pages_refuse_bad_input_with_400_and_unknown_orgs_with_404() {
 #[tokio::test]
 async fn report_downloads_are_the_tongbao_as_xlsx_and_csv() {
     let f = fixture();
-    let router = dashboard::router(f.national.clone());
+    let router = admin(&f.national).await;
     let henan = f.national.orgs().get("410000").unwrap();
     let report = reports::tongbao(&f.national.coverage(henan, Some(1), as_of())).unwrap();
     let table = reports::report_table(&report);
@@ -425,11 +568,11 @@ async fn report_downloads_are_the_tongbao_as_xlsx_and_csv() {
 #[tokio::test]
 async fn person_search_shows_rosters_and_trainings_with_the_id_masked() {
     let f = fixture();
-    let router = dashboard::router(f.national.clone());
+    let router = admin(&f.national).await;
     let (_, county) = f.data.iter().find(|(o, _)| *o == "410102").unwrap();
     let entry = &county.roster[0];
     let id = entry.person.to_string();
-    let (status, _, body) = get(&router, &format!("/person?id={id}&as_of={AS_OF}")).await;
+    let (status, _, body) = post(&router, "/person", &[("id", &id), ("as_of", AS_OF)]).await;
     assert_eq!(status, StatusCode::OK);
     let html = text(&body);
     assert!(html.contains(&entry.person.masked()));
@@ -469,24 +612,24 @@ async fn person_search_shows_rosters_and_trainings_with_the_id_masked() {
     );
     let mut bad_check = id.clone();
     bad_check.replace_range(17.., if id.ends_with('0') { "1" } else { "0" });
-    for (uri, want) in [
-        (format!("/person?id={bad_check}"), StatusCode::BAD_REQUEST),
-        (
-            "/person?id=41010219900101".to_owned(),
-            StatusCode::BAD_REQUEST,
-        ),
-        (format!("/person?id={unknown}"), StatusCode::NOT_FOUND),
-        (
-            format!("/person?id={}", "1".repeat(40)),
-            StatusCode::BAD_REQUEST,
-        ),
+    let long = "1".repeat(40);
+    for (id, want) in [
+        (bad_check.as_str(), StatusCode::BAD_REQUEST),
+        ("41010219900101", StatusCode::BAD_REQUEST),
+        (unknown.as_str(), StatusCode::NOT_FOUND),
+        (long.as_str(), StatusCode::BAD_REQUEST),
     ] {
-        let (status, _, body) = get(&router, &uri).await;
-        assert_eq!(status, want, "{uri}");
+        let (status, _, body) = post(&router, "/person", &[("id", id)]).await;
+        assert_eq!(status, want, "{id}");
         let html = text(&body);
-        assert!(html.contains(r#"class="error""#), "{uri}");
-        assert!(html.contains(r#"<form class="search""#), "{uri}");
+        assert!(html.contains(r#"class="error""#), "{id}");
+        assert!(html.contains(r#"<form class="search""#), "{id}");
+        assert!(!html.contains(id) || id.len() < 18, "the ID is not echoed");
     }
+    // An ID in a URL is refused, not searched (URLs end up in logs).
+    let (status, _, body) = get(&router, &format!("/person?id={id}")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text(&body).contains("never goes in a URL"));
 }
 
 #[tokio::test]
@@ -505,9 +648,397 @@ async fn serve_writes_its_address_and_stops_on_the_signal() {
         .unwrap();
     let mut answer = String::new();
     conn.read_to_string(&mut answer).await.unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(answer.contains("\"org\": \"100000\""));
+    // Over the real server too: no session, no figures.
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(answer.contains("\"error\""), "{answer}");
+    assert!(!answer.contains("\"org\": \"100000\""));
     stop.send(true).unwrap();
     let ended = tokio::time::timeout(std::time::Duration::from_secs(10), server).await;
     assert!(matches!(ended, Ok(Ok(Ok(())))), "{ended:?}");
+}
+
+fn anonymous(node: &Arc<Node>) -> Client {
+    Client {
+        router: dashboard::router(node.clone()),
+        cookie: "lunxun_session=0123456789abcdef".into(),
+        csrf: String::new(),
+    }
+}
+
+#[tokio::test]
+async fn without_a_session_pages_redirect_to_the_login_and_the_api_is_401() {
+    let f = fixture();
+    let nobody = anonymous(&f.national);
+    for uri in [
+        "/",
+        "/org/410000",
+        "/person",
+        "/report.csv?org=410000",
+        "/admin",
+        "/nothing",
+    ] {
+        let (status, headers, _) = get(&nobody, uri).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{uri}");
+        assert_eq!(headers[header::LOCATION], "/login", "{uri}");
+    }
+    let (status, headers, body) = get(&nobody, "/api/coverage?depth=1").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(content_type(&headers), "application/json");
+    assert!(!text(&body).contains("410000"));
+    let (status, _, _) = post(&nobody, "/person", &[("id", "410102198001010018")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // The login page itself is open, in the dashboard's style.
+    let (status, _, body) = send(
+        &nobody.router,
+        Request::get("/login").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let html = text(&body);
+    assert!(html.contains(r#"<form method="post" action="/login">"#));
+    assert!(html.contains(r#"type="password""#));
+}
+
+#[tokio::test]
+async fn a_login_sets_a_strict_httponly_expiring_cookie_and_logout_ends_it() {
+    let f = fixture();
+    accounts::add(&f.national, "li", "100000", Role::Viewer, PASSWORD).unwrap();
+    let router = dashboard::router(f.national.clone());
+    let (status, headers, _) = login_from(&router, "li", PASSWORD, None).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (session, header) = set_cookie(&headers, "lunxun_session").unwrap();
+    assert_eq!(session.len(), 64, "a 256-bit token");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=28800"] {
+        assert!(header.contains(attribute), "{header}");
+    }
+    // A login form posted without its cookie (from another page) is refused.
+    let (status, _, _) = send(
+        &router,
+        Request::post("/login")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form_body(&[
+                ("username", "li"),
+                ("password", PASSWORD),
+                ("csrf", "x"),
+            ])))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let client = client_as(&f.national, "li", "100000", Role::Viewer).await;
+    let (status, _, body) = get(&client, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text(&body).contains(r#"data-field="account">li<"#));
+    // Logout needs the form's token; then the session is gone.
+    let (status, _, _) = post(&client, "/logout", &[("csrf", "forged")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = get(&client, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, headers, _) = post(&client, "/logout", &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(
+        set_cookie(&headers, "lunxun_session")
+            .unwrap()
+            .1
+            .contains("Max-Age=0")
+    );
+    let (status, _, _) = get(&client, "/").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "the session ended");
+}
+
+#[tokio::test]
+async fn an_account_sees_its_orgs_subtree_only() {
+    let f = fixture();
+    let henan = client_as(&f.national, "henan", "410000", Role::Viewer).await;
+    // Home is the account's org, not the node's.
+    let (status, _, body) = get(&henan, &format!("/?as_of={AS_OF}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let html = text(&body);
+    assert!(
+        html.contains(r#"<span class="here">河南省</span>"#),
+        "{html}"
+    );
+    assert!(!html.contains(r#"href="/org/100000"#), "no way up");
+    for uri in [
+        "/org/100000",
+        "/org/420000",
+        "/org/420100",
+        "/api/coverage?org=100000",
+        "/api/coverage?org=420000&depth=0",
+        "/report.csv?org=100000",
+        "/report.xlsx?org=420000",
+        "/admin",
+    ] {
+        let (status, _, body) = get(&henan, uri).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}: {}", text(&body));
+    }
+    for uri in [
+        "/org/410100",
+        "/api/coverage?org=410102&depth=0",
+        "/report.csv?org=410100",
+    ] {
+        let (status, _, _) = get(&henan, uri).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+    }
+    // A person rostered in 中原区 is found; one on the national roster only is not.
+    let (_, county) = f.data.iter().find(|(o, _)| *o == "410102").unwrap();
+    let inside = county.roster[0].person.to_string();
+    let (status, _, body) = post(&henan, "/person", &[("id", &inside), ("as_of", AS_OF)]).await;
+    assert_eq!(status, StatusCode::OK, "{}", text(&body));
+    let (_, national) = f.data.iter().find(|(o, _)| *o == "100000").unwrap();
+    let rostered_in_henan = |p: &lunxun_node::model::PersonId| {
+        f.data
+            .iter()
+            .filter(|(o, _)| o.starts_with("41"))
+            .any(|(_, d)| d.roster.iter().any(|r| r.person == *p))
+    };
+    let outside = national
+        .roster
+        .iter()
+        .find(|r| !rostered_in_henan(&r.person))
+        .expect("someone on the national roster only");
+    let (status, _, body) = post(
+        &henan,
+        "/person",
+        &[("id", &outside.person.to_string()), ("as_of", AS_OF)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{}", text(&body));
+    assert!(!text(&body).contains(&outside.name));
+    // The same person for the national admin.
+    let national_admin = admin(&f.national).await;
+    let (status, _, _) = post(
+        &national_admin,
+        "/person",
+        &[("id", &outside.person.to_string()), ("as_of", AS_OF)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn failed_logins_are_throttled_per_account_and_per_address() {
+    let f = fixture();
+    for name in ["wang", "zhao"] {
+        accounts::add(&f.national, name, "410000", Role::Viewer, PASSWORD).unwrap();
+    }
+    let router = dashboard::router(f.national.clone());
+    let a: std::net::SocketAddr = "192.0.2.1:5000".parse().unwrap();
+    let b: std::net::SocketAddr = "192.0.2.2:5000".parse().unwrap();
+    for i in 0..dashboard::FREE_FAILURES {
+        let (status, _, body) = login_from(&router, "wang", "not the password", Some(a)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {i}");
+        assert!(text(&body).contains("Wrong account name or password"));
+    }
+    // Now every attempt waits, even with the right password.
+    let (status, headers, body) = login_from(&router, "wang", PASSWORD, Some(a)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{}", text(&body));
+    assert!(
+        headers[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    // The account is throttled from anywhere; the address for any account.
+    let (status, _, _) = login_from(&router, "wang", PASSWORD, Some(b)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let (status, _, _) = login_from(&router, "zhao", PASSWORD, Some(a)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let (status, _, _) = login_from(&router, "zhao", PASSWORD, Some(b)).await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "another account from elsewhere logs in"
+    );
+    // A brute-force loop is slowed: each further failure doubles the wait.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let (status, _, _) = login_from(&router, "wang", "still wrong", Some(b)).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the wait is over: one more try"
+    );
+    let (status, headers, _) = login_from(&router, "wang", PASSWORD, Some(b)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        headers[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 2
+    );
+    // Every attempt is in the audit log, with the address.
+    let events = accounts::events(&f.national, 0, None).unwrap();
+    let failed = events
+        .iter()
+        .filter(|e| e.action == accounts::Action::LoginFailed && e.actor == "wang")
+        .count();
+    assert_eq!(failed, dashboard::FREE_FAILURES as usize + 4);
+    assert!(events.iter().any(|e| e.actor == "zhao"
+        && e.action == accounts::Action::Login
+        && e.address.as_deref() == Some("192.0.2.2")));
+}
+
+#[tokio::test]
+async fn lookups_exports_and_account_changes_are_audited_with_the_account() {
+    let f = fixture();
+    let henan = client_as(&f.national, "henan", "410000", Role::Viewer).await;
+    let (_, county) = f.data.iter().find(|(o, _)| *o == "410102").unwrap();
+    let person = county.roster[0].person;
+    let (status, _, _) = post(&henan, "/person", &[("id", &person.to_string())]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = get(&henan, "/report.csv?org=410100").await;
+    assert_eq!(status, StatusCode::OK);
+    // A forged form or one from another site is refused, and not searched.
+    let (status, _, _) = post(
+        &henan,
+        "/person",
+        &[("id", &person.to_string()), ("csrf", "x")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = send(
+        &henan.router,
+        Request::post("/person")
+            .header(header::COOKIE, &henan.cookie)
+            .header(header::HOST, "127.0.0.1:8080")
+            .header(header::ORIGIN, "http://evil.example")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form_body(&[
+                ("id", &person.to_string()),
+                ("csrf", &henan.csrf),
+            ])))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let events = accounts::events(&f.national, 0, None).unwrap();
+    let lookups: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == accounts::Action::Person)
+        .collect();
+    assert_eq!(lookups.len(), 1, "{events:?}");
+    assert_eq!(lookups[0].actor, "henan");
+    assert_eq!(lookups[0].org.as_deref(), Some("410000"));
+    assert!(lookups[0].detail.contains(&person.masked()));
+    assert!(events.iter().any(|e| e.actor == "henan"
+        && e.action == accounts::Action::Export
+        && e.org.as_deref() == Some("410100")));
+    let everything = format!("{events:?}");
+    assert!(
+        !everything.contains(&person.to_string()),
+        "no full ID in the audit log"
+    );
+
+    // The admin page shows them, and manages accounts; a viewer gets 404.
+    let boss = admin(&f.national).await;
+    let (status, _, body) = get(&boss, "/admin").await;
+    assert_eq!(status, StatusCode::OK);
+    let html = text(&body);
+    assert!(
+        html.contains(r#"<td data-field="actor">henan</td><td data-field="action">person</td>"#)
+    );
+    assert!(html.contains(&person.masked()));
+    let (status, _, body) = post(
+        &boss,
+        "/admin/accounts",
+        &[
+            ("name", "zhengzhou"),
+            ("org", "410100"),
+            ("role", "viewer"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{}", text(&body));
+    assert_eq!(
+        accounts::get(&f.national, "zhengzhou")
+            .unwrap()
+            .unwrap()
+            .org,
+        "410100"
+    );
+    let (status, _, body) = post(
+        &boss,
+        "/admin/accounts",
+        &[
+            ("name", "x"),
+            ("org", "410100"),
+            ("role", "viewer"),
+            ("password", "short"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text(&body).contains("at least 10"));
+    let (status, _, _) = post(&henan, "/admin/accounts/remove", &[("name", "zhengzhou")]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a viewer manages nothing");
+    let (status, _, _) = post(&boss, "/admin/accounts/remove", &[("name", "henan")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // A removed account's session ends at its next request.
+    let (status, _, _) = get(&henan, "/").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let events = accounts::events(&f.national, 0, None).unwrap();
+    assert!(events.iter().any(|e| e.actor == "admin"
+        && e.action == accounts::Action::AccountRemoved
+        && e.detail == "henan"));
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_names_the_account_only_from_its_addresses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = Config {
+        org: "410000".into(),
+        upstream: None,
+        tls_dir: None,
+        insecure: true,
+        revoked: Default::default(),
+        time_zone: None,
+        quotas: Default::default(),
+        dashboard: Default::default(),
+    };
+    config.dashboard.trusted_proxy = Some(lunxun_node::config::TrustedProxy {
+        header: "X-Remote-User".into(),
+        from: vec!["127.0.0.1".parse().unwrap()],
+    });
+    let node = Arc::new(Node::init(&tmp.path().join("410000"), config).unwrap());
+    accounts::add(&node, "sso.user", "410100", Role::Viewer, PASSWORD).unwrap();
+    let router = dashboard::router(node.clone());
+    let ask = |from: &str, user: &str, uri: &str| {
+        let mut request = Request::get(uri)
+            .header("X-Remote-User", user)
+            .body(Body::empty())
+            .unwrap();
+        let addr: std::net::SocketAddr = from.parse().unwrap();
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(addr));
+        request
+    };
+    let (status, _, body) = send(&router, ask("127.0.0.1:40000", "sso.user", "/")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text(&body).contains(r#"<span class="here">郑州市</span>"#));
+    let (status, _, _) = send(&router, ask("127.0.0.1:40000", "sso.user", "/org/410000")).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the account's subtree still applies"
+    );
+    let (status, _, _) = send(&router, ask("10.1.2.3:40000", "sso.user", "/")).await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "the header from elsewhere is ignored"
+    );
+    let (status, _, _) = send(&router, ask("127.0.0.1:40000", "nobody", "/")).await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "an unknown account is nobody"
+    );
 }

@@ -227,6 +227,7 @@ fn node(dir: &std::path::Path, org: &str, parent: Option<&str>) -> Arc<Node> {
                 revoked: Default::default(),
                 time_zone: None,
                 quotas: Default::default(),
+                dashboard: Default::default(),
             },
         )
         .expect("init"),

@@ -54,6 +54,7 @@ fn county_config() -> Config {
         revoked: Default::default(),
         time_zone: None,
         quotas: Default::default(),
+        dashboard: Default::default(),
     }
 }
 

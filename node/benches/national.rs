@@ -77,6 +77,7 @@ fn main() -> anyhow::Result<()> {
             revoked: Default::default(),
             time_zone: None,
             quotas: Default::default(),
+            dashboard: Default::default(),
         },
     )?;
     let national = node.me();

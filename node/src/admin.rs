@@ -23,6 +23,11 @@ use crate::command::{CliResult, Output};
 
 /// The socket's file name inside the data dir.
 pub const SOCKET_FILE: &str = "admin.sock";
+/// Bytes of its stdin a client sends with a command that reads it
+/// (`--password-stdin`); more is refused by the command.
+pub const STDIN_BYTES_MAX: usize = 4 * 1024;
+/// Arguments after which a command reads its stdin.
+const STDIN_FLAGS: [&str; 1] = ["--password-stdin"];
 /// Output chunks buffered towards a slow client.
 const OUTPUT_CHUNKS_MAX: usize = 64;
 
@@ -96,6 +101,7 @@ impl Admin for AdminService {
                 let mut io = Output {
                     out: &mut writer,
                     progress: false,
+                    stdin: (!req.stdin.is_empty()).then(|| req.stdin.to_vec()),
                 };
                 runner(&app, req.args, &cwd, &mut io)
             };
@@ -161,8 +167,17 @@ pub fn forward(dir: &Path, args: Vec<String>) -> Option<i32> {
             }
         };
         let cwd = std::env::current_dir().unwrap_or_default().display().to_string();
+        let mut stdin = Vec::new();
+        if args.iter().any(|a| STDIN_FLAGS.contains(&a.as_str())) {
+            use std::io::Read;
+            // One byte over the bound, so that the command can refuse it.
+            let _ = std::io::stdin()
+                .lock()
+                .take(STDIN_BYTES_MAX as u64 + 1)
+                .read_to_end(&mut stdin);
+        }
         let mut stream = AdminClient::new(channel)
-            .run(pb::RunRequest { args, tty: false, cwd })
+            .run(pb::RunRequest { args, tty: false, cwd, stdin: stdin.into() })
             .await
             .ok()?
             .into_inner();

@@ -36,6 +36,26 @@ pub fn local_minutes(zone: Tz, ms: i64) -> String {
         .to_string()
 }
 
+/// A millisecond timestamp as `YYYY-MM-DD HH:MM:SS` in `zone`.
+pub fn local_seconds(zone: Tz, ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .with_timezone(&zone)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+/// When `day` begins in `zone`, in milliseconds since the epoch (the first
+/// valid local time of the day, should midnight not exist there).
+pub fn start_of_day_ms(zone: Tz, day: Date) -> i64 {
+    use chrono::TimeZone;
+    let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+    zone.from_local_datetime(&midnight)
+        .earliest()
+        .map(|t| t.timestamp_millis())
+        .unwrap_or_else(|| midnight.and_utc().timestamp_millis())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,4 +73,34 @@ pub struct Output<'a> {
     pub out: &'a mut dyn Write,
     /// Whether to draw progress bars (the user's terminal is attached).
     pub progress: bool,
+    /// What the command reads as its stdin: `None` for this process's own,
+    /// or what a client sent the daemon (see [`crate::admin`]).
+    pub stdin: Option<Vec<u8>>,
+}
+
+impl Output<'_> {
+    /// The command's stdin, read to its end but at most `max` bytes (more is
+    /// an error: stdin here is a password, not a file).
+    pub fn read_stdin(&mut self, max: usize) -> Result<Vec<u8>, CliError> {
+        use std::io::Read;
+        let bytes = match self.stdin.take() {
+            Some(bytes) => bytes,
+            None => {
+                let mut bytes = Vec::new();
+                std::io::stdin()
+                    .lock()
+                    .take(max as u64 + 1)
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| CliError::new(exit::FAILED, format!("stdin: {e}")))?;
+                bytes
+            }
+        };
+        if bytes.len() > max {
+            return Err(CliError::new(
+                exit::USAGE,
+                format!("stdin holds more than {max} bytes"),
+            ));
+        }
+        Ok(bytes)
+    }
 }

@@ -76,6 +76,41 @@ pub struct Config {
     /// start). Absent: the defaults of `lunxun_core::session::quota`.
     #[serde(default, skip_serializing_if = "Quotas::is_default")]
     pub quotas: Quotas,
+    /// `[dashboard]`: cookies and a trusted single-sign-on proxy.
+    #[serde(default, skip_serializing_if = "DashboardConfig::is_default")]
+    pub dashboard: DashboardConfig,
+}
+
+/// `[dashboard]`: how the dashboard knows who is asking.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardConfig {
+    /// Mark session cookies `Secure` (set it when the dashboard is reached
+    /// over HTTPS, through a TLS-terminating proxy).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secure_cookies: bool,
+    /// A bureau's single-sign-on proxy that authenticates its staff and names
+    /// the account in a header. Absent: accounts log in with passwords only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_proxy: Option<TrustedProxy>,
+}
+
+impl DashboardConfig {
+    pub fn is_default(&self) -> bool {
+        *self == DashboardConfig::default()
+    }
+}
+
+/// `[dashboard.trusted_proxy]`: the header naming the account, believed only
+/// on connections from these addresses (the proxy's); the account must
+/// exist here (its org and role come from it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedProxy {
+    /// e.g. `X-Remote-User`.
+    pub header: String,
+    /// The proxy's addresses, e.g. `["127.0.0.1"]`.
+    pub from: Vec<std::net::IpAddr>,
 }
 
 /// `[quotas]`: per-child limits at a parent, and `[quotas.children."CODE"]`
@@ -349,6 +384,7 @@ mod tests {
             revoked: Revoked::default(),
             time_zone: None,
             quotas: Default::default(),
+            dashboard: Default::default(),
         };
         c.save(dir.path()).unwrap();
         assert_eq!(Config::load(dir.path()).unwrap(), c);

@@ -30,6 +30,7 @@ pub use lunxun_core::{
     changelog, checkpoint, coverage, figures, model, orgs, placement, policy, rollup, rules, view,
 };
 
+pub mod accounts;
 pub mod admin;
 pub mod app;
 pub mod certs;

@@ -297,6 +297,7 @@ mod tests {
             revoked: Revoked::default(),
             time_zone: None,
             quotas: Default::default(),
+            dashboard: Default::default(),
         };
         let node = Node::init(&tmp.path().join("wuhan"), config.clone()).unwrap();
         let ca = std::fs::read(root.join(CA_FILE)).unwrap();

@@ -15,11 +15,16 @@ use lunxun_node::orgs::{OrgId, is_valid_code};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
+pub(super) use super::auth::Viewer;
+
 /// The file `serve --http` writes the bound address to (port 0 picks one).
 pub const HTTP_ADDR_FILE: &str = "http.addr";
 
 /// Longest query string accepted.
 pub const QUERY_BYTES_MAX: usize = 512;
+
+/// Largest form body accepted (a login, a person search, an account).
+pub const FORM_BYTES_MAX: usize = 4 * 1024;
 
 /// Longest person ID accepted in a search (an ID has 18 characters).
 pub const PERSON_ID_CHARS_MAX: usize = 32;
@@ -36,6 +41,7 @@ pub const MAP_NODES_MAX: usize = 1_500;
 pub(super) struct Dashboard {
     pub(super) node: Arc<Node>,
     pub(super) jobs: Arc<Semaphore>,
+    pub(super) auth: Arc<super::auth::Auth>,
 }
 
 impl Dashboard {
@@ -98,11 +104,12 @@ impl Fail {
             .into_response()
     }
 
-    /// An error page.
-    pub(super) fn html(self, node: &Node) -> Response {
+    /// An error page (with the viewer's header when there is one).
+    pub(super) fn html(self, node: &Node, viewer: Option<&Viewer>) -> Response {
         let title = match self.status {
             StatusCode::NOT_FOUND => "未找到 Not found",
             StatusCode::BAD_REQUEST => "请求有误 Bad request",
+            StatusCode::FORBIDDEN => "拒绝 Refused",
             _ => "出错了 Error",
         };
         let mut body = String::new();
@@ -111,7 +118,7 @@ impl Fail {
             r#"<h1>{title}</h1><p class="error">{}</p><p><a href="/">返回本节点 Back to this node</a></p>"#,
             esc(&self.message)
         );
-        (self.status, Html(layout(node, title, None, &body))).into_response()
+        (self.status, Html(layout(node, viewer, title, None, &body))).into_response()
     }
 }
 
@@ -184,10 +191,11 @@ impl AsOf {
     }
 }
 
-/// An org of this node's subtree, by code (None: this node).
-pub(super) fn resolve(node: &Node, code: Option<&str>) -> Result<OrgId, Fail> {
+/// An org of the viewer's subtree, by code (None: the viewer's org). One
+/// outside it is a 404, as if it did not exist.
+pub(super) fn resolve(node: &Node, viewer: &Viewer, code: Option<&str>) -> Result<OrgId, Fail> {
     let Some(code) = code else {
-        return Ok(node.me());
+        return Ok(viewer.org);
     };
     if !is_valid_code(code) {
         return Err(Fail::bad(format!("org {code:?} is not an org code")));
@@ -200,6 +208,11 @@ pub(super) fn resolve(node: &Node, code: Option<&str>) -> Result<OrgId, Fail> {
         Some(id) if !orgs.is_within(id, node.me()) => Err(Fail::not_found(format!(
             "org {code} is outside this node's subtree ({})",
             node.code()
+        ))),
+        Some(id) if !orgs.is_within(id, viewer.org) => Err(Fail::not_found(format!(
+            "org {code} is outside what account {} sees ({})",
+            viewer.account,
+            orgs.code(viewer.org)
         ))),
         Some(id) => Ok(id),
     }
@@ -306,9 +319,15 @@ pub(super) fn esc(text: &str) -> String {
     s
 }
 
-pub(super) fn layout(node: &Node, title: &str, current: Option<OrgId>, body: &str) -> String {
+pub(super) fn layout(
+    node: &Node,
+    viewer: Option<&Viewer>,
+    title: &str,
+    current: Option<OrgId>,
+    body: &str,
+) -> String {
     let me = node.orgs().org(node.me());
-    let home_class = if current == Some(node.me()) {
+    let home_class = if current.is_some() && current == viewer.map(|v| v.org) {
         r#" class="on""#
     } else {
         ""
@@ -323,17 +342,42 @@ pub(super) fn layout(node: &Node, title: &str, current: Option<OrgId>, body: &st
 <style>{CSS}</style>
 </head>
 <body>
-<header class="top"><a class="brand" href="/">轮训覆盖 <span class="en">lunxun</span></a><span class="me">本节点 <span class="en">This node</span>: {me_name} <span class="code">{me_code}</span></span><nav><a href="/"{home_class}>概览 <span class="en">Overview</span></a><a href="/person">人员查询 <span class="en">Person search</span></a><a href="/api/coverage?depth=1">API</a></nav></header>
+<header class="top"><a class="brand" href="/">轮训覆盖 <span class="en">lunxun</span></a><span class="me">本节点 <span class="en">This node</span>: {me_name} <span class="code">{me_code}</span></span>{nav}</header>
 <main>
 {body}
 </main>
-<footer>lunxun · 干部教育培训轮训覆盖 <span class="en">cadre rotation-training coverage</span> · 身份证号一律脱敏 <span class="en">ID numbers are masked</span> · 本页面无登录，仅限本机或经认证的反向代理访问 <span class="en">no login: local or behind an authenticated proxy only</span></footer>
+<footer>lunxun · 干部教育培训轮训覆盖 <span class="en">cadre rotation-training coverage</span> · 身份证号一律脱敏 <span class="en">ID numbers are masked</span> · 查询与导出均记入审计日志 <span class="en">lookups and exports are audited</span></footer>
 </body>
 </html>
 "#,
         title = esc(title),
+        nav = nav(viewer, home_class),
         me_name = esc(&me.name),
         me_code = esc(&me.code),
+    )
+}
+
+/// The header's links, and who is logged in (none on the login page).
+fn nav(viewer: Option<&Viewer>, home_class: &str) -> String {
+    let Some(v) = viewer else {
+        return String::new();
+    };
+    let admin = if v.role == lunxun_node::accounts::Role::Admin {
+        r#"<a href="/admin">管理 <span class="en">Admin</span></a>"#
+    } else {
+        ""
+    };
+    let logout = if v.via_proxy {
+        String::new()
+    } else {
+        format!(
+            r#"<form class="logout" method="post" action="/logout">{}<button type="submit">退出 <span class="en">Log out</span></button></form>"#,
+            super::auth::csrf_field(v)
+        )
+    };
+    format!(
+        r#"<nav><a href="/"{home_class}>概览 <span class="en">Overview</span></a><a href="/person">人员查询 <span class="en">Person search</span></a><a href="/api/coverage?depth=1">API</a>{admin}<span class="who" data-field="account">{name}</span>{logout}</nav>"#,
+        name = esc(&v.account),
     )
 }
 
@@ -415,5 +459,16 @@ a:hover circle{stroke:#1f2933;stroke-width:2}
 .ok{color:#13652b;font-size:13px}.no{color:#a61b1b;font-size:13px}
 .error{background:#fde8e8;color:#8a1414;border-radius:6px;padding:8px 12px}
 .downloads p{display:flex;gap:10px;flex-wrap:wrap}
+header.top nav{align-items:center}
+.who{opacity:.9;font-size:14px}
+form.logout{margin:0}form.logout button{background:rgba(255,255,255,.18);padding:2px 10px;font-size:13px}
+section.login{max-width:380px;margin:48px auto;background:var(--card);border:1px solid var(--line);border-radius:8px;padding:20px 26px}
+section.login form{display:flex;flex-direction:column;gap:12px;margin-top:12px}
+section.login label{display:flex;flex-direction:column;gap:4px;font-size:14px}
+table.audit td{font-size:13.5px}
+form.inline{display:inline;margin:0}
+form.add{display:flex;flex-wrap:wrap;gap:10px;align-items:end;margin:10px 0}
+form.add label{display:flex;flex-direction:column;gap:3px;font-size:13.5px}
+select{font:inherit;padding:4px 8px;border:1px solid #c5ccd4;border-radius:4px}
 footer{max-width:1240px;margin:0 auto;padding:16px 28px 28px;color:var(--muted);font-size:12.5px;border-top:1px solid var(--line)}
 "#;

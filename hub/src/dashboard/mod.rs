@@ -3,19 +3,25 @@
 //!
 //! Routes (every one takes `as_of=YYYY-MM-DD`, default today):
 //!
-//! - `/` and `/org/{code}` — one org of this node's subtree: its own and
+//! - `GET /login`, `POST /login`, `POST /logout` — accounts ([`auth`]).
+//! - `/` and `/org/{code}` — one org of the account's subtree: its own and
 //!   subtree figures, its children as a drill-down table with coverage bars
 //!   and freshness, a map of the subtree, links to the 通报 downloads.
-//! - `/person?id=` — every roster entry and training of one person this node
-//!   holds, with statuses; the ID number masked.
+//! - `GET /person` (the form) and `POST /person` (field `id`: an ID number
+//!   never goes in a URL) — every roster entry and training of one person in
+//!   the account's subtree, with statuses; the ID number masked; audited.
 //! - `/report.xlsx?org=` and `/report.csv?org=` — the 通报 of the org's
-//!   direct subordinates, as `report` writes it.
+//!   direct subordinates, as `report` writes it; audited.
 //! - `/api/coverage?org=&depth=&as_of=` — byte for byte what
 //!   `coverage --format json` prints for the same arguments.
+//! - `/admin` (admin accounts) — the accounts of its subtree (add, remove)
+//!   and the audit log.
 //!
-//! No login, no JavaScript. Handlers compute on the blocking pool, at most
-//! [`JOBS_MAX`] at a time; query strings are bounded ([`QUERY_BYTES_MAX`]);
-//! bad input is a 400, an org outside this node's subtree a 404.
+//! Every route but the login's needs a session ([`auth`]); an org outside
+//! the account's subtree is a 404. No JavaScript. Handlers compute on the
+//! blocking pool, at most [`JOBS_MAX`] at a time; query strings and form
+//! bodies are bounded ([`QUERY_BYTES_MAX`], [`FORM_BYTES_MAX`]); bad input is
+//! a 400.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,7 +30,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, Uri, header};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use lunxun_node::node::Node;
 use tokio::sync::{Semaphore, watch};
 use tracing::warn;
@@ -36,16 +42,24 @@ macro_rules! out {
     }};
 }
 
+mod admin;
+mod auth;
 mod common;
 mod map;
 mod org;
 mod person;
 mod report;
 
-use common::{Dashboard, Fail};
-pub use common::{HTTP_ADDR_FILE, JOBS_MAX, MAP_NODES_MAX, PERSON_ID_CHARS_MAX, QUERY_BYTES_MAX};
+pub use auth::{
+    FREE_FAILURES, LOCK_MAX_MS, LOGIN_JOBS_MAX, SESSION_COOKIE, SESSION_MS, SESSIONS_MAX,
+    THROTTLE_KEYS_MAX,
+};
+use common::{Dashboard, Fail, Viewer};
+pub use common::{
+    FORM_BYTES_MAX, HTTP_ADDR_FILE, JOBS_MAX, MAP_NODES_MAX, PERSON_ID_CHARS_MAX, QUERY_BYTES_MAX,
+};
 use org::{home, org_page};
-use person::person_page;
+use person::{person_page, person_search};
 use report::{api_coverage, report_csv, report_xlsx};
 
 /// The dashboard's routes over `node`.
@@ -53,33 +67,56 @@ pub fn router(node: Arc<Node>) -> Router {
     let state = Dashboard {
         node,
         jobs: Arc::new(Semaphore::new(JOBS_MAX)),
+        auth: Arc::new(auth::Auth::new()),
     };
-    Router::new()
+    let private = Router::new()
         .route("/", get(home))
         .route("/org/{code}", get(org_page))
-        .route("/person", get(person_page))
+        .route("/person", get(person_page).post(person_search))
         .route("/report.xlsx", get(report_xlsx))
         .route("/report.csv", get(report_csv))
         .route("/api/coverage", get(api_coverage))
+        .route("/admin", get(admin::page))
+        .route("/admin/accounts", post(admin::add_account))
+        .route("/admin/accounts/remove", post(admin::remove_account))
+        .route("/logout", post(auth::logout))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_viewer,
+        ));
+    Router::new()
+        .route("/login", get(auth::login_get).post(auth::login_post))
+        .merge(private)
+        .layer(axum::extract::DefaultBodyLimit::max(FORM_BYTES_MAX))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }
 
 /// Binds `addr` and writes the bound address to [`HTTP_ADDR_FILE`] in the
-/// data dir. Warns when the address is not a loopback one: there is no login.
+/// data dir. Warns when the address is not a loopback one and cookies are
+/// not marked secure: passwords would cross the network in clear. Refuses a
+/// trusted-proxy header that is not a header name.
 pub async fn bind(
     node: &Node,
     addr: &str,
 ) -> Result<(tokio::net::TcpListener, SocketAddr), String> {
+    if let Some(proxy) = &node.config().dashboard.trusted_proxy
+        && HeaderName::from_bytes(proxy.header.as_bytes()).is_err()
+    {
+        return Err(format!(
+            "config.toml [dashboard.trusted_proxy] header {:?} is not an HTTP header name",
+            proxy.header
+        ));
+    }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr} (--http): {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     std::fs::write(node.dir().join(HTTP_ADDR_FILE), bound.to_string())
         .map_err(|e| format!("cannot write {HTTP_ADDR_FILE}: {e}"))?;
-    if !bound.ip().is_loopback() {
-        warn!(%bound, "the dashboard has no login: serve it on 127.0.0.1 or behind an authenticated reverse proxy");
+    if !bound.ip().is_loopback() && !node.config().dashboard.secure_cookies {
+        warn!(%bound, "the dashboard is plain HTTP: passwords and session cookies cross the network in clear; put a TLS proxy in front and set [dashboard] secure_cookies = true");
     }
     Ok((listener, bound))
 }
@@ -90,7 +127,8 @@ pub async fn serve(
     node: Arc<Node>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
-    axum::serve(listener, router(node))
+    let service = router(node).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             let _ = stop.wait_for(|s| *s).await;
         })
@@ -105,7 +143,7 @@ async fn security_headers(mut response: Response) -> Response {
     };
     set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(headers, header::X_FRAME_OPTIONS, "DENY");
-    // Person searches carry an ID number in the URL: never pass it on.
+    // Never tell another site which page (and org) was open.
     set(headers, header::REFERRER_POLICY, "no-referrer");
     set(headers, header::CACHE_CONTROL, "no-store");
     set(
@@ -116,9 +154,13 @@ async fn security_headers(mut response: Response) -> Response {
     response
 }
 
-async fn not_found(State(d): State<Dashboard>, uri: Uri) -> Response {
+async fn not_found(
+    State(d): State<Dashboard>,
+    axum::Extension(viewer): axum::Extension<Viewer>,
+    uri: Uri,
+) -> Response {
     let path: String = uri.path().chars().take(80).collect();
-    Fail::not_found(format!("no page at {path}")).html(&d.node)
+    Fail::not_found(format!("no page at {path}")).html(&d.node, Some(&viewer))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::{Html, IntoResponse, Response};
@@ -13,22 +14,32 @@ use lunxun_node::render::percent;
 use super::common::*;
 use super::map::map;
 
-pub(super) async fn home(State(d): State<Dashboard>, uri: Uri) -> Response {
-    org_response(d, None, uri).await
+pub(super) async fn home(
+    State(d): State<Dashboard>,
+    Extension(viewer): Extension<Viewer>,
+    uri: Uri,
+) -> Response {
+    org_response(d, viewer, None, uri).await
 }
 
 pub(super) async fn org_page(
     State(d): State<Dashboard>,
+    Extension(viewer): Extension<Viewer>,
     Path(code): Path<String>,
     uri: Uri,
 ) -> Response {
-    org_response(d, Some(code), uri).await
+    org_response(d, viewer, Some(code), uri).await
 }
 
-pub(super) async fn org_response(d: Dashboard, code: Option<String>, uri: Uri) -> Response {
-    match org_html(&d, code, &uri).await {
+pub(super) async fn org_response(
+    d: Dashboard,
+    viewer: Viewer,
+    code: Option<String>,
+    uri: Uri,
+) -> Response {
+    match org_html(&d, &viewer, code, &uri).await {
         Ok(html) => Html(html).into_response(),
-        Err(fail) => fail.html(&d.node),
+        Err(fail) => fail.html(&d.node, Some(&viewer)),
     }
 }
 
@@ -57,12 +68,13 @@ pub(super) fn map_depth(orgs: &OrgDirectory, root: OrgId) -> u32 {
 
 pub(super) async fn org_html(
     d: &Dashboard,
+    viewer: &Viewer,
     code: Option<String>,
     uri: &Uri,
 ) -> Result<String, Fail> {
     let p = params(uri)?;
     let as_of = AsOf::parse(&d.node, &p)?;
-    let org = resolve(&d.node, code.as_deref())?;
+    let org = resolve(&d.node, viewer, code.as_deref())?;
     let report = d
         .run(move |node| {
             let depth = map_depth(node.orgs(), org);
@@ -81,10 +93,10 @@ pub(super) async fn org_html(
     let o = orgs.org(org);
 
     let mut h = String::new();
-    // Breadcrumb: this node down to the org.
+    // Breadcrumb: the account's org down to this one.
     out!(h, r#"<nav class="crumbs" aria-label="breadcrumb">"#);
     let path = orgs.ancestry(org);
-    let from = path.iter().position(|a| *a == node.me()).unwrap_or(0);
+    let from = path.iter().position(|a| *a == viewer.org).unwrap_or(0);
     for (i, a) in path[from..].iter().enumerate() {
         if i > 0 {
             out!(h, r#"<span class="sep">›</span>"#);
@@ -171,7 +183,7 @@ pub(super) async fn org_html(
         and = esc(&as_of.and()),
     );
     let title = format!("{} · 轮训覆盖 {}", o.name, as_of.date);
-    Ok(layout(node, &title, Some(org), &h))
+    Ok(layout(node, Some(viewer), &title, Some(org), &h))
 }
 
 pub(super) fn cards(h: &mut String, n: &NodeCoverage) {

@@ -1,43 +1,101 @@
-//! The person page: every roster entry and training of one person this node
-//! holds, with statuses; the ID number masked.
+//! The person page: every roster entry and training of one person in the
+//! account's subtree, with statuses; the ID number masked. The ID is posted
+//! in a form, never put in a URL (where proxies and histories keep it), and
+//! every search is written to the audit log before its answer is shown.
 
 use std::fmt::Write as _;
 
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
+use axum::{Extension, Form};
+use lunxun_node::accounts::Action;
 use lunxun_node::model::{Date, PersonId};
-use lunxun_node::reports;
+use lunxun_node::orgs::{OrgDirectory, OrgId};
+use lunxun_node::reports::{self, PersonReport};
+use serde::Deserialize;
 
+use super::auth::{audit, check_csrf, csrf_field};
 use super::common::*;
 
-pub(super) async fn person_page(State(d): State<Dashboard>, uri: Uri) -> Response {
-    let (status, body) = match person_html(&d, &uri).await {
+pub(super) async fn person_page(
+    State(d): State<Dashboard>,
+    Extension(viewer): Extension<Viewer>,
+    uri: Uri,
+) -> Response {
+    let result = match params(&uri) {
+        Err(f) => Err(with_form(f, &viewer, None)),
+        Ok(p) if nonempty(&p.id).is_some() => Err(with_form(
+            Fail::bad("search with the form (POST): an ID number never goes in a URL"),
+            &viewer,
+            None,
+        )),
+        Ok(p) => AsOf::parse(&d.node, &p)
+            .map(|a| person_form(&viewer, Some(a)))
+            .map_err(|f| with_form(f, &viewer, None)),
+    };
+    respond(&d, &viewer, result)
+}
+
+/// The search form's fields.
+#[derive(Debug, Deserialize)]
+pub(super) struct SearchForm {
+    id: Option<String>,
+    as_of: Option<String>,
+    csrf: Option<String>,
+}
+
+pub(super) async fn person_search(
+    State(d): State<Dashboard>,
+    Extension(viewer): Extension<Viewer>,
+    Form(form): Form<SearchForm>,
+) -> Response {
+    let result = person_html(&d, &viewer, form).await;
+    respond(&d, &viewer, result)
+}
+
+fn respond(d: &Dashboard, viewer: &Viewer, result: Result<String, (Fail, String)>) -> Response {
+    let (status, body) = match result {
         Ok(body) => (StatusCode::OK, body),
         Err((fail, body)) => (fail.status, body),
     };
     (
         status,
-        Html(layout(&d.node, "人员查询 Person search", None, &body)),
+        Html(layout(
+            &d.node,
+            Some(viewer),
+            "人员查询 Person search",
+            None,
+            &body,
+        )),
     )
         .into_response()
 }
 
-pub(super) fn person_form(as_of: Option<AsOf>) -> String {
+pub(super) fn person_form(viewer: &Viewer, as_of: Option<AsOf>) -> String {
     let date = as_of
         .filter(|a| a.explicit)
         .map(|a| a.date.to_string())
         .unwrap_or_default();
     format!(
-        r#"<h1>人员查询 <span class="en">Person search</span></h1><form class="search" method="get" action="/person"><label>身份证号 <span class="en">ID number</span> <input name="id" maxlength="{PERSON_ID_CHARS_MAX}" size="22" autocomplete="off" required placeholder="18 位身份证号"></label> <label>统计日期 <span class="en">As of</span> <input type="date" name="as_of" value="{date}"></label> <button type="submit">查询 <span class="en">Search</span></button></form><p class="note">结果中的身份证号一律脱敏 <span class="en">ID numbers are masked in the results.</span></p>"#
+        r#"<h1>人员查询 <span class="en">Person search</span></h1><form class="search" method="post" action="/person">{csrf}<label>身份证号 <span class="en">ID number</span> <input name="id" maxlength="{PERSON_ID_CHARS_MAX}" size="22" autocomplete="off" required placeholder="18 位身份证号"></label> <label>统计日期 <span class="en">As of</span> <input type="date" name="as_of" value="{date}"></label> <button type="submit">查询 <span class="en">Search</span></button></form><p class="note">结果中的身份证号一律脱敏；每次查询记入审计日志 <span class="en">ID numbers are masked in the results; every search is audited.</span></p>"#,
+        csrf = csrf_field(viewer),
     )
 }
 
-pub(super) async fn person_html(d: &Dashboard, uri: &Uri) -> Result<String, (Fail, String)> {
-    let p = params(uri).map_err(|f| with_form(f, None))?;
-    let as_of = AsOf::parse(&d.node, &p).map_err(|f| with_form(f, None))?;
-    let mut h = person_form(Some(as_of));
-    let Some(text) = nonempty(&p.id) else {
+pub(super) async fn person_html(
+    d: &Dashboard,
+    viewer: &Viewer,
+    form: SearchForm,
+) -> Result<String, (Fail, String)> {
+    check_csrf(viewer, form.csrf.as_deref()).map_err(|f| with_form(f, viewer, None))?;
+    let p = Params {
+        as_of: form.as_of,
+        ..Params::default()
+    };
+    let as_of = AsOf::parse(&d.node, &p).map_err(|f| with_form(f, viewer, None))?;
+    let mut h = person_form(viewer, Some(as_of));
+    let Some(text) = nonempty(&form.id) else {
         return Ok(h);
     };
     if text.chars().count() > PERSON_ID_CHARS_MAX {
@@ -46,30 +104,47 @@ pub(super) async fn person_html(d: &Dashboard, uri: &Uri) -> Result<String, (Fai
                 "an ID number has 18 characters, not {}",
                 text.chars().count()
             )),
+            viewer,
             Some(as_of),
         ));
     }
     let id: PersonId = text
         .parse()
-        .map_err(|e: lunxun_node::model::Invalid| with_form(Fail::bad(e.0), Some(as_of)))?;
+        .map_err(|e: lunxun_node::model::Invalid| with_form(Fail::bad(e.0), viewer, Some(as_of)))?;
+    let scope = viewer.org;
     let found = d
         .run(move |node| {
             let view = node.view();
             reports::person(&view, node.orgs(), node.policy(), id, as_of.date, false)
+                .and_then(|p| within(node.orgs(), scope, p))
         })
         .await
-        .map_err(|f| with_form(f, Some(as_of)))?;
+        .map_err(|f| with_form(f, viewer, Some(as_of)))?;
+    let code = d.node.orgs().code(viewer.org).to_owned();
+    let outcome = if found.is_some() {
+        "shown"
+    } else {
+        "not found"
+    };
+    audit(
+        d,
+        viewer.event(Action::Person, &code, format!("{} {outcome}", id.masked())),
+    )
+    .await
+    .map_err(|f| with_form(f, viewer, Some(as_of)))?;
     let Some(person) = found else {
         return Err(with_form(
             Fail::not_found(format!(
-                "{}：本节点没有此人的名单或培训记录 is on no roster and in no training this node holds",
-                id.masked()
+                "{}：您可查看的范围内没有此人的名单或培训记录 is on no roster and in no training that account {} sees",
+                id.masked(),
+                viewer.account
             )),
+            viewer,
             Some(as_of),
         ));
     };
     let orgs = d.node.orgs();
-    let me = d.node.me();
+    let me = viewer.org;
     let q = as_of.query();
     out!(
         h,
@@ -171,11 +246,24 @@ pub(super) async fn person_html(d: &Dashboard, uri: &Uri) -> Result<String, (Fai
 }
 
 /// A failure on the person page: the form again, and the message.
-pub(super) fn with_form(fail: Fail, as_of: Option<AsOf>) -> (Fail, String) {
+pub(super) fn with_form(fail: Fail, viewer: &Viewer, as_of: Option<AsOf>) -> (Fail, String) {
     let body = format!(
         r#"{}<p class="error">{}</p>"#,
-        person_form(as_of),
+        person_form(viewer, as_of),
         esc(&fail.message)
     );
     (fail, body)
+}
+
+/// What of a person's file the account's subtree (under `scope`) may see:
+/// the roster entries there; the trainings, all of them when the person is
+/// rostered there (they count towards its figures), else only those its
+/// orgs organized. Nothing left is "not found".
+fn within(orgs: &OrgDirectory, scope: OrgId, mut p: PersonReport) -> Option<PersonReport> {
+    let inside = |code: &str| orgs.get(code).is_some_and(|id| orgs.is_within(id, scope));
+    p.entries.retain(|e| inside(&e.org));
+    if p.entries.is_empty() {
+        p.trainings.retain(|t| inside(&t.organizer));
+    }
+    (!p.entries.is_empty() || !p.trainings.is_empty()).then_some(p)
 }

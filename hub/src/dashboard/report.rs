@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderValue, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -17,29 +18,52 @@ pub(super) enum Format {
     Csv,
 }
 
-pub(super) async fn report_xlsx(State(d): State<Dashboard>, uri: Uri) -> Response {
-    report_download(d, uri, Format::Xlsx).await
+impl Format {
+    fn ext(self) -> &'static str {
+        match self {
+            Format::Xlsx => "xlsx",
+            Format::Csv => "csv",
+        }
+    }
 }
 
-pub(super) async fn report_csv(State(d): State<Dashboard>, uri: Uri) -> Response {
-    report_download(d, uri, Format::Csv).await
+pub(super) async fn report_xlsx(
+    State(d): State<Dashboard>,
+    Extension(viewer): Extension<Viewer>,
+    uri: Uri,
+) -> Response {
+    report_download(d, viewer, uri, Format::Xlsx).await
 }
 
-pub(super) async fn report_download(d: Dashboard, uri: Uri, format: Format) -> Response {
-    match report_bytes(&d, &uri, format).await {
+pub(super) async fn report_csv(
+    State(d): State<Dashboard>,
+    Extension(viewer): Extension<Viewer>,
+    uri: Uri,
+) -> Response {
+    report_download(d, viewer, uri, Format::Csv).await
+}
+
+pub(super) async fn report_download(
+    d: Dashboard,
+    viewer: Viewer,
+    uri: Uri,
+    format: Format,
+) -> Response {
+    match report_bytes(&d, &viewer, &uri, format).await {
         Ok(response) => response,
-        Err(fail) => fail.html(&d.node),
+        Err(fail) => fail.html(&d.node, Some(&viewer)),
     }
 }
 
 pub(super) async fn report_bytes(
     d: &Dashboard,
+    viewer: &Viewer,
     uri: &Uri,
     format: Format,
 ) -> Result<Response, Fail> {
     let p = params(uri)?;
     let as_of = AsOf::parse(&d.node, &p)?;
-    let org = resolve(&d.node, nonempty(&p.org))?;
+    let org = resolve(&d.node, viewer, nonempty(&p.org))?;
     let lang = match nonempty(&p.lang) {
         None | Some("zh") => Lang::Zh,
         Some("en") => Lang::En,
@@ -67,6 +91,16 @@ pub(super) async fn report_bytes(
             Ok::<_, Fail>((report, bytes))
         })
         .await??;
+    // Logged before it leaves: an export the audit log cannot take is refused.
+    super::auth::audit(
+        d,
+        viewer.event(
+            lunxun_node::accounts::Action::Export,
+            &report.org,
+            format!("report.{} on {}", format.ext(), report.as_of),
+        ),
+    )
+    .await?;
     let (ext, content_type) = match format {
         Format::Xlsx => (
             "xlsx",
@@ -105,17 +139,21 @@ pub(super) fn rfc5987(text: &str) -> String {
     s
 }
 
-pub(super) async fn api_coverage(State(d): State<Dashboard>, uri: Uri) -> Response {
-    match api_body(&d, &uri).await {
+pub(super) async fn api_coverage(
+    State(d): State<Dashboard>,
+    Extension(viewer): Extension<Viewer>,
+    uri: Uri,
+) -> Response {
+    match api_body(&d, &viewer, &uri).await {
         Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(fail) => fail.json(),
     }
 }
 
-pub(super) async fn api_body(d: &Dashboard, uri: &Uri) -> Result<Vec<u8>, Fail> {
+pub(super) async fn api_body(d: &Dashboard, viewer: &Viewer, uri: &Uri) -> Result<Vec<u8>, Fail> {
     let p = params(uri)?;
     let as_of = AsOf::parse(&d.node, &p)?;
-    let org = resolve(&d.node, nonempty(&p.org))?;
+    let org = resolve(&d.node, viewer, nonempty(&p.org))?;
     let depth = match nonempty(&p.depth) {
         None => None,
         Some(t) => Some(t.parse::<u32>().map_err(|_| {

@@ -61,6 +61,7 @@ pub fn init(data: &Path, request: InitRequest) -> Result<Node, InitError> {
         revoked: Default::default(),
         time_zone: None,
         quotas: Default::default(),
+        dashboard: Default::default(),
     };
     if config.insecure {
         tracing::warn!("--insecure: links to the parent will be plaintext");

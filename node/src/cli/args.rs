@@ -41,6 +41,49 @@ pub enum Command {
     Certs(CertsCommand),
     /// Generate realistic rosters and training files (deterministic, seeded) for every node of a subtree.
     Gen(GenArgs),
+    /// The dashboard's accounts: each sees one org's subtree, as a viewer or an admin.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// The audit log: logins, person lookups, exports and account changes, oldest first.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add an account; its password is read from stdin (one line), hashed with argon2id.
+    Add(UserAddArgs),
+    /// List the accounts (names, orgs, roles; never passwords).
+    List,
+    /// Remove an account; its sessions end at their next request.
+    Remove(UserRemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserAddArgs {
+    /// The account name (letters, digits, '.', '_', '-'; at most 32).
+    pub name: String,
+    /// The org whose subtree the account sees (this node's or one below it).
+    #[arg(long)]
+    pub org: String,
+    #[arg(long, value_enum, default_value_t = crate::accounts::Role::Viewer)]
+    pub role: crate::accounts::Role,
+    /// Read the password from stdin (required: never on the command line, where `ps` shows it).
+    #[arg(long, required = true)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UserRemoveArgs {
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Entries from this day on (in the bureau's time zone), YYYY-MM-DD (default: all).
+    #[arg(long)]
+    pub since: Option<String>,
+    #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
+    pub format: StatusFormat,
 }
 
 #[derive(Debug, Args)]

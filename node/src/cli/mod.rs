@@ -8,6 +8,7 @@
 //! - `records`: import, coverage, people.
 //! - `reports`: person, lists, report (and their table export).
 //! - `sync`: sync, restore, status.
+//! - `accounts`: user, audit.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use crate::app::App;
 use crate::node::Node;
 use crate::orgs::OrgId;
 
+mod accounts;
 pub mod args;
 mod records;
 mod reports;
@@ -25,6 +27,7 @@ mod setup;
 mod sync;
 
 pub use crate::command::{CliError, CliResult, EXIT_CODES_HELP, Output, exit};
+pub use accounts::CLI_ACTOR;
 pub use args::*;
 
 /// Today in the default zone (`Asia/Shanghai`), for what has no node yet.
@@ -143,6 +146,7 @@ pub fn main_with(
     let mut io = Output {
         out: &mut out,
         progress: std::io::stderr().is_terminal(),
+        stdin: None,
     };
     if let Err(e) = run(&mut io) {
         if !e.message.is_empty() {
@@ -262,5 +266,7 @@ pub fn run_in(app: &App, command: Command, io: &mut Output<'_>) -> CliResult {
         Command::Gen(args) => setup::gen_files(args, io),
         Command::Restore(_) => sync::restore(node, io),
         Command::Policy(PolicyCommand::Show) => setup::policy(node, io),
+        Command::User(command) => accounts::user(node, command, io),
+        Command::Audit(args) => accounts::audit(node, args, io),
     }
 }

@@ -29,6 +29,12 @@ pub(super) fn person(node: &Node, args: PersonArgs, io: &mut Output<'_>) -> CliR
             ),
         ));
     };
+    let shown = if args.show_ids { ", full ID shown" } else { "" };
+    super::accounts::audit_cli(
+        node,
+        crate::accounts::Action::Person,
+        format!("{}{shown}", id.masked()),
+    )?;
     if args.format == StatusFormat::Json {
         render::json(io.out, &p)?;
         return Ok(());
@@ -198,6 +204,20 @@ pub(super) fn lists(node: &Node, args: ListsArgs, io: &mut Output<'_>) -> CliRes
         rows.len()
     );
     let table = crate::reports::list_table(&rows, zh);
+    super::accounts::audit_cli(
+        node,
+        crate::accounts::Action::Export,
+        format!(
+            "lists {} of {} ({} rows{}) to {}",
+            args.year,
+            node.orgs().code(root),
+            rows.len(),
+            if args.show_ids { ", full IDs" } else { "" },
+            args.out
+                .as_deref()
+                .map_or("stdout".into(), |p| p.display().to_string())
+        ),
+    )?;
     emit_table(
         io,
         Destination {
@@ -223,6 +243,17 @@ pub(super) fn report(node: &Node, args: ReportArgs, io: &mut Output<'_>) -> CliR
         report.name, report.as_of
     );
     let table = crate::reports::report_table(&report);
+    super::accounts::audit_cli(
+        node,
+        crate::accounts::Action::Export,
+        format!(
+            "report of {} on {as_of} to {}",
+            node.orgs().code(root),
+            args.out
+                .as_deref()
+                .map_or("stdout".into(), |p| p.display().to_string())
+        ),
+    )?;
     emit_table(
         io,
         Destination {

@@ -17,6 +17,7 @@ fn config(org: &str) -> Config {
         revoked: Default::default(),
         time_zone: None,
         quotas: Default::default(),
+        dashboard: Default::default(),
     }
 }
 

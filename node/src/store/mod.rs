@@ -16,6 +16,8 @@
 //! - tree `meta`: small named values (node state, sync bookkeeping,
 //!   quarantined changes), each behind its own typed method in [`meta`]; no
 //!   other module names a meta key.
+//! - trees `accounts` (key: account name) and `audit` (key: a monotonic id,
+//!   u64 BE): the dashboard's accounts and the audit log ([`accounts`]).
 //!
 //! # Durability
 //!
@@ -43,6 +45,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 
+mod accounts;
 mod checkpoints;
 mod meta;
 pub use meta::{ChildState, Conflict, Hold, UpstreamState};
@@ -95,6 +98,8 @@ pub struct Store {
     log: sled::Tree,
     checkpoints: sled::Tree,
     meta: sled::Tree,
+    accounts: sled::Tree,
+    audit: sled::Tree,
     /// Whether [`Store::flush`] `fsync`s the files after sled's flush: always,
     /// but for benchmarks measuring what that costs.
     file_sync: AtomicBool,
@@ -152,12 +157,16 @@ impl Store {
         let log = db.open_tree("log").map_err(engine)?;
         let meta = db.open_tree("meta").map_err(engine)?;
         let checkpoints = db.open_tree("checkpoints").map_err(engine)?;
+        let accounts = db.open_tree("accounts").map_err(engine)?;
+        let audit = db.open_tree("audit").map_err(engine)?;
         Ok(Store {
             path,
             db,
             log,
             checkpoints,
             meta,
+            accounts,
+            audit,
             file_sync: AtomicBool::new(true),
         })
     }

@@ -142,6 +142,7 @@ mod tests {
             revoked: Revoked::default(),
             time_zone: None,
             quotas: Default::default(),
+            dashboard: Default::default(),
         };
         let node = Node::init(tmp.path(), config).unwrap();
         for _ in 0..3 {
