@@ -22,6 +22,8 @@
 //! - [`logs`]: every origin's change log read from a stopped node's store,
 //!   and the exactly-once check (an ancestor holds each origin's log byte
 //!   for byte as the origin wrote it).
+//! - [`browser`]: headless Chromium over the DevTools protocol (a pipe):
+//!   pages loaded, forms filled and submitted, cookies kept.
 //! - [`data`]: generated rosters and trainings per node (small scale), files
 //!   to import, and the coverage oracle computed in-process by the library's
 //!   own rules.
@@ -31,6 +33,7 @@
 //! printed and can be forced with `LUNXUN_E2E_SEED`.
 
 pub mod bins;
+pub mod browser;
 pub mod data;
 pub mod forge;
 pub mod logs;

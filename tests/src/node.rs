@@ -320,6 +320,30 @@ impl Node {
         }
     }
 
+    /// Runs `args` with `input` as its stdin (e.g. `user add
+    /// --password-stdin`), and waits for it.
+    pub fn run_with_input<S: AsRef<str>>(&self, args: &[S], input: &str) -> Output {
+        use std::io::Write as _;
+        let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+        let mut child = self
+            .command()
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()));
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(input.as_bytes());
+        }
+        let out = child.wait_with_output().expect("wait for a command");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// Runs `args` and waits for it.
     pub fn run<S: AsRef<str>>(&self, args: &[S]) -> Output {
         self.spawn(args).wait()

@@ -1,162 +1,23 @@
 //! The dashboard in a real browser: a synced hierarchy of real processes
 //! (national ← 河南 ← 郑州 ← 中原区, and 济源 directly under 河南), the
-//! national hub serving `--http 127.0.0.1:0`, and headless Chromium reading
-//! its pages: the national page's figures equal the national node's
-//! `coverage --format json`; the link to 河南 found in the page leads to
-//! 河南's page, whose figures match too; a screenshot of it is kept under
-//! `target/test-artifacts/`.
+//! national hub serving `--http 127.0.0.1:0`, accounts made with `user add`
+//! through the daemon, and headless Chromium using it as people do: without
+//! a session it lands on the login page; 河南's viewer logs in and sees
+//! 河南's subtree, whose figures equal the national node's `coverage
+//! --format json`, drills down by the page's own links, gets a 404 for
+//! anything outside, searches a person by the form; the national admin sees
+//! the national page and the audit log; a brute-force loop is slowed. A
+//! screenshot of 河南's page is kept under `target/test-artifacts/`.
 //!
-//! Needs Chromium (`apt-get install -y chromium`; `.ci/run` installs it).
-//! Without it the test installs it (as root, with apt-get), or fails saying
-//! how to, unless `LUNXUN_SKIP_BROWSER=1`.
+//! Needs Chromium (see [`lunxun_tests::browser`]).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use lunxun_tests::bins::target_dir;
+use lunxun_tests::browser::{Browser, chromium_or_skip};
 use lunxun_tests::{Node, World, parent_of, seed};
 use serde_json::Value;
-
-/// Longest one Chromium run may take.
-const BROWSER_MAX: Duration = Duration::from_secs(120);
-
-/// Where Chromium is: on the PATH under one of its Debian/Ubuntu names.
-fn find_chromium() -> Option<PathBuf> {
-    let names = ["chromium", "chromium-browser"];
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/bin")])
-        .flat_map(|dir| names.map(|n| dir.join(n)))
-        .find(|p| p.is_file())
-}
-
-/// Installs Debian's Chromium (and CJK fonts, for the screenshot) when this
-/// runs as root on a machine with apt-get, so the README's test command needs
-/// nothing installed by hand.
-fn install_chromium() -> bool {
-    let root = std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if !root || !std::path::Path::new("/usr/bin/apt-get").exists() {
-        return false;
-    }
-    eprintln!("the dashboard's browser test installs Debian's chromium (apt-get, once)");
-    let apt = |args: &[&str]| {
-        std::process::Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    apt(&["update", "-qq"]) && apt(&["install", "-y", "-qq", "chromium", "fonts-noto-cjk"])
-}
-
-/// Chromium, or None when it is missing and `LUNXUN_SKIP_BROWSER=1`.
-fn chromium_or_skip() -> Option<PathBuf> {
-    if let Some(bin) = find_chromium() {
-        return Some(bin);
-    }
-    if std::env::var("LUNXUN_SKIP_BROWSER").is_ok_and(|v| v == "1") {
-        eprintln!(
-            "SKIPPED the dashboard's browser test: Chromium is not installed and LUNXUN_SKIP_BROWSER=1"
-        );
-        return None;
-    }
-    if install_chromium()
-        && let Some(bin) = find_chromium()
-    {
-        return Some(bin);
-    }
-    panic!(
-        "the dashboard's browser test needs headless Chromium, which is not installed: \
-         install it with `apt-get install -y chromium` (Debian; .ci/run does this), \
-         or set LUNXUN_SKIP_BROWSER=1 to skip this test"
-    );
-}
-
-/// Headless Chromium, a fresh profile for every run.
-struct Browser {
-    bin: PathBuf,
-    work: PathBuf,
-    runs: u32,
-}
-
-impl Browser {
-    /// Runs Chromium on `url` with `args`; returns its stdout.
-    fn run(&mut self, url: &str, args: &[String]) -> String {
-        self.runs += 1;
-        let profile = self.work.join(format!("profile-{}", self.runs));
-        let out = self.work.join(format!("chromium-{}.out", self.runs));
-        let err = self.work.join(format!("chromium-{}.err", self.runs));
-        let mut child = Command::new(&self.bin)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
-            ])
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .args(args)
-            .arg(url)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&out).expect("chromium's stdout file"))
-            .stderr(std::fs::File::create(&err).expect("chromium's stderr file"))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.bin.display()));
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait for chromium") {
-                break status;
-            }
-            if start.elapsed() > BROWSER_MAX {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "chromium did not finish {url} within {BROWSER_MAX:?}; stderr:\n{}",
-                    std::fs::read_to_string(&err).unwrap_or_default()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        assert!(
-            status.success(),
-            "chromium exited {status} on {url}; stderr:\n{}",
-            std::fs::read_to_string(&err).unwrap_or_default()
-        );
-        let _ = std::fs::remove_dir_all(&profile);
-        std::fs::read_to_string(&out).expect("chromium's output")
-    }
-
-    /// The page's DOM once loaded, as Chromium serializes it.
-    fn dom(&mut self, url: &str) -> String {
-        let dom = self.run(url, &["--dump-dom".into()]);
-        assert!(dom.contains("</html>"), "no page from {url}:\n{dom}");
-        dom
-    }
-
-    /// A 1280×1600 screenshot of the page at `path`.
-    fn screenshot(&mut self, url: &str, path: &Path) {
-        let _ = std::fs::remove_file(path);
-        self.run(
-            url,
-            &[
-                format!("--screenshot={}", path.display()),
-                "--window-size=1280,1600".into(),
-                "--hide-scrollbars".into(),
-            ],
-        );
-        let png = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert!(png.starts_with(b"\x89PNG"), "{} is no PNG", path.display());
-    }
-}
 
 /// The text of the element with `data-org="org" data-field="field"`.
 fn field(dom: &str, org: &str, field: &str) -> Option<String> {
@@ -275,8 +136,11 @@ fn child_link(dom: &str, child: &str) -> String {
     dom[start..end].replace("&amp;", "&")
 }
 
+/// The password of the test's accounts.
+const PASSWORD: &str = "a long test password";
+
 #[test]
-fn a_browser_drills_from_the_national_page_into_a_province() {
+fn a_browser_logs_in_sees_its_subtree_only_and_drills_down() {
     let Some(bin) = chromium_or_skip() else {
         return;
     };
@@ -316,43 +180,199 @@ fn a_browser_drills_from_the_national_page_into_a_province() {
     assert_eq!(coverage["100000"]["subtree"]["nodes"], 5, "all five report");
     let base = format!("http://{}", national.http_addr());
 
-    let mut browser = Browser {
-        bin,
-        work: world.root().join("browser"),
-        runs: 0,
-    };
-    std::fs::create_dir_all(&browser.work).expect("the browser's work dir");
-    let dom = browser.dom(&format!("{base}/?as_of={as_of}"));
-    assert!(dom.contains(r#"<html lang="zh-CN">"#));
-    check_page(&dom, &coverage, "100000");
+    // Accounts, made through the running daemon (the password on stdin).
+    for (name, org, role) in [
+        ("boss", "100000", "admin"),
+        ("henan", "410000", "viewer"),
+        ("target", "419001", "viewer"),
+    ] {
+        let args = [
+            "user",
+            "add",
+            name,
+            "--org",
+            org,
+            "--role",
+            role,
+            "--password-stdin",
+        ];
+        let out = national.run_with_input(&args, &format!("{PASSWORD}\n"));
+        assert_eq!(out.code, 0, "user add {name}: {}", out.stderr);
+        assert!(out.stdout.contains(&format!("account {name} added")));
+    }
+    let list = national.ok(&["user", "list"]);
+    assert!(list.contains("henan") && list.contains("410000") && list.contains("viewer"));
+    assert!(!list.contains("argon2"), "no hash is ever printed");
 
-    // Drill down: the link the page gives for 河南.
-    let link = child_link(&dom, "410000");
-    assert_eq!(link, format!("/org/410000?as_of={as_of}"));
-    let province_url = format!("{base}{link}");
-    let dom = browser.dom(&province_url);
+    let mut browser = Browser::start(&bin, &world.root().join("browser"));
+    // Without a session: the login page; the API is refused.
+    let page = browser.incognito();
+    browser.goto(&page, &format!("{base}/org/410000?as_of={as_of}"));
+    assert_eq!(browser.path(&page), "/login");
+    browser.goto(&page, &format!("{base}/api/coverage?depth=1"));
+    assert_eq!(browser.status(&page), 401);
+    assert!(!browser.html(&page).contains("410000"));
+
+    // A wrong password, then the right one.
+    browser.goto(&page, &format!("{base}/login"));
+    browser.fill_and_submit(
+        &page,
+        "/login",
+        &[("username", "henan"), ("password", "not the password")],
+    );
+    assert_eq!(browser.status(&page), 401, "{}", browser.html(&page));
+    assert!(
+        browser
+            .html(&page)
+            .contains("Wrong account name or password")
+    );
+    browser.fill_and_submit(
+        &page,
+        "/login",
+        &[("username", "henan"), ("password", PASSWORD)],
+    );
+    assert_eq!(browser.path(&page), "/");
+    assert_eq!(
+        browser.eval(&page, "document.cookie"),
+        "",
+        "the cookie is HttpOnly"
+    );
+    let dom = browser.html(&page);
     assert!(
         dom.contains(r#"<span class="here">河南省</span>"#),
-        "breadcrumb"
+        "home is 河南"
     );
+    assert!(dom.contains(r#"data-field="account">henan<"#));
+
+    // 河南's page for the date: its figures, then a drill-down to 郑州.
+    let province_url = format!("{base}/org/410000?as_of={as_of}");
+    browser.goto(&page, &province_url);
+    let dom = browser.html(&page);
     check_page(&dom, &coverage, "410000");
+    assert!(!dom.contains(r#"href="/org/100000"#), "no way up from 河南");
     for child in ["410100", "419001"] {
         assert!(
             dom.contains(&format!(r#"<circle data-org="{child}""#)),
             "{child} on the map"
         );
     }
-
+    let link = child_link(&dom, "410100");
+    assert_eq!(link, format!("/org/410100?as_of={as_of}"));
+    browser.goto(&page, &format!("{base}{link}"));
+    check_page(&browser.html(&page), &coverage, "410100");
     let artifacts = target_dir().join("test-artifacts");
     std::fs::create_dir_all(&artifacts).expect("the artifacts dir");
     let shot = artifacts.join("dashboard-province.png");
-    browser.screenshot(&province_url, &shot);
+    browser.goto(&page, &province_url);
+    browser.screenshot(&page, &shot);
     println!("screenshot of 河南's page: {}", shot.display());
-    println!(
-        "browser test: {:.1} s, {} Chromium runs",
-        started.elapsed().as_secs_f64(),
-        browser.runs
+
+    // Outside the subtree: 404, whatever the way in.
+    for path in [
+        "/org/100000".to_owned(),
+        "/org/420000".to_owned(),
+        format!("/report.csv?org=420000&as_of={as_of}"),
+        "/api/coverage?org=100000".to_owned(),
+        "/admin".to_owned(),
+    ] {
+        browser.goto(&page, &format!("{base}{path}"));
+        assert_eq!(browser.status(&page), 404, "{path}");
+    }
+
+    // A person search, by the form: the ID is posted, never in the URL.
+    let person = world.data("410102").roster[0].person;
+    browser.goto(&page, &format!("{base}/person"));
+    browser.fill_and_submit(&page, "/person", &[("id", &person.to_string())]);
+    assert_eq!(browser.status(&page), 200);
+    assert_eq!(browser.eval(&page, "location.search"), "");
+    let dom = browser.html(&page);
+    assert!(
+        dom.contains(&person.masked()),
+        "the person is shown, masked"
     );
+    assert!(!dom.contains(&person.to_string()), "never the full ID");
+
+    // Logging out ends the session.
+    browser.fill_and_submit(&page, "/logout", &[]);
+    assert_eq!(browser.path(&page), "/login");
+    browser.goto(&page, &format!("{base}/"));
+    assert_eq!(browser.path(&page), "/login");
+
+    // The national admin: the national page, the drill-down, the audit log.
+    let admin = browser.incognito();
+    browser.goto(&admin, &format!("{base}/login"));
+    browser.fill_and_submit(
+        &admin,
+        "/login",
+        &[("username", "boss"), ("password", PASSWORD)],
+    );
+    browser.goto(&admin, &format!("{base}/?as_of={as_of}"));
+    let dom = browser.html(&admin);
+    assert!(dom.contains(r#"<html lang="zh-CN">"#));
+    check_page(&dom, &coverage, "100000");
+    assert_eq!(
+        child_link(&dom, "410000"),
+        format!("/org/410000?as_of={as_of}")
+    );
+    browser.goto(&admin, &format!("{base}/admin"));
+    assert_eq!(browser.status(&admin), 200);
+    let dom = browser.html(&admin);
+    assert!(
+        dom.contains(r#"<td data-field="actor">henan</td><td data-field="action">person</td>"#),
+        "the admin page lists henan's lookup"
+    );
+
+    // A brute-force loop is slowed: after a few failures every attempt
+    // waits, even with the right password.
+    let attacker = browser.incognito();
+    let mut statuses = Vec::new();
+    for i in 0..7 {
+        browser.goto(&attacker, &format!("{base}/login"));
+        let password = if i == 6 {
+            PASSWORD.to_owned()
+        } else {
+            format!("guess {i}")
+        };
+        browser.fill_and_submit(
+            &attacker,
+            "/login",
+            &[("username", "target"), ("password", &password)],
+        );
+        statuses.push(browser.status(&attacker));
+    }
+    assert_eq!(
+        statuses,
+        [401, 401, 401, 401, 401, 429, 429],
+        "{statuses:?}"
+    );
+    assert!(browser.html(&attacker).contains("Too many failed logins"));
+
+    // The audit log, from the command line (through the daemon).
+    let audit: Value =
+        serde_json::from_str(&national.ok(&["audit", "--format", "json"])).expect("audit JSON");
+    let events = audit["events"].as_array().expect("events");
+    let has = |actor: &str, action: &str| {
+        events
+            .iter()
+            .any(|e| e["actor"] == actor && e["action"] == action)
+    };
+    assert!(has("cli", "account_added"));
+    assert!(has("henan", "login") && has("henan", "login_failed") && has("henan", "logout"));
+    assert!(has("henan", "person"));
+    assert!(has("target", "login_failed"));
+    let text = audit.to_string();
+    assert!(text.contains(&person.masked()));
+    assert!(
+        !text.contains(&person.to_string()),
+        "no full ID in the audit log"
+    );
+    assert!(
+        events[0]["at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("+08:00"))
+    );
+    println!("browser test: {:.1} s", started.elapsed().as_secs_f64(),);
+    drop(browser);
     // The dashboard stops with the daemon, within its grace.
     nodes.get_mut("100000").expect("the national node").stop();
 }

@@ -143,8 +143,10 @@ async fn security_headers(mut response: Response) -> Response {
     };
     set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(headers, header::X_FRAME_OPTIONS, "DENY");
-    // Never tell another site which page (and org) was open.
-    set(headers, header::REFERRER_POLICY, "no-referrer");
+    // Never tell another site which page (and org) was open. Not
+    // `no-referrer`: under it browsers send `Origin: null` with every form,
+    // which the cross-site check must refuse.
+    set(headers, header::REFERRER_POLICY, "same-origin");
     set(headers, header::CACHE_CONTROL, "no-store");
     set(
         headers,
