@@ -71,6 +71,23 @@ fn demo_converges_and_equals_the_rules_on_the_offices_files() {
         "{text}"
     );
     assert!(text.contains("the offline counties come online"), "{text}");
+    // The dashboard account it printed exists on the national node.
+    let account = text
+        .lines()
+        .find_map(|l| l.strip_prefix("dashboard account 看板账号: "))
+        .expect("the demo prints its dashboard account");
+    let (name, password) = account.split_once("  password 密码: ").unwrap();
+    assert_eq!(name, "demo");
+    assert_eq!(password.len(), 16);
+    let users = hub(&[
+        "--data",
+        data.join("nodes/100000").to_str().unwrap(),
+        "user",
+        "list",
+    ]);
+    let users = String::from_utf8_lossy(&users.stdout);
+    assert!(users.contains("demo") && users.contains("admin"), "{users}");
+    assert!(!users.contains(password), "{users}");
     assert!(
         text.contains("国家信访局") && text.contains("济源市"),
         "{text}"
