@@ -910,3 +910,144 @@ fn no_full_id_number_reaches_a_log_or_an_error_even_at_debug() {
         );
     }
 }
+
+/// Runs `args` with `input` on stdin.
+fn node_with_input(data: &Path, args: &[&str], input: &[u8]) -> Out {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lunxun-node"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run lunxun-node");
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = stdin.write_all(input);
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn accounts_are_managed_on_the_command_line_and_audited() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&data, &["init", "--org", "410100"]);
+    let add = |name: &str, org: &str, input: &[u8]| {
+        node_with_input(
+            &data,
+            &["user", "add", name, "--org", org, "--password-stdin"],
+            input,
+        )
+    };
+    let out = add("wang.wu", "410102", b"a good long password\n");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("account wang.wu added: viewer of 410102 中原区")
+    );
+    for (name, org, input, code, want) in [
+        ("li", "410102", &b"short\n"[..], 3, "at least 10 characters"),
+        (
+            "li",
+            "420100",
+            b"a good long password\n",
+            3,
+            "not in this node's subtree",
+        ),
+        (
+            "li si",
+            "410102",
+            b"a good long password\n",
+            3,
+            "account name",
+        ),
+        (
+            "wang.wu",
+            "410102",
+            b"a good long password\n",
+            3,
+            "already exists",
+        ),
+        ("li", "410102", &[b'x'; 5000][..], 2, "more than"),
+        ("li", "410102", b"\xff\xfe long password\n", 3, "not UTF-8"),
+    ] {
+        let out = add(name, org, input);
+        assert_eq!(out.code, code, "{name} {org}: {}", out.stderr);
+        assert!(out.stderr.contains(want), "{name} {org}: {}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    }
+    // The password never goes on the command line.
+    let out = node(&data, &["user", "add", "li", "--org", "410102"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let list = ok(&data, &["user", "list"]);
+    assert!(list.contains("wang.wu") && list.contains("中原区") && list.contains("viewer"));
+    assert!(!list.contains("argon2") && !list.contains("password"));
+    // The store holds a hash, not the password.
+    let store = std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| std::fs::read(e.path()).unwrap_or_default())
+        .chain(walk_files(&data))
+        .any(|bytes| bytes.windows(20).any(|w| w == b"a good long password"));
+    assert!(!store, "the password is stored in clear");
+
+    let out = node(&data, &["user", "remove", "nobody"]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    ok(&data, &["user", "remove", "wang.wu"]);
+    // The command line's person lookups and exports are audited too.
+    let _ = node(&data, &["person", "410102198001010018"]);
+    ok(&data, &["report", "--format", "csv"]);
+    let audit: Value = serde_json::from_str(&ok(&data, &["audit", "--format", "json"])).unwrap();
+    let actions: Vec<&str> = audit["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["account_added", "account_removed", "person", "export"],
+        "{audit}"
+    );
+    let table = ok(&data, &["audit"]);
+    assert!(table.contains("账号") && table.contains("account_removed") && table.contains("cli"));
+    // --since is a day in the bureau's zone: tomorrow holds nothing.
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(2)).date_naive();
+    let later: Value = serde_json::from_str(&ok(
+        &data,
+        &[
+            "audit",
+            "--since",
+            &tomorrow.to_string(),
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(later["events"].as_array().unwrap().len(), 0);
+    let out = node(&data, &["audit", "--since", "2026-02-30"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+}
+
+/// The contents of every file under `dir`.
+fn walk_files(dir: &Path) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(std::fs::read(&path).unwrap_or_default());
+        }
+    }
+    out
+}

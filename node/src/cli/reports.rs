@@ -20,6 +20,17 @@ pub(super) fn person(node: &Node, args: PersonArgs, io: &mut Output<'_>) -> CliR
         let view = node.view();
         crate::reports::person(&view, node.orgs(), node.policy(), id, as_of, args.show_ids)
     };
+    let shown = if args.show_ids { ", full ID shown" } else { "" };
+    let outcome = if found.is_some() {
+        "shown"
+    } else {
+        "not found"
+    };
+    super::accounts::audit_cli(
+        node,
+        crate::accounts::Action::Person,
+        format!("{} {outcome}{shown}", id.masked()),
+    )?;
     let Some(p) = found else {
         return Err(CliError::new(
             exit::REFUSED,
@@ -29,12 +40,6 @@ pub(super) fn person(node: &Node, args: PersonArgs, io: &mut Output<'_>) -> CliR
             ),
         ));
     };
-    let shown = if args.show_ids { ", full ID shown" } else { "" };
-    super::accounts::audit_cli(
-        node,
-        crate::accounts::Action::Person,
-        format!("{}{shown}", id.masked()),
-    )?;
     if args.format == StatusFormat::Json {
         render::json(io.out, &p)?;
         return Ok(());
