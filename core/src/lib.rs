@@ -23,6 +23,7 @@
 
 pub mod changelog;
 pub mod checkpoint;
+pub mod corrections;
 pub mod coverage;
 pub mod figures;
 pub mod model;

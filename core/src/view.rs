@@ -256,6 +256,14 @@ impl View {
             .collect()
     }
 
+    /// Everyone with an attendance record of `origin`'s class `class_id`.
+    pub fn class_attendees(&self, origin: OrgId, class_id: &ClassId) -> Vec<PersonId> {
+        match self.class_idx(origin, class_id.as_str()) {
+            Some(idx) => self.attendees_of(idx),
+            None => Vec::new(),
+        }
+    }
+
     /// The rosters `person` is on.
     pub fn rosters_of(&self, person: PersonId) -> &[OrgId] {
         self.person_rosters.get(&person).map_or(&[], Vec::as_slice)

@@ -1051,3 +1051,170 @@ fn walk_files(dir: &Path) -> Vec<Vec<u8>> {
     }
     out
 }
+
+/// The county's coverage as JSON, the freshness stripped (it differs between
+/// two nodes holding the same records).
+fn figures(data: &Path) -> Value {
+    let mut v: Value = serde_json::from_str(&ok(
+        data,
+        &["coverage", "--as-of", "2026-06-30", "--format", "json"],
+    ))
+    .unwrap();
+    for n in v["nodes"].as_array_mut().unwrap() {
+        n.as_object_mut().unwrap().remove("freshness");
+    }
+    v
+}
+
+/// `lines` of `file` without the data rows for which `drop` holds.
+fn without(file: &Path, out: &Path, drop: impl Fn(usize, &str) -> bool) {
+    let text = std::fs::read_to_string(file).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .enumerate()
+        .filter(|(i, l)| *i == 0 || !drop(*i, l))
+        .map(|(_, l)| l)
+        .collect();
+    std::fs::write(out, kept.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn replace_and_delete_correct_records_and_the_figures_follow() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = county(tmp.path());
+    let ex = examples();
+    let roster = ex.join("roster.csv");
+    let trainings = ex.join("trainings.csv");
+    ok(&data, &["import", "roster", roster.to_str().unwrap()]);
+    ok(&data, &["import", "trainings", trainings.to_str().unwrap()]);
+
+    // The clerk fixes the files: one person never attended ZY2024-01, and one
+    // roster entry was a mistake.
+    let text = std::fs::read_to_string(&trainings).unwrap();
+    let wrong_attendance = text.lines().nth(2).unwrap().to_owned();
+    assert!(wrong_attendance.starts_with("ZY2024-01,"));
+    let fixed_trainings = tmp.path().join("trainings-fixed.csv");
+    without(&trainings, &fixed_trainings, |i, _| i == 2);
+    let fixed_roster = tmp.path().join("roster-fixed.csv");
+    without(&roster, &fixed_roster, |i, _| i == 4);
+
+    // Without --replace nothing is removed, and the import says so.
+    let out = ok(
+        &data,
+        &["import", "trainings", fixed_trainings.to_str().unwrap()],
+    );
+    assert!(out.contains("0 changes written"), "{out}");
+    assert!(
+        out.contains("note: 1 attendance records of this file's classes are not in the file"),
+        "{out}"
+    );
+    let before = figures(&data);
+    let out = ok(
+        &data,
+        &[
+            "import",
+            "trainings",
+            fixed_trainings.to_str().unwrap(),
+            "--replace",
+        ],
+    );
+    assert!(
+        out.contains("1 changes written, 1 removed as not in the file"),
+        "{out}"
+    );
+    let out = ok(
+        &data,
+        &[
+            "import",
+            "roster",
+            fixed_roster.to_str().unwrap(),
+            "--replace",
+        ],
+    );
+    assert!(out.contains("1 removed as not in the file"), "{out}");
+    assert_ne!(figures(&data), before, "the figures follow the correction");
+    // Replacing again changes nothing.
+    let out = ok(
+        &data,
+        &[
+            "import",
+            "roster",
+            fixed_roster.to_str().unwrap(),
+            "--replace",
+        ],
+    );
+    assert!(out.contains("0 changes written"), "{out}");
+
+    // The same as a fresh node importing the corrected files.
+    let fresh = tmp.path().join("fresh");
+    ok(&fresh, &["init", "--org", "410102"]);
+    ok(
+        &fresh,
+        &["import", "roster", fixed_roster.to_str().unwrap()],
+    );
+    ok(
+        &fresh,
+        &["import", "trainings", fixed_trainings.to_str().unwrap()],
+    );
+    assert_eq!(figures(&data), figures(&fresh));
+
+    // Deletions: an attendance, a whole class, a roster entry; each once.
+    let fields: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();
+    let (class_id, person) = (fields[0], fields[6]);
+    let out = ok(&data, &["delete", "attendance", class_id, person]);
+    assert!(out.contains("1 changes written"), "{out}");
+    assert!(!out.contains(person), "the ID is masked: {out}");
+    let out = node(&data, &["delete", "attendance", class_id, person]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("nothing deleted"), "{}", out.stderr);
+    let last_class = text
+        .lines()
+        .last()
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_owned();
+    let out = ok(&data, &["delete", "class", &last_class]);
+    assert!(
+        out.contains(&format!("deleted class {last_class}")),
+        "{out}"
+    );
+    let roster_text = std::fs::read_to_string(&fixed_roster).unwrap();
+    let someone = roster_text
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_owned();
+    ok(&data, &["delete", "roster", &someone]);
+    let out = node(&data, &["delete", "class", "NO-SUCH-CLASS"]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let out = node(&data, &["delete", "roster", "410102"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+
+    // Again equal to a fresh import of the files as they now stand.
+    let final_trainings = tmp.path().join("trainings-final.csv");
+    without(&fixed_trainings, &final_trainings, |_, l| {
+        l.starts_with(&format!("{last_class},"))
+            || (l.starts_with(&format!("{class_id},")) && l.contains(person))
+    });
+    let final_roster = tmp.path().join("roster-final.csv");
+    without(&fixed_roster, &final_roster, |_, l| l.starts_with(&someone));
+    let fresh = tmp.path().join("fresh2");
+    ok(&fresh, &["init", "--org", "410102"]);
+    ok(
+        &fresh,
+        &["import", "roster", final_roster.to_str().unwrap()],
+    );
+    ok(
+        &fresh,
+        &["import", "trainings", final_trainings.to_str().unwrap()],
+    );
+    assert_eq!(figures(&data), figures(&fresh));
+    // And the same after a restart (the deletions are in the log).
+    let status: Value = serde_json::from_str(&ok(&data, &["status", "--format", "json"])).unwrap();
+    assert!(status["own_seq"].as_u64().unwrap() > 0);
+}

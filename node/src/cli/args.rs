@@ -46,6 +46,29 @@ pub enum Command {
     User(UserCommand),
     /// The audit log: logins, person lookups, exports and account changes, oldest first.
     Audit(AuditArgs),
+    /// Delete one of this node's records (a class with its attendance, one attendance, a roster entry); the deletion flows up like any edit.
+    #[command(subcommand)]
+    Delete(DeleteCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeleteCommand {
+    /// A class this node organized, and every attendance record of it.
+    Class {
+        /// The class id (班次编号).
+        class_id: String,
+    },
+    /// One person's attendance of one of this node's classes.
+    Attendance {
+        class_id: String,
+        /// The person's ID number (身份证号).
+        person_id: String,
+    },
+    /// One entry of this node's roster (for a mistake: someone who left gets `until` instead).
+    Roster {
+        /// The person's ID number (身份证号).
+        person_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -342,6 +365,11 @@ pub struct ImportArgs {
     /// Only check the file and list every bad row; write nothing.
     #[arg(long)]
     pub check: bool,
+    /// The file is the whole truth for what it names: a roster file for the whole roster
+    /// (entries it leaves out are deleted), a training file for its classes (their
+    /// attendance it leaves out is deleted). Without it an import only adds and updates.
+    #[arg(long)]
+    pub replace: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

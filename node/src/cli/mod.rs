@@ -5,7 +5,7 @@
 //!
 //! - [`args`]: the arguments of every command.
 //! - `setup`: init, certs, gen, policy show.
-//! - `records`: import, coverage, people.
+//! - `records`: import (and `--replace`), delete, coverage, people.
 //! - `reports`: person, lists, report (and their table export).
 //! - `sync`: sync, restore, status.
 //! - `accounts`: user, audit.
@@ -268,5 +268,6 @@ pub fn run_in(app: &App, command: Command, io: &mut Output<'_>) -> CliResult {
         Command::Policy(PolicyCommand::Show) => setup::policy(node, io),
         Command::User(command) => accounts::user(node, command, io),
         Command::Audit(args) => accounts::audit(node, args, io),
+        Command::Delete(command) => records::delete(node, command, io),
     }
 }

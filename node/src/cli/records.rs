@@ -57,16 +57,40 @@ pub(super) fn import_file(
         s.enable_steady_tick(std::time::Duration::from_millis(120));
         s
     });
-    let summary = crate::app::import::write(node, read);
+    let left_out = if args.replace {
+        0
+    } else {
+        crate::app::import::left_out(node, kind, &read)
+    };
+    let summary = if args.replace {
+        crate::app::import::write_replacing(node, kind, read)
+    } else {
+        crate::app::import::write(node, read)
+    };
     if let Some(s) = spinner {
         s.finish_and_clear();
     }
     let summary = summary?;
+    let removed = if args.replace {
+        format!(", {} removed as not in the file", summary.removed)
+    } else {
+        String::new()
+    };
     writeln!(
         io.out,
-        "{file}: {rows} rows; {} changes written, {} records unchanged (log at seq {})",
+        "{file}: {rows} rows; {} changes written{removed}, {} records unchanged (log at seq {})",
         summary.written, summary.unchanged, summary.seq
     )?;
+    if left_out > 0 {
+        let what = match kind {
+            Kind::Roster => "roster entries this node holds are",
+            Kind::Trainings => "attendance records of this file's classes are",
+        };
+        writeln!(
+            io.out,
+            "note: {left_out} {what} not in the file and were kept; import it with --replace to remove them"
+        )?;
+    }
     Ok(())
 }
 
@@ -309,4 +333,63 @@ fn compliant(h: &crate::rules::HoursStatus) -> Option<bool> {
         (None, None) => None,
         (c, o) => Some(c.is_none_or(|t| t.met) && o.is_none_or(|t| t.met)),
     }
+}
+
+/// `delete class|attendance|roster`: the tombstones, written as one change
+/// each of this node's origin.
+pub(super) fn delete(node: &Node, command: super::DeleteCommand, io: &mut Output<'_>) -> CliResult {
+    use crate::model::{ClassId, PersonId, RecordKey};
+    let class = |text: &str| {
+        text.parse::<ClassId>().map_err(|e: crate::model::Invalid| {
+            CliError::new(exit::USAGE, format!("class id: {}", e.0))
+        })
+    };
+    let person = |text: &str| {
+        text.parse::<PersonId>()
+            .map_err(|e: crate::model::Invalid| {
+                CliError::new(exit::USAGE, format!("person id: {}", e.0))
+            })
+    };
+    let (key, what) = match &command {
+        super::DeleteCommand::Class { class_id } => (
+            RecordKey::Class(class(class_id)?),
+            format!("class {class_id}"),
+        ),
+        super::DeleteCommand::Attendance {
+            class_id,
+            person_id,
+        } => {
+            let p = person(person_id)?;
+            (
+                RecordKey::Attendance(class(class_id)?, p),
+                format!("attendance of {} in class {class_id}", p.masked()),
+            )
+        }
+        super::DeleteCommand::Roster { person_id } => {
+            let p = person(person_id)?;
+            (
+                RecordKey::Roster(p),
+                format!("roster entry of {}", p.masked()),
+            )
+        }
+    };
+    let me = node.me();
+    let mut found = true;
+    let summary = node.write_records_with(Vec::new(), |view| {
+        let records = lunxun_core::corrections::delete(view, me, &key);
+        found = records.is_some();
+        records.unwrap_or_default()
+    })?;
+    if !found {
+        return Err(CliError::new(
+            exit::REFUSED,
+            format!("this node holds no {what} of its own; nothing deleted"),
+        ));
+    }
+    writeln!(
+        io.out,
+        "deleted {what}: {} changes written (log at seq {})",
+        summary.written, summary.seq
+    )?;
+    Ok(())
 }

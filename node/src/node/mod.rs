@@ -54,6 +54,8 @@ pub struct WriteSummary {
     pub written: usize,
     /// Records identical to what was held: nothing written for them.
     pub unchanged: usize,
+    /// Of `written`, the deletions (tombstones).
+    pub removed: usize,
     /// The node's own seq after the write.
     pub seq: u64,
 }
@@ -465,12 +467,25 @@ impl Node {
     /// identical to what is held (so re-importing a file writes nothing).
     /// All-or-nothing: one atomic, durable append.
     pub fn write_records(&self, records: Vec<Record>) -> Result<WriteSummary> {
+        self.write_records_with(records, |_| Vec::new())
+    }
+
+    /// [`Node::write_records`], plus the records `more` derives from the view
+    /// as it stands under the write lock (a correction's tombstones: what a
+    /// replacing file leaves out, what a deletion takes), so no other write
+    /// can come between what they were computed from and their append.
+    pub fn write_records_with(
+        &self,
+        mut records: Vec<Record>,
+        more: impl FnOnce(&crate::view::View) -> Vec<Record>,
+    ) -> Result<WriteSummary> {
         let _writing = self.lock_writes();
         self.check_writable()?;
         let me = self.me;
-        let total = records.len();
-        let (changed, head) = {
+        let (changed, head, total) = {
             let view = self.view();
+            records.extend(more(&view));
+            let total = records.len();
             let mut seen = std::collections::HashSet::new();
             let changed: Vec<Record> = records
                 .into_iter()
@@ -485,16 +500,21 @@ impl Node {
                 .into_iter()
                 .rev()
                 .collect();
-            (changed, view.head(me).copied())
+            (changed, view.head(me).copied(), total)
         };
         let (seq, prev) = head.map_or((0, GENESIS), |h| (h.seq, h.hash));
         if changed.is_empty() {
             return Ok(WriteSummary {
                 written: 0,
                 unchanged: total,
+                removed: 0,
                 seq,
             });
         }
+        let removed = changed
+            .iter()
+            .filter(|r| matches!(r, Record::Tombstone(_)))
+            .count();
         let now = now_ms();
         let origin = self.code().to_owned();
         // Read before anything is written. A bureau must be able to record
@@ -625,6 +645,7 @@ impl Node {
         Ok(WriteSummary {
             written,
             unchanged: total - written,
+            removed,
             seq,
         })
     }

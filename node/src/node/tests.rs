@@ -265,3 +265,84 @@ fn lost_tail_refuses_writes_until_cleared() {
     node.write_records(vec![roster("11010519491231002X", "乙")])
         .unwrap();
 }
+
+#[test]
+fn the_incremental_rollup_follows_corrections_as_a_recount_does() {
+    use lunxun_core::corrections::{self, Scope};
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::init(&dir.path().join("data"), config("410102")).unwrap();
+    let orgs = node.orgs().clone();
+    let params = lunxun_gen::GenParams {
+        seed: 9,
+        county_workers: 40,
+        ..lunxun_gen::GenParams::default()
+    };
+    let data = lunxun_gen::generate_node(&params, &orgs, node.me());
+    let mut records: Vec<Record> = data.roster.iter().cloned().map(Record::Roster).collect();
+    records.extend(data.classes.iter().cloned().map(Record::Class));
+    records.extend(data.attendance.iter().cloned().map(Record::Attendance));
+    node.write_records(records).unwrap();
+    let as_of = d("2026-06-30");
+    let recount = |node: &Node| {
+        let view = node.view();
+        let fresh =
+            crate::coverage::coverage(&view, node.orgs(), node.policy(), node.me(), None, as_of);
+        serde_json::to_value(&fresh).unwrap()
+    };
+    let incremental =
+        |node: &Node| serde_json::to_value(node.coverage(node.me(), None, as_of)).unwrap();
+    // The rollup for as_of exists before the corrections, and is updated by them.
+    assert_eq!(incremental(&node), recount(&node));
+    let me = node.me();
+    // A roster file without its first five entries, replacing.
+    let file: Vec<Record> = data.roster[5..]
+        .iter()
+        .cloned()
+        .map(Record::Roster)
+        .collect();
+    let summary = node
+        .write_records_with(file.clone(), |view| {
+            corrections::left_out(view, me, Scope::Roster, &file)
+        })
+        .unwrap();
+    assert_eq!(summary.removed, 5);
+    assert_eq!(incremental(&node), recount(&node));
+    // A class file without half the attendance of its first class.
+    let first = &data.classes[0];
+    let mut file = vec![Record::Class(first.clone())];
+    let of_first: Vec<_> = data
+        .attendance
+        .iter()
+        .filter(|a| a.class_id == first.class_id)
+        .collect();
+    assert!(of_first.len() >= 2, "the class has attendees");
+    file.extend(
+        of_first[of_first.len() / 2..]
+            .iter()
+            .map(|a| Record::Attendance((*a).clone())),
+    );
+    let summary = node
+        .write_records_with(file.clone(), |view| {
+            corrections::left_out(view, me, Scope::Classes, &file)
+        })
+        .unwrap();
+    assert_eq!(summary.removed, of_first.len() / 2);
+    assert_eq!(incremental(&node), recount(&node));
+    // A whole class deleted, then a roster entry.
+    let second = RecordKey::Class(data.classes[1].class_id.clone());
+    node.write_records_with(Vec::new(), |view| {
+        corrections::delete(view, me, &second).unwrap()
+    })
+    .unwrap();
+    let entry = RecordKey::Roster(data.roster[6].person);
+    node.write_records_with(Vec::new(), |view| {
+        corrections::delete(view, me, &entry).unwrap()
+    })
+    .unwrap();
+    assert_eq!(incremental(&node), recount(&node));
+    // And after a reopen (replay of the tombstones).
+    drop(node);
+    let node = Node::open(&dir.path().join("data")).unwrap();
+    assert_eq!(incremental(&node), recount(&node));
+    assert!(node.view().class(me, &data.classes[1].class_id).is_none());
+}
