@@ -42,6 +42,7 @@ pub mod config;
 pub mod daemon;
 pub mod error;
 pub mod import;
+pub mod imports;
 pub mod ingest;
 pub mod logging;
 pub mod node;

@@ -1218,3 +1218,123 @@ fn replace_and_delete_correct_records_and_the_figures_follow() {
     let status: Value = serde_json::from_str(&ok(&data, &["status", "--format", "json"])).unwrap();
     assert!(status["own_seq"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn undo_reverts_an_import_but_keeps_later_edits_and_history_shows_every_version() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = county(tmp.path());
+    let ex = examples();
+    let roster = ex.join("roster.csv");
+    let trainings = ex.join("trainings.csv");
+    ok(&data, &["import", "roster", roster.to_str().unwrap()]);
+    ok(&data, &["import", "trainings", trainings.to_str().unwrap()]);
+    let clean = figures(&data);
+
+    // A wrong file: every roster entry gets another employer, and someone new.
+    let text = std::fs::read_to_string(&roster).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    for line in lines.iter_mut().skip(1) {
+        let mut cells: Vec<String> = line.split(',').map(str::to_owned).collect();
+        cells[4] = "错误的单位".into();
+        *line = cells.join(",");
+    }
+    let newcomer = id("41010219950505123");
+    lines.push(format!(
+        "{newcomer},新人,乡科级及以下,2025-01-01,某单位,科员,县级信访部门干部,"
+    ));
+    let wrong = tmp.path().join("roster-wrong.csv");
+    std::fs::write(&wrong, lines.join("\n") + "\n").unwrap();
+    let out = ok(&data, &["import", "roster", wrong.to_str().unwrap()]);
+    assert!(out.contains("import 3"), "{out}");
+    // Later, one of those entries is corrected again by another file.
+    let first = text.lines().nth(1).unwrap().to_owned();
+    let kept_id = first.split(',').next().unwrap().to_owned();
+    let mut cells: Vec<&str> = first.split(',').collect();
+    cells[4] = "后来改正的单位";
+    let later = tmp.path().join("roster-later.csv");
+    std::fs::write(
+        &later,
+        format!("{}\n{}\n", text.lines().next().unwrap(), cells.join(",")),
+    )
+    .unwrap();
+    ok(&data, &["import", "roster", later.to_str().unwrap()]);
+
+    let imports: Value =
+        serde_json::from_str(&ok(&data, &["imports", "--format", "json"])).unwrap();
+    let list = imports["imports"].as_array().unwrap();
+    assert_eq!(list.len(), 4);
+    assert_eq!(list[2]["id"], 3);
+    assert_eq!(list[2]["rows"], 13);
+    assert_eq!(list[2]["written"], 13);
+    assert_eq!(list[2]["hash"].as_str().unwrap().len(), 32);
+    assert!(
+        list[2]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("roster-wrong.csv")
+    );
+
+    let out = ok(&data, &["undo", "3"]);
+    assert!(
+        out.contains("undid import 3: 12 changes written (1 removed)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("left as they are, since a later change replaced them (1)"),
+        "{out}"
+    );
+    assert!(!out.contains(&kept_id), "IDs masked: {out}");
+    // Everything is back but the later edit.
+    let people: Value = serde_json::from_str(&ok(&data, &["people", "--format", "json"])).unwrap();
+    let text_people = people.to_string();
+    assert!(!text_people.contains("错误的单位"), "{text_people}");
+    assert!(text_people.contains("后来改正的单位"));
+    assert!(
+        !text_people.contains("新人"),
+        "the newcomer the import created is gone"
+    );
+    // Undoing the undo brings the wrong file back, except the later edit.
+    let out = ok(&data, &["undo", "5"]);
+    assert!(out.contains("undid import 5"), "{out}");
+    ok(&data, &["undo", "6"]);
+    ok(&data, &["import", "roster", roster.to_str().unwrap()]);
+    assert_eq!(figures(&data), clean);
+    let out = node(&data, &["undo", "99"]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+
+    // The kept person's history: every version, with the import that wrote it.
+    let history: Value = serde_json::from_str(&ok(
+        &data,
+        &["history", "person", &kept_id, "--format", "json"],
+    ))
+    .unwrap();
+    let versions = history["versions"].as_array().unwrap();
+    let imports_of: Vec<u64> = versions
+        .iter()
+        .filter(|v| v["record"] == "roster")
+        .filter_map(|v| v["import"].as_u64())
+        .collect();
+    assert_eq!(imports_of[..3], [1, 3, 4], "{history}");
+    assert!(versions.iter().any(|v| v["record"] == "attendance"));
+    assert!(
+        !history.to_string().contains(&kept_id),
+        "masked in history too"
+    );
+    let class_id = trainings_first_class();
+    let table = ok(&data, &["history", "class", &class_id]);
+    assert!(
+        table.contains("记录") && table.contains("class") && table.contains("attendance"),
+        "{table}"
+    );
+}
+
+fn trainings_first_class() -> String {
+    let text = std::fs::read_to_string(examples().join("trainings.csv")).unwrap();
+    text.lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_owned()
+}

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::error::Result;
 use crate::import::{self, ImportError, ImportOptions};
+use crate::imports::{Draft, Entry};
 use crate::model::Record;
 use crate::node::{Node, WriteSummary};
 use lunxun_core::corrections::{self, Scope};
@@ -51,19 +52,55 @@ impl Kind {
     }
 }
 
-/// Writes what was read: one atomic, durable append of what changed.
-pub fn write(node: &Node, read: Read) -> Result<WriteSummary> {
-    node.write_records(read.records)
+/// Writes what was read — with `replace`, as the whole truth for its
+/// scope: the records of this node the file leaves out are deleted in the
+/// same append — as one entry of the imports ledger, which names `file` and
+/// its BLAKE3 hash.
+pub fn write(
+    node: &Node,
+    kind: Kind,
+    read: Read,
+    replace: bool,
+    file: &Path,
+) -> Result<(WriteSummary, Entry)> {
+    let me = node.me();
+    let draft = Draft {
+        kind: match kind {
+            Kind::Roster => "roster",
+            Kind::Trainings => "trainings",
+        }
+        .into(),
+        file: file.display().to_string(),
+        hash: file_hash(file),
+        rows: read.rows,
+        replace,
+        undoes: None,
+    };
+    let file_records = if replace {
+        read.records.clone()
+    } else {
+        Vec::new()
+    };
+    node.write_import(
+        read.records,
+        |view| {
+            if replace {
+                corrections::left_out(view, me, kind.scope(), &file_records)
+            } else {
+                Vec::new()
+            }
+        },
+        draft,
+    )
 }
 
-/// Writes what was read as the whole truth for its scope (`--replace`): the
-/// records of this node the file leaves out are deleted in the same append.
-pub fn write_replacing(node: &Node, kind: Kind, read: Read) -> Result<WriteSummary> {
-    let me = node.me();
-    let file = read.records.clone();
-    node.write_records_with(read.records, |view| {
-        corrections::left_out(view, me, kind.scope(), &file)
-    })
+/// The BLAKE3 of a file's bytes (hex, the first 16 bytes), or empty when it
+/// cannot be read again.
+fn file_hash(file: &Path) -> String {
+    match std::fs::read(file) {
+        Ok(bytes) => blake3::hash(&bytes).to_hex()[..32].to_owned(),
+        Err(_) => String::new(),
+    }
 }
 
 /// How many records of this node a file of `kind` leaves out within its

@@ -49,6 +49,43 @@ pub enum Command {
     /// Delete one of this node's records (a class with its attendance, one attendance, a roster entry); the deletion flows up like any edit.
     #[command(subcommand)]
     Delete(DeleteCommand),
+    /// This node's imports, deletions and undos: id, time, file and its hash, rows, changes.
+    Imports(ImportsArgs),
+    /// Revert one import (or deletion, or undo) by id: each record it touched goes back to its version before, unless a later change replaced it.
+    Undo(UndoArgs),
+    /// Every version of a person's or a class's records this node holds, when, and by which import.
+    History(HistoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportsArgs {
+    #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
+    pub format: StatusFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// The import's id (see `imports`).
+    pub import_id: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(subcommand)]
+    pub subject: HistorySubject,
+    #[arg(long, value_enum, default_value_t = StatusFormat::Table, global = true)]
+    pub format: StatusFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistorySubject {
+    /// One person: roster entries and attendance, at every origin this node holds.
+    Person {
+        /// The person's ID number (身份证号).
+        id: String,
+    },
+    /// One class id: the class and its attendance, at every origin that used the id.
+    Class { class_id: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,6 +9,7 @@
 //! - `reports`: person, lists, report (and their table export).
 //! - `sync`: sync, restore, status.
 //! - `accounts`: user, audit.
+//! - `ledger`: imports, undo, history.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use crate::orgs::OrgId;
 
 mod accounts;
 pub mod args;
+mod ledger;
 mod records;
 mod reports;
 mod setup;
@@ -269,5 +271,8 @@ pub fn run_in(app: &App, command: Command, io: &mut Output<'_>) -> CliResult {
         Command::User(command) => accounts::user(node, command, io),
         Command::Audit(args) => accounts::audit(node, args, io),
         Command::Delete(command) => records::delete(node, command, io),
+        Command::Imports(args) => ledger::list(node, args, io),
+        Command::Undo(args) => ledger::undo(node, args, io),
+        Command::History(args) => ledger::history(node, args, io),
     }
 }

@@ -62,15 +62,11 @@ pub(super) fn import_file(
     } else {
         crate::app::import::left_out(node, kind, &read)
     };
-    let summary = if args.replace {
-        crate::app::import::write_replacing(node, kind, read)
-    } else {
-        crate::app::import::write(node, read)
-    };
+    let written = crate::app::import::write(node, kind, read, args.replace, &args.file);
     if let Some(s) = spinner {
         s.finish_and_clear();
     }
-    let summary = summary?;
+    let (summary, entry) = written?;
     let removed = if args.replace {
         format!(", {} removed as not in the file", summary.removed)
     } else {
@@ -78,8 +74,8 @@ pub(super) fn import_file(
     };
     writeln!(
         io.out,
-        "{file}: {rows} rows; {} changes written{removed}, {} records unchanged (log at seq {})",
-        summary.written, summary.unchanged, summary.seq
+        "{file}: {rows} rows; {} changes written{removed}, {} records unchanged (log at seq {}; import {})",
+        summary.written, summary.unchanged, summary.seq, entry.id
     )?;
     if left_out > 0 {
         let what = match kind {
@@ -374,22 +370,28 @@ pub(super) fn delete(node: &Node, command: super::DeleteCommand, io: &mut Output
         }
     };
     let me = node.me();
-    let mut found = true;
-    let summary = node.write_records_with(Vec::new(), |view| {
-        let records = lunxun_core::corrections::delete(view, me, &key);
-        found = records.is_some();
-        records.unwrap_or_default()
-    })?;
-    if !found {
+    // Checked first (a deletion of nothing leaves no ledger entry), then
+    // computed again under the write lock.
+    if lunxun_core::corrections::delete(&node.view(), me, &key).is_none() {
         return Err(CliError::new(
             exit::REFUSED,
             format!("this node holds no {what} of its own; nothing deleted"),
         ));
     }
+    let draft = crate::imports::Draft {
+        kind: "delete".into(),
+        file: what.clone(),
+        ..Default::default()
+    };
+    let (summary, entry) = node.write_import(
+        Vec::new(),
+        |view| lunxun_core::corrections::delete(view, me, &key).unwrap_or_default(),
+        draft,
+    )?;
     writeln!(
         io.out,
-        "deleted {what}: {} changes written (log at seq {})",
-        summary.written, summary.seq
+        "deleted {what}: {} changes written (log at seq {}; import {})",
+        summary.written, summary.seq, entry.id
     )?;
     Ok(())
 }

@@ -145,6 +145,18 @@ impl Node {
         undo_unfinished_write(&store, &config.org)?;
         let (view, unknown_origin_changes) = replay(&store, &orgs)?;
         let local_seq = view.head(me).map_or(0, |h| h.seq);
+        // A ledger entry whose changes a crash (or the undo of an
+        // unfinished write) did not keep.
+        let dropped = store.drop_imports_above(|bytes| {
+            crate::imports::Entry::decode(bytes)
+                .is_some_and(|e| e.written > 0 && e.to_seq > local_seq)
+        })?;
+        if dropped > 0 {
+            warn!(
+                dropped,
+                "import ledger entries without their changes were dropped"
+            );
+        }
         match read_own_head(dir) {
             Some(written_seq) if written_seq > local_seq => {
                 if store.conflict()?.is_none() {
@@ -476,9 +488,34 @@ impl Node {
     /// can come between what they were computed from and their append.
     pub fn write_records_with(
         &self,
-        mut records: Vec<Record>,
+        records: Vec<Record>,
         more: impl FnOnce(&crate::view::View) -> Vec<Record>,
     ) -> Result<WriteSummary> {
+        self.write_own(records, more, None)
+            .map(|(summary, _)| summary)
+    }
+
+    /// [`Node::write_records_with`] as one entry of the imports ledger
+    /// ([`crate::imports`]), inserted in the same append as its changes.
+    pub fn write_import(
+        &self,
+        records: Vec<Record>,
+        more: impl FnOnce(&crate::view::View) -> Vec<Record>,
+        draft: crate::imports::Draft,
+    ) -> Result<(WriteSummary, crate::imports::Entry)> {
+        let (summary, entry) = self.write_own(records, more, Some(draft))?;
+        let entry =
+            entry.ok_or_else(|| Error::Corrupt("the import wrote no ledger entry".into()))?;
+        Ok((summary, entry))
+    }
+
+    fn write_own(
+        &self,
+        mut records: Vec<Record>,
+        more: impl FnOnce(&crate::view::View) -> Vec<Record>,
+        draft: Option<crate::imports::Draft>,
+    ) -> Result<(WriteSummary, Option<crate::imports::Entry>)> {
+        use crate::imports::Entry;
         let _writing = self.lock_writes();
         self.check_writable()?;
         let me = self.me;
@@ -503,19 +540,43 @@ impl Node {
             (changed, view.head(me).copied(), total)
         };
         let (seq, prev) = head.map_or((0, GENESIS), |h| (h.seq, h.hash));
-        if changed.is_empty() {
-            return Ok(WriteSummary {
-                written: 0,
-                unchanged: total,
-                removed: 0,
-                seq,
-            });
-        }
+        let now = now_ms();
         let removed = changed
             .iter()
             .filter(|r| matches!(r, Record::Tombstone(_)))
             .count();
-        let now = now_ms();
+        let entry = match draft {
+            None => None,
+            Some(draft) => {
+                let id = self.store.last_import_id()? + 1;
+                let written = changed.len();
+                let to = seq + written as u64;
+                Some(Entry::from_draft(
+                    draft,
+                    id,
+                    now,
+                    written,
+                    removed,
+                    seq + 1,
+                    to,
+                ))
+            }
+        };
+        if changed.is_empty() {
+            if let Some(entry) = &entry {
+                self.store.insert_import(entry.id, &entry.encode())?;
+                self.store.flush()?;
+            }
+            return Ok((
+                WriteSummary {
+                    written: 0,
+                    unchanged: total,
+                    removed: 0,
+                    seq,
+                },
+                entry,
+            ));
+        }
         let origin = self.code().to_owned();
         // Read before anything is written. A bureau must be able to record
         // its work even while its certificate is wrong or missing: such a
@@ -604,6 +665,9 @@ impl Node {
                 .join()
                 .map_err(|_| Error::Corrupt("the change encoder panicked".into()))?;
             inserted?;
+            if let Some(entry) = &entry {
+                self.store.insert_import(entry.id, &entry.encode())?;
+            }
             self.store.flush()?;
             Ok(tip)
         });
@@ -642,12 +706,15 @@ impl Node {
         }
         self.changed.send_modify(|v| *v += 1);
         info!(org = %origin, written, unchanged = total - written, seq, "records written");
-        Ok(WriteSummary {
-            written,
-            unchanged: total - written,
-            removed,
-            seq,
-        })
+        Ok((
+            WriteSummary {
+                written,
+                unchanged: total - written,
+                removed,
+                seq,
+            },
+            entry,
+        ))
     }
 
     /// Stores changes written elsewhere (a child's batches, or the parent's

@@ -18,6 +18,8 @@
 //!   other module names a meta key.
 //! - trees `accounts` (key: account name) and `audit` (key: a monotonic id,
 //!   u64 BE): the dashboard's accounts and the audit log ([`accounts`]).
+//! - tree `imports` (key: the import id, u64 BE): the ledger of this node's
+//!   own imports, deletions and undos ([`imports`]).
 //!
 //! # Durability
 //!
@@ -47,6 +49,7 @@ use bytes::Bytes;
 
 mod accounts;
 mod checkpoints;
+mod imports;
 mod meta;
 pub use meta::{ChildState, Conflict, Hold, UpstreamState};
 
@@ -100,6 +103,7 @@ pub struct Store {
     meta: sled::Tree,
     accounts: sled::Tree,
     audit: sled::Tree,
+    imports: sled::Tree,
     /// Whether [`Store::flush`] `fsync`s the files after sled's flush: always,
     /// but for benchmarks measuring what that costs.
     file_sync: AtomicBool,
@@ -159,6 +163,7 @@ impl Store {
         let checkpoints = db.open_tree("checkpoints").map_err(engine)?;
         let accounts = db.open_tree("accounts").map_err(engine)?;
         let audit = db.open_tree("audit").map_err(engine)?;
+        let imports = db.open_tree("imports").map_err(engine)?;
         Ok(Store {
             path,
             db,
@@ -167,6 +172,7 @@ impl Store {
             meta,
             accounts,
             audit,
+            imports,
             file_sync: AtomicBool::new(true),
         })
     }
