@@ -122,7 +122,7 @@ pub fn get(node: &Node, id: u64) -> Result<Option<Entry>, StoreError> {
 /// The own log's records, by seq (decoded once, for an undo's plan).
 fn own_records(node: &Node) -> Result<Vec<(u64, Record)>, LedgerError> {
     let mut out = Vec::new();
-    for entry in node.store().scan(node.code(), 1) {
+    for entry in node.store().scan(node.code(), 0) {
         let entry = entry?;
         let change = crate::codec::decode_change(entry.change.clone()).map_err(|e| {
             LedgerError::Unreadable {

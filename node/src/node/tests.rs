@@ -346,3 +346,260 @@ fn the_incremental_rollup_follows_corrections_as_a_recount_does() {
     assert_eq!(incremental(&node), recount(&node));
     assert!(node.view().class(me, &data.classes[1].class_id).is_none());
 }
+
+mod corrections_property {
+    //! Any sequence of imports, replaces, deletes and undos leaves the same
+    //! records and figures as importing the final files into a fresh node.
+
+    use std::collections::BTreeMap;
+
+    use lunxun_core::corrections::{self, Scope};
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::imports::{self, Draft};
+
+    const PEOPLE: u32 = 6;
+    const CLASSES: u32 = 3;
+
+    fn person(n: u32) -> crate::model::PersonId {
+        let first17 = format!("41010219800101{n:03}");
+        let mut digits = [0u8; 17];
+        digits.copy_from_slice(first17.as_bytes());
+        format!("{first17}{}", crate::model::PersonId::check_char(&digits))
+            .parse()
+            .unwrap()
+    }
+
+    fn entry(n: u32, variant: u8) -> Record {
+        Record::Roster(RosterEntry {
+            person: person(n),
+            name: format!("人{n}"),
+            rank: if variant % 2 == 0 {
+                Rank::General
+            } else {
+                Rank::Leading
+            },
+            since: d("2023-01-01"),
+            until: None,
+            employer: format!("单位{variant}"),
+            position: String::new(),
+            group: String::new(),
+        })
+    }
+
+    fn class(c: u32) -> Class {
+        Class {
+            class_id: format!("K{c}").parse().unwrap(),
+            title: format!("班{c}"),
+            category: String::new(),
+            mode: if c == 2 {
+                Mode::Online
+            } else {
+                Mode::Centralized
+            },
+            off_job: true,
+            start: d("2025-03-01"),
+            end: d("2025-03-05"),
+            hours: Hours::from_whole(40),
+            days: None,
+        }
+    }
+
+    fn attendance(c: u32, n: u32, variant: u8) -> Record {
+        Record::Attendance(Attendance {
+            class_id: format!("K{c}").parse().unwrap(),
+            person: person(n),
+            hours: Hours::from_whole(8 * (u32::from(variant) + 1)),
+            outcome: if variant == 2 {
+                Outcome::Failed
+            } else {
+                Outcome::Completed
+            },
+            name: String::new(),
+        })
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Roster {
+            people: Vec<(u32, u8)>,
+            replace: bool,
+        },
+        Trainings {
+            class: u32,
+            people: Vec<(u32, u8)>,
+            replace: bool,
+        },
+        DeleteClass(u32),
+        DeleteAttendance(u32, u32),
+        DeleteRoster(u32),
+        UndoLast,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let people = prop::collection::vec((0..PEOPLE, 0u8..3), 0..5);
+        prop_oneof![
+            3 => (people.clone(), any::<bool>()).prop_map(|(people, replace)| Op::Roster { people, replace }),
+            3 => (0..CLASSES, people, any::<bool>())
+                .prop_map(|(class, people, replace)| Op::Trainings { class, people, replace }),
+            1 => (0..CLASSES).prop_map(Op::DeleteClass),
+            1 => (0..CLASSES, 0..PEOPLE).prop_map(|(c, p)| Op::DeleteAttendance(c, p)),
+            1 => (0..PEOPLE).prop_map(Op::DeleteRoster),
+            2 => Just(Op::UndoLast),
+        ]
+    }
+
+    type State = BTreeMap<RecordKey, Record>;
+
+    /// What the records should be after `records` are written (tombstones
+    /// delete), as a plain map.
+    fn apply(state: &mut State, records: Vec<Record>) {
+        for r in records {
+            match r {
+                Record::Tombstone(k) => {
+                    state.remove(&k);
+                }
+                r => {
+                    state.insert(r.key(), r);
+                }
+            }
+        }
+    }
+
+    fn figures(node: &Node) -> serde_json::Value {
+        let view = node.view();
+        let report = crate::coverage::coverage(
+            &view,
+            node.orgs(),
+            node.policy(),
+            node.me(),
+            Some(0),
+            d("2026-06-30"),
+        );
+        let mut v = serde_json::to_value(&report).unwrap();
+        // Whether the node ever wrote anything is not a record: a fresh node
+        // given no records has not reported.
+        for n in v["nodes"].as_array_mut().unwrap() {
+            let n = n.as_object_mut().unwrap();
+            n.remove("freshness");
+            n.remove("reporting");
+            n["subtree"].as_object_mut().unwrap().remove("nodes");
+        }
+        v
+    }
+
+    fn universe() -> Vec<RecordKey> {
+        let mut keys = Vec::new();
+        for n in 0..PEOPLE {
+            keys.push(RecordKey::Roster(person(n)));
+            for c in 0..CLASSES {
+                keys.push(RecordKey::Attendance(
+                    format!("K{c}").parse().unwrap(),
+                    person(n),
+                ));
+            }
+        }
+        for c in 0..CLASSES {
+            keys.push(RecordKey::Class(format!("K{c}").parse().unwrap()));
+        }
+        keys
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        #[test]
+        fn corrections_equal_a_fresh_import_of_the_final_files(ops in prop::collection::vec(op(), 1..14)) {
+            let dir = tempfile::tempdir().unwrap();
+            let node = Node::init(&dir.path().join("n"), config("410102")).unwrap();
+            let me = node.me();
+            let mut state = State::new();
+            // The state before each ledger entry, by entry id.
+            let mut before: BTreeMap<u64, State> = BTreeMap::new();
+            for op in ops {
+                let snapshot = state.clone();
+                let draft = Draft { kind: "test".into(), ..Default::default() };
+                let written = match op {
+                    Op::Roster { people, replace } => {
+                        let file: Vec<Record> = people.iter().map(|(n, v)| entry(*n, *v)).collect();
+                        let f = file.clone();
+                        let r = node.write_import(file, |view| {
+                            if replace { corrections::left_out(view, me, Scope::Roster, &f) } else { Vec::new() }
+                        }, draft).unwrap();
+                        if replace {
+                            state.retain(|k, _| !matches!(k, RecordKey::Roster(_)));
+                        }
+                        apply(&mut state, f);
+                        Some(r.1.id)
+                    }
+                    Op::Trainings { class: c, people, replace } => {
+                        let mut file = vec![Record::Class(class(c))];
+                        file.extend(people.iter().map(|(n, v)| attendance(c, *n, *v)));
+                        let f = file.clone();
+                        let r = node.write_import(file, |view| {
+                            if replace { corrections::left_out(view, me, Scope::Classes, &f) } else { Vec::new() }
+                        }, draft).unwrap();
+                        let id: crate::model::ClassId = format!("K{c}").parse().unwrap();
+                        if replace {
+                            state.retain(|k, _| !matches!(k, RecordKey::Attendance(cid, _) if *cid == id));
+                        }
+                        apply(&mut state, f);
+                        Some(r.1.id)
+                    }
+                    Op::DeleteClass(c) => {
+                        let id: crate::model::ClassId = format!("K{c}").parse().unwrap();
+                        let key = RecordKey::Class(id.clone());
+                        if corrections::delete(&node.view(), me, &key).is_none() {
+                            None
+                        } else {
+                            let r = node.write_import(Vec::new(), |view| corrections::delete(view, me, &key).unwrap_or_default(), draft).unwrap();
+                            state.retain(|k, _| !matches!(k, RecordKey::Class(cid) | RecordKey::Attendance(cid, _) if *cid == id));
+                            Some(r.1.id)
+                        }
+                    }
+                    Op::DeleteAttendance(c, n) => {
+                        let key = RecordKey::Attendance(format!("K{c}").parse().unwrap(), person(n));
+                        let r = node.write_import(Vec::new(), |view| corrections::delete(view, me, &key).unwrap_or_default(), draft).unwrap();
+                        state.remove(&key);
+                        Some(r.1.id)
+                    }
+                    Op::DeleteRoster(n) => {
+                        let key = RecordKey::Roster(person(n));
+                        let r = node.write_import(Vec::new(), |view| corrections::delete(view, me, &key).unwrap_or_default(), draft).unwrap();
+                        state.remove(&key);
+                        Some(r.1.id)
+                    }
+                    Op::UndoLast => {
+                        let last = imports::list(&node).unwrap().into_iter().last();
+                        match last {
+                            Some(entry) if entry.written > 0 => {
+                                let undo = Draft { kind: "undo".into(), undoes: Some(entry.id), ..Default::default() };
+                                let r = node.write_import(Vec::new(), |_| imports::undo_plan(&node, &entry).unwrap().records, undo).unwrap();
+                                // Nothing came after it, so the state before it returns.
+                                state = before[&entry.id].clone();
+                                Some(r.1.id)
+                            }
+                            _ => None,
+                        }
+                    }
+                };
+                if let Some(id) = written {
+                    before.insert(id, snapshot);
+                }
+                // The node's records are the model's, key by key.
+                let view = node.view();
+                for key in universe() {
+                    prop_assert_eq!(view.current(me, &key), state.get(&key).cloned(), "{:?}", key);
+                }
+            }
+            // And the figures equal a fresh node's given the final files.
+            let fresh = Node::init(&dir.path().join("fresh"), config("410102")).unwrap();
+            fresh.write_records(state.values().cloned().collect()).unwrap();
+            prop_assert_eq!(figures(&node), figures(&fresh));
+            // Also after a reopen.
+            drop(node);
+            let reopened = Node::open(&dir.path().join("n")).unwrap();
+            prop_assert_eq!(figures(&reopened), figures(&fresh));
+        }
+    }
+}
