@@ -375,7 +375,7 @@ mod corrections_property {
         Record::Roster(RosterEntry {
             person: person(n),
             name: format!("人{n}"),
-            rank: if variant % 2 == 0 {
+            rank: if variant.is_multiple_of(2) {
                 Rank::General
             } else {
                 Rank::Leading
