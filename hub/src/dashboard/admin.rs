@@ -11,7 +11,7 @@ use axum::{Extension, Form};
 use lunxun_node::accounts::{self, AccountError, Action, Role};
 use serde::Deserialize;
 
-use super::auth::{audit, check_csrf, csrf_field};
+use super::auth::{audit, check_csrf};
 use super::common::*;
 
 /// Audit entries the page shows (the `audit` command shows them all).

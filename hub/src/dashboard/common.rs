@@ -15,7 +15,7 @@ use lunxun_node::orgs::{OrgId, is_valid_code};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
-pub(super) use super::auth::Viewer;
+pub(super) use super::sessions::Viewer;
 
 /// The file `serve --http` writes the bound address to (port 0 picks one).
 pub const HTTP_ADDR_FILE: &str = "http.addr";
@@ -41,7 +41,7 @@ pub const MAP_NODES_MAX: usize = 1_500;
 pub(super) struct Dashboard {
     pub(super) node: Arc<Node>,
     pub(super) jobs: Arc<Semaphore>,
-    pub(super) auth: Arc<super::auth::Auth>,
+    pub(super) auth: Arc<super::sessions::Auth>,
 }
 
 impl Dashboard {
@@ -357,6 +357,14 @@ pub(super) fn layout(
     )
 }
 
+/// A hidden form field carrying the viewer's CSRF token.
+pub(super) fn csrf_field(viewer: &Viewer) -> String {
+    format!(
+        r#"<input type="hidden" name="csrf" value="{}">"#,
+        esc(&viewer.csrf)
+    )
+}
+
 /// The header's links, and who is logged in (none on the login page).
 fn nav(viewer: Option<&Viewer>, home_class: &str) -> String {
     let Some(v) = viewer else {
@@ -372,7 +380,7 @@ fn nav(viewer: Option<&Viewer>, home_class: &str) -> String {
     } else {
         format!(
             r#"<form class="logout" method="post" action="/logout">{}<button type="submit">退出 <span class="en">Log out</span></button></form>"#,
-            super::auth::csrf_field(v)
+            csrf_field(v)
         )
     };
     format!(

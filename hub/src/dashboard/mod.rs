@@ -49,11 +49,9 @@ mod map;
 mod org;
 mod person;
 mod report;
+mod sessions;
 
-pub use auth::{
-    FREE_FAILURES, LOCK_MAX_MS, LOGIN_JOBS_MAX, SESSION_COOKIE, SESSION_MS, SESSIONS_MAX,
-    THROTTLE_KEYS_MAX,
-};
+pub use auth::SESSION_COOKIE;
 use common::{Dashboard, Fail, Viewer};
 pub use common::{
     FORM_BYTES_MAX, HTTP_ADDR_FILE, JOBS_MAX, MAP_NODES_MAX, PERSON_ID_CHARS_MAX, QUERY_BYTES_MAX,
@@ -61,13 +59,16 @@ pub use common::{
 use org::{home, org_page};
 use person::{person_page, person_search};
 use report::{api_coverage, report_csv, report_xlsx};
+pub use sessions::{
+    FREE_FAILURES, LOCK_MAX_MS, LOGIN_JOBS_MAX, SESSION_MS, SESSIONS_MAX, THROTTLE_KEYS_MAX,
+};
 
 /// The dashboard's routes over `node`.
 pub fn router(node: Arc<Node>) -> Router {
     let state = Dashboard {
         node,
         jobs: Arc::new(Semaphore::new(JOBS_MAX)),
-        auth: Arc::new(auth::Auth::new()),
+        auth: Arc::new(sessions::Auth::new()),
     };
     let private = Router::new()
         .route("/", get(home))

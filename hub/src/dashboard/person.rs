@@ -15,7 +15,7 @@ use lunxun_node::orgs::{OrgDirectory, OrgId};
 use lunxun_node::reports::{self, PersonReport};
 use serde::Deserialize;
 
-use super::auth::{audit, check_csrf, csrf_field};
+use super::auth::{audit, check_csrf};
 use super::common::*;
 
 pub(super) async fn person_page(

@@ -7,6 +7,7 @@
 //! - [`sync`]: sync with the parent until it holds everything.
 //! - [`restore`]: rebuild from the parent, and the fork policy that decides
 //!   which side wins.
+//! - [`ledger`]: the imports ledger read back: undo's plan, history.
 //! - [`status`]: identity, counts, upstream and children, as one value.
 
 use std::path::Path;
@@ -18,6 +19,7 @@ use crate::sync::worker::UpstreamWorker;
 
 pub mod import;
 pub mod init;
+pub mod ledger;
 pub mod restore;
 pub mod status;
 pub mod sync;

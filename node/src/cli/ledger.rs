@@ -5,7 +5,8 @@ use super::{
     CliError, CliResult, HistoryArgs, HistorySubject, ImportsArgs, Output, StatusFormat, UndoArgs,
     exit,
 };
-use crate::imports::{self, Draft, LedgerError, Subject};
+use crate::app::ledger::{self as imports, LedgerError, Subject};
+use crate::imports::Draft;
 use crate::node::Node;
 use crate::render::{self, col, num};
 

@@ -357,7 +357,8 @@ mod corrections_property {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::imports::{self, Draft};
+    use crate::app::ledger as imports;
+    use crate::imports::Draft;
 
     const PEOPLE: u32 = 6;
     const CLASSES: u32 = 3;
