@@ -1078,6 +1078,14 @@ fn without(file: &Path, out: &Path, drop: impl Fn(usize, &str) -> bool) {
     std::fs::write(out, kept.join("\n") + "\n").unwrap();
 }
 
+/// The figures of a fresh county node given only `roster` and `trainings`.
+fn fresh_figures(data: &Path, roster: &Path, trainings: &Path) -> Value {
+    ok(data, &["init", "--org", "410102"]);
+    ok(data, &["import", "roster", roster.to_str().unwrap()]);
+    ok(data, &["import", "trainings", trainings.to_str().unwrap()]);
+    figures(data)
+}
+
 #[test]
 fn replace_and_delete_correct_records_and_the_figures_follow() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1146,17 +1154,10 @@ fn replace_and_delete_correct_records_and_the_figures_follow() {
     assert!(out.contains("0 changes written"), "{out}");
 
     // The same as a fresh node importing the corrected files.
-    let fresh = tmp.path().join("fresh");
-    ok(&fresh, &["init", "--org", "410102"]);
-    ok(
-        &fresh,
-        &["import", "roster", fixed_roster.to_str().unwrap()],
+    assert_eq!(
+        figures(&data),
+        fresh_figures(&tmp.path().join("fresh"), &fixed_roster, &fixed_trainings)
     );
-    ok(
-        &fresh,
-        &["import", "trainings", fixed_trainings.to_str().unwrap()],
-    );
-    assert_eq!(figures(&data), figures(&fresh));
 
     // Deletions: an attendance, a whole class, a roster entry; each once.
     let fields: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();
@@ -1203,17 +1204,10 @@ fn replace_and_delete_correct_records_and_the_figures_follow() {
     });
     let final_roster = tmp.path().join("roster-final.csv");
     without(&fixed_roster, &final_roster, |_, l| l.starts_with(&someone));
-    let fresh = tmp.path().join("fresh2");
-    ok(&fresh, &["init", "--org", "410102"]);
-    ok(
-        &fresh,
-        &["import", "roster", final_roster.to_str().unwrap()],
+    assert_eq!(
+        figures(&data),
+        fresh_figures(&tmp.path().join("fresh2"), &final_roster, &final_trainings)
     );
-    ok(
-        &fresh,
-        &["import", "trainings", final_trainings.to_str().unwrap()],
-    );
-    assert_eq!(figures(&data), figures(&fresh));
     // And the same after a restart (the deletions are in the log).
     let status: Value = serde_json::from_str(&ok(&data, &["status", "--format", "json"])).unwrap();
     assert!(status["own_seq"].as_u64().unwrap() > 0);

@@ -24,7 +24,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, FromRequest as _, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -377,5 +377,3 @@ async fn record(d: &Dashboard, event: Event) {
         warn!(action, error = %fail.message, "audit entry lost");
     }
 }
-
-use axum::extract::FromRequest as _;

@@ -75,9 +75,11 @@ pub(super) fn undo(node: &Node, args: UndoArgs, io: &mut Output<'_>) -> CliResul
         .map_err(failed)?
         .ok_or(LedgerError::Unknown(args.import_id))
         .map_err(refused)?;
-    // The plan is made again under the write lock, against the log as it
-    // stands there; this first one refuses an empty import before anything.
-    imports::undo_plan(node, &entry).map_err(refused)?;
+    // An import that wrote nothing has nothing to undo; the plan itself is
+    // made under the write lock, against the log as it stands there.
+    if entry.written == 0 {
+        return Err(refused(LedgerError::Empty(entry.id)));
+    }
     let mut left = Vec::new();
     let mut plan_error = None;
     let draft = Draft {
