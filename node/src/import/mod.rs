@@ -18,6 +18,7 @@
 //!   (DESIGN.md, "External contract"), their columns and cross-row rules.
 
 mod cell;
+mod dense;
 mod roster;
 mod table;
 mod trainings;

@@ -14,8 +14,9 @@
 //!   (never a dense grid), refusing a cell beyond [`COLUMNS_MAX`] or beyond
 //!   `ROWS_MAX` rows, and more than [`CELLS_MAX`] cells.
 //!
-//! Old `.xls` files (not a zip) and `.ods` are read by the parser's own sheet
-//! reader, bounded only by the file size limit and their formats' own.
+//! Old `.xls` files (not a zip) and `.ods` are read by the parser's own
+//! dense sheet reader, after [`super::dense`] has scanned them and refused a
+//! sheet larger than [`super::dense::DENSE_CELLS_MAX`] cells.
 
 use std::io::{Cursor, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -105,11 +106,45 @@ impl<'s> SheetRow<'s> {
 /// parser is a large third-party library fed with untrusted bytes: a panic in
 /// it becomes a format error rather than taking the node down.
 pub fn load(bytes: &[u8]) -> Result<Sheet, String> {
-    if bytes.starts_with(ZIP_MAGIC) {
-        check_zip(bytes)?;
+    catch_unwind(AssertUnwindSafe(|| {
+        if bytes.starts_with(ZIP_MAGIC) {
+            check_zip(bytes)?;
+            super::dense::check_ods(bytes)?;
+        } else if bytes.starts_with(super::dense::CFB_MAGIC) {
+            super::dense::check_xls(bytes)?;
+        }
+        read(bytes)
+    }))
+    .unwrap_or_else(|_| Err("workbook is corrupt (the reader failed on it)".to_owned()))
+}
+
+/// Bytes of one tag or one text between tags in an XML part: the parser
+/// holds each whole.
+pub const SPAN_BYTES_MAX: u64 = 1024 * 1024;
+
+/// A sink that measures the longest run of bytes without a `<`: the longest
+/// tag or text an XML part holds.
+#[derive(Default)]
+struct Spans {
+    run: u64,
+    longest: u64,
+}
+
+impl std::io::Write for Spans {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for chunk in buf.split_inclusive(|b| *b == b'<') {
+            self.run += chunk.len() as u64;
+            self.longest = self.longest.max(self.run);
+            if chunk.last() == Some(&b'<') {
+                self.run = 0;
+            }
+        }
+        Ok(buf.len())
     }
-    catch_unwind(AssertUnwindSafe(|| read(bytes)))
-        .unwrap_or_else(|_| Err("workbook is corrupt (the reader failed on it)".to_owned()))
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Unpacks every part into nothing, counting the bytes it really holds.
@@ -137,8 +172,16 @@ fn check_zip(bytes: &[u8]) -> Result<(), String> {
         } else {
             PART_BYTES_MAX
         };
-        let size = std::io::copy(&mut (&mut part).take(max + 1), &mut std::io::sink())
+        let mut spans = Spans::default();
+        let size = std::io::copy(&mut (&mut part).take(max + 1), &mut spans)
             .map_err(|e| format!("not a readable workbook: {name}: {e}"))?;
+        if name.ends_with(".xml") && spans.longest > SPAN_BYTES_MAX {
+            return Err(format!(
+                "workbook part {name} holds a tag or text of more than {} KiB; it is not a \
+                 spreadsheet a bureau keeps",
+                SPAN_BYTES_MAX / 1024
+            ));
+        }
         if size > max {
             return Err(format!(
                 "workbook part {name} unpacks to more than {} MiB; it is not a spreadsheet a bureau keeps",
