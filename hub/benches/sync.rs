@@ -68,6 +68,7 @@ fn tls_node(
             time_zone: None,
             quotas: Default::default(),
             dashboard: Default::default(),
+            store: Default::default(),
         },
     )?))
 }
@@ -113,6 +114,7 @@ fn node(dir: &Path, org: &str, upstream: Option<SocketAddr>) -> anyhow::Result<A
             time_zone: None,
             quotas: Default::default(),
             dashboard: Default::default(),
+            store: Default::default(),
         },
     )?))
 }

@@ -247,6 +247,7 @@ async fn run_async(
                     time_zone: None,
                     quotas: Default::default(),
                     dashboard: Default::default(),
+                    store: Default::default(),
                 },
             )
             .map_err(fail)?,

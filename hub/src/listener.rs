@@ -666,6 +666,7 @@ mod tests {
             time_zone: None,
             quotas: Default::default(),
             dashboard: Default::default(),
+            store: Default::default(),
         };
         let node = Arc::new(Node::init(tmp.path(), config).unwrap());
         let (tx, rx) = mpsc::channel(1);

@@ -42,6 +42,7 @@ fn init(dir: &Path, org: &str) -> Node {
             time_zone: None,
             quotas: Default::default(),
             dashboard: Default::default(),
+            store: Default::default(),
         },
     )
     .expect("init")
@@ -1001,6 +1002,7 @@ async fn a_trusted_proxy_names_the_account_only_from_its_addresses() {
         time_zone: None,
         quotas: Default::default(),
         dashboard: Default::default(),
+        store: Default::default(),
     };
     config.dashboard.trusted_proxy = Some(lunxun_node::config::TrustedProxy {
         header: "X-Remote-User".into(),

@@ -228,6 +228,7 @@ fn node(dir: &std::path::Path, org: &str, parent: Option<&str>) -> Arc<Node> {
                 time_zone: None,
                 quotas: Default::default(),
                 dashboard: Default::default(),
+                store: Default::default(),
             },
         )
         .expect("init"),

@@ -55,6 +55,7 @@ fn county_config() -> Config {
         time_zone: None,
         quotas: Default::default(),
         dashboard: Default::default(),
+        store: Default::default(),
     }
 }
 

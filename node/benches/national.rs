@@ -78,6 +78,7 @@ fn main() -> anyhow::Result<()> {
             time_zone: None,
             quotas: Default::default(),
             dashboard: Default::default(),
+            store: Default::default(),
         },
     )?;
     let national = node.me();

@@ -317,6 +317,7 @@ mod tests {
             time_zone: None,
             quotas: Default::default(),
             dashboard: Default::default(),
+            store: Default::default(),
         };
         Node::init(&dir.join(org), config).expect("init")
     }

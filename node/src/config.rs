@@ -79,6 +79,41 @@ pub struct Config {
     /// `[dashboard]`: cookies and a trusted single-sign-on proxy.
     #[serde(default, skip_serializing_if = "DashboardConfig::is_default")]
     pub dashboard: DashboardConfig,
+    /// `[store]`: the disk the store is on.
+    #[serde(default, skip_serializing_if = "StoreConfig::is_default")]
+    pub store: StoreConfig,
+}
+
+/// `[store]`: how much of its disk the store leaves free.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// MiB of the store's file system a write never eats into: a write that
+    /// would leave less is refused whole (and goes through once space is
+    /// freed), so the store's files are never cut by a full disk. 0 turns the
+    /// check off.
+    #[serde(default = "StoreConfig::default_keep_free_mib")]
+    pub keep_free_mib: u64,
+}
+
+impl StoreConfig {
+    pub const DEFAULT_KEEP_FREE_MIB: u64 = 64;
+
+    fn default_keep_free_mib() -> u64 {
+        Self::DEFAULT_KEEP_FREE_MIB
+    }
+
+    pub fn is_default(&self) -> bool {
+        *self == StoreConfig::default()
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> StoreConfig {
+        StoreConfig {
+            keep_free_mib: Self::DEFAULT_KEEP_FREE_MIB,
+        }
+    }
 }
 
 /// `[dashboard]`: how the dashboard knows who is asking.
@@ -385,6 +420,7 @@ mod tests {
             time_zone: None,
             quotas: Default::default(),
             dashboard: Default::default(),
+            store: Default::default(),
         };
         c.save(dir.path()).unwrap();
         assert_eq!(Config::load(dir.path()).unwrap(), c);

@@ -1,7 +1,9 @@
 //! The long-running side of a node (`serve`): named tasks sharing one
 //! shutdown signal — the admin endpoint, the upstream worker, and whatever
-//! the hub adds (its children-facing sync service). Ctrl-C or SIGTERM, or any
-//! task ending early, stops them all.
+//! the hub adds (its children-facing sync service). Ctrl-C or SIGTERM, any
+//! task ending early, or the store's files failing (a full disk: the store
+//! refuses everything until it is opened again) stops them all; the last
+//! ends the process with an error, so that its service manager restarts it.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -104,6 +106,11 @@ impl Daemon {
                     info!("terminated: shutting down");
                     break;
                 }
+                message = self.node.store().failed() => {
+                    error!(error = %message, "the store failed: exiting so that the node restarts on a fresh open");
+                    failure = Some(format!("the store failed: {message}"));
+                    break;
+                }
                 Some((name, result)) = self.ended_rx.recv() => {
                     match result {
                         // The upstream worker ends at once when there is no upstream.
@@ -124,7 +131,9 @@ impl Daemon {
                 error!(task = name, "did not stop in time");
             }
         }
-        self.node.store().flush().map_err(|e| e.to_string())?;
+        if self.node.store().failure().is_none() {
+            self.node.store().flush().map_err(|e| e.to_string())?;
+        }
         match failure {
             Some(e) => Err(e),
             None => Ok(()),

@@ -298,6 +298,7 @@ mod tests {
             time_zone: None,
             quotas: Default::default(),
             dashboard: Default::default(),
+            store: Default::default(),
         };
         let node = Node::init(&tmp.path().join("wuhan"), config.clone()).unwrap();
         let ca = std::fs::read(root.join(CA_FILE)).unwrap();

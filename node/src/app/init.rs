@@ -62,6 +62,7 @@ pub fn init(data: &Path, request: InitRequest) -> Result<Node, InitError> {
         time_zone: None,
         quotas: Default::default(),
         dashboard: Default::default(),
+        store: Default::default(),
     };
     if config.insecure {
         tracing::warn!("--insecure: links to the parent will be plaintext");

@@ -132,6 +132,7 @@ impl Node {
             .ok_or_else(|| Error::UnknownOrg(config.org.clone()))?;
         let policy = crate::config::load_policy(&dir.join(POLICY_FILE))?;
         let store = Store::open(&dir.join(STORE_DIR))?;
+        store.set_keep_free(config.store.keep_free_mib.saturating_mul(1024 * 1024));
         // sled creates its files with the process's umask: tighten them (and
         // an old data dir) now that they exist.
         match crate::config::private_data_dir(dir) {

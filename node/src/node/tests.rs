@@ -18,6 +18,7 @@ fn config(org: &str) -> Config {
         time_zone: None,
         quotas: Default::default(),
         dashboard: Default::default(),
+        store: Default::default(),
     }
 }
 

@@ -43,7 +43,8 @@
 //! holding them ([`sync_files`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bytes::Bytes;
 
@@ -76,6 +77,18 @@ pub enum StoreError {
     /// The engine reported an error.
     #[error("store {path}: {message}")]
     Engine { path: PathBuf, message: String },
+    /// A write would leave the disk fuller than the store allows.
+    #[error(
+        "store {path}: the disk is nearly full ({free_mib} MiB free; this write needs about \
+         {need_mib} MiB and {keep_mib} MiB are kept free): nothing was written; free space and \
+         write again"
+    )]
+    Full {
+        path: PathBuf,
+        free_mib: u64,
+        need_mib: u64,
+        keep_mib: u64,
+    },
     /// A stored entry does not have the expected layout.
     #[error("store {path}: corrupt entry: {reason}")]
     Corrupt { path: PathBuf, reason: String },
@@ -107,7 +120,20 @@ pub struct Store {
     /// Whether [`Store::flush`] `fsync`s the files after sled's flush: always,
     /// but for benchmarks measuring what that costs.
     file_sync: AtomicBool,
+    /// The first failure of the engine's files (a full disk, an I/O error,
+    /// corruption found). After one, sled fails every later operation until
+    /// the store is opened again, so a long-running process must end (and be
+    /// restarted by its service manager) rather than stay up refusing writes.
+    failed: OnceLock<String>,
+    failure: tokio::sync::Notify,
+    /// Bytes of the file system a log write leaves free (see
+    /// [`Store::set_keep_free`]).
+    keep_free: AtomicU64,
 }
+
+/// What a log write may cost on disk per byte of changes: the engine's log,
+/// its page rewrites and its snapshot, with room to spare.
+const DISK_BYTES_PER_BYTE: u64 = 3;
 
 fn log_key(origin: &str, seq: u64) -> Vec<u8> {
     let mut key = Vec::with_capacity(origin.len() + 9);
@@ -115,6 +141,23 @@ fn log_key(origin: &str, seq: u64) -> Vec<u8> {
     key.push(KEY_SEPARATOR);
     key.extend_from_slice(&seq.to_be_bytes());
     key
+}
+
+/// Bytes an unprivileged process may still write on the file system holding
+/// `path` (None where the system cannot say).
+fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: c_path is a valid NUL-terminated string and stats a writable
+    // statvfs; the call fills it when it returns 0.
+    let rc = unsafe { libc::statvfs(c_path.as_ptr(), stats.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so it initialized stats.
+    let stats = unsafe { stats.assume_init() };
+    Some(stats.f_bavail.saturating_mul(stats.f_frsize))
 }
 
 fn origin_prefix(origin: &str) -> Vec<u8> {
@@ -149,6 +192,14 @@ impl Store {
                 {
                     StoreError::Locked { path: path.clone() }
                 }
+                sled::Error::Corruption { .. } => StoreError::Engine {
+                    path: path.clone(),
+                    message: format!(
+                        "the store's files are damaged ({e}): move the store directory aside and \
+                         run `restore --from-upstream`, then import again what the parent never \
+                         received"
+                    ),
+                },
                 _ => StoreError::Engine {
                     path: path.clone(),
                     message: e.to_string(),
@@ -174,6 +225,11 @@ impl Store {
             audit,
             imports,
             file_sync: AtomicBool::new(true),
+            failed: OnceLock::new(),
+            failure: tokio::sync::Notify::new(),
+            keep_free: AtomicU64::new(
+                crate::config::StoreConfig::DEFAULT_KEEP_FREE_MIB * 1024 * 1024,
+            ),
         })
     }
 
@@ -182,9 +238,74 @@ impl Store {
     }
 
     fn engine(&self, e: sled::Error) -> StoreError {
+        let message = match &e {
+            sled::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
+                "the disk is full (no space left on device); free space, then start the node \
+                 again (a running daemon exits so that its service manager restarts it)"
+                    .to_owned()
+            }
+            _ => e.to_string(),
+        };
+        if matches!(
+            e,
+            sled::Error::Io(_) | sled::Error::Corruption { .. } | sled::Error::ReportableBug(_)
+        ) {
+            self.fail(&message);
+        }
         StoreError::Engine {
             path: self.path.clone(),
-            message: e.to_string(),
+            message,
+        }
+    }
+
+    /// Sets the bytes of the file system that log writes leave free (0: no
+    /// check; writes go on until the disk is full).
+    pub fn set_keep_free(&self, bytes: u64) {
+        self.keep_free.store(bytes, Ordering::Relaxed);
+    }
+
+    /// Refuses a write of about `bytes` on disk that would leave less than
+    /// the space kept free.
+    fn ensure_space(&self, bytes: u64) -> Result<(), StoreError> {
+        let keep = self.keep_free.load(Ordering::Relaxed);
+        if keep == 0 {
+            return Ok(());
+        }
+        let Some(free) = free_bytes(&self.path) else {
+            return Ok(());
+        };
+        if free >= keep.saturating_add(bytes) {
+            return Ok(());
+        }
+        let mib = |b: u64| b.div_ceil(1024 * 1024);
+        Err(StoreError::Full {
+            path: self.path.clone(),
+            free_mib: free / (1024 * 1024),
+            need_mib: mib(bytes),
+            keep_mib: mib(keep),
+        })
+    }
+
+    /// Records the store's first failure and wakes [`Store::failed`].
+    fn fail(&self, message: &str) {
+        if self.failed.set(message.to_owned()).is_ok() {
+            self.failure.notify_one();
+        }
+    }
+
+    /// The store's failure, if its files failed since it opened: the store
+    /// must be opened again (a restart) before it can be trusted.
+    pub fn failure(&self) -> Option<&str> {
+        self.failed.get().map(String::as_str)
+    }
+
+    /// Resolves when the store's files fail (see [`Store::failure`]).
+    pub async fn failed(&self) -> String {
+        loop {
+            if let Some(message) = self.failure() {
+                return message.to_owned();
+            }
+            self.failure.notified().await;
         }
     }
 
@@ -236,8 +357,15 @@ impl Store {
     }
 
     /// Inserts entries without flushing: part of an append whose caller
-    /// flushes at the end ([`Store::flush`]).
+    /// flushes at the end ([`Store::flush`]). Refused whole, before anything
+    /// is written, when it would leave the disk with less than the space
+    /// kept free.
     pub fn insert(&self, entries: &[LogEntry]) -> Result<(), StoreError> {
+        let bytes: u64 = entries
+            .iter()
+            .map(|e| (e.change.len() + e.origin.len() + 24) as u64)
+            .sum();
+        self.ensure_space(bytes.saturating_mul(DISK_BYTES_PER_BYTE))?;
         let mut value = Vec::new();
         for e in entries {
             value.clear();
@@ -272,9 +400,13 @@ impl Store {
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(|e| self.engine(e))?;
         if self.file_sync.load(Ordering::Relaxed) {
-            sync_files(&self.path).map_err(|(file, e)| StoreError::Engine {
-                path: file,
-                message: format!("fsync: {e}"),
+            sync_files(&self.path).map_err(|(file, e)| {
+                let message = format!("fsync: {e}");
+                self.fail(&message);
+                StoreError::Engine {
+                    path: file,
+                    message,
+                }
             })?;
         }
         Ok(())

@@ -143,6 +143,7 @@ mod tests {
             time_zone: None,
             quotas: Default::default(),
             dashboard: Default::default(),
+            store: Default::default(),
         };
         let node = Node::init(tmp.path(), config).unwrap();
         for _ in 0..3 {
