@@ -503,7 +503,7 @@ async fn report_downloads_are_the_tongbao_as_xlsx_and_csv() {
     let f = fixture();
     let router = admin(&f.national).await;
     let henan = f.national.orgs().get("410000").unwrap();
-    let report = reports::tongbao(&f.national.coverage(henan, Some(1), as_of())).unwrap();
+    let report = reports::tongbao_of(&f.national, henan, as_of()).unwrap();
     let table = reports::report_table(&report);
 
     let (status, headers, body) =
