@@ -7,7 +7,7 @@
 
 use std::collections::HashSet;
 
-use crate::model::{ClassId, PersonId, Record, RecordKey};
+use crate::model::{ClassId, PersonId, Record, RecordKey, year_of};
 use crate::orgs::OrgId;
 use crate::view::View;
 
@@ -18,6 +18,9 @@ pub enum Scope {
     Roster,
     /// The classes the file names: their attendance is what the file lists.
     Classes,
+    /// The calendar years the file's obligation events fall in: the
+    /// origin's events of those years are what the file lists.
+    ObligationYears,
 }
 
 /// The tombstones that make `origin`'s records match `records` within
@@ -47,6 +50,20 @@ pub fn left_out(view: &View, origin: OrgId, scope: Scope, records: &[Record]) ->
                         .into_iter()
                         .map(move |p| RecordKey::Attendance(c.clone(), p))
                 })
+                .filter(|k| !named.contains(k))
+                .collect()
+        }
+        Scope::ObligationYears => {
+            let years: HashSet<i32> = records
+                .iter()
+                .filter_map(|r| match r {
+                    Record::Obligation(o) => Some(year_of(o.date)),
+                    _ => None,
+                })
+                .collect();
+            view.obligations(origin)
+                .filter(|o| years.contains(&year_of(o.date)))
+                .map(|o| RecordKey::Obligation(o.kind, o.date))
                 .filter(|k| !named.contains(k))
                 .collect()
         }
@@ -191,5 +208,41 @@ mod tests {
         // Another origin's records are not ours to delete.
         let other = orgs.get("410100").unwrap();
         assert!(delete(&view, other, &RecordKey::Roster(a.person)).is_none());
+    }
+
+    #[test]
+    fn a_replacing_obligations_file_is_the_truth_for_the_years_it_names() {
+        use crate::model::{Obligation, ObligationKind};
+        let orgs = OrgDirectory::builtin();
+        let me = orgs.get("410102").unwrap();
+        let other = orgs.get("410100").unwrap();
+        let event = |kind, date: &str| {
+            Record::Obligation(Obligation {
+                kind,
+                date: d(date),
+                note: String::new(),
+            })
+        };
+        let mut view = View::default();
+        for r in [
+            event(ObligationKind::Study, "2025-04-01"),
+            event(ObligationKind::Study, "2026-04-01"),
+            event(ObligationKind::AnnualPlan, "2026-01-05"),
+        ] {
+            view.apply(me, r);
+        }
+        view.apply(other, event(ObligationKind::Study, "2026-05-01"));
+        // A 2026 file with the plan only: 2026's study goes, 2025's stays,
+        // and the prefecture's event is not this origin's.
+        let file = vec![event(ObligationKind::AnnualPlan, "2026-01-05")];
+        assert_eq!(
+            left_out(&view, me, Scope::ObligationYears, &file),
+            vec![Record::Tombstone(RecordKey::Obligation(
+                ObligationKind::Study,
+                d("2026-04-01")
+            ))]
+        );
+        // An empty file names no year and removes nothing.
+        assert!(left_out(&view, me, Scope::ObligationYears, &[]).is_empty());
     }
 }

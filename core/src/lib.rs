@@ -19,6 +19,7 @@
 //! - [`figures`]: one roster entry's statuses and the counts they add up to.
 //! - [`rollup`]: coverage figures maintained incrementally as changes arrive.
 //! - [`coverage`]: the contract's coverage report for a subtree.
+//! - [`obligations`]: which of the four bureau obligations each node of a subtree met in a year.
 //! - [`session`]: the sync session machines, the child's and the parent's.
 
 pub mod changelog;
@@ -27,6 +28,7 @@ pub mod corrections;
 pub mod coverage;
 pub mod figures;
 pub mod model;
+pub mod obligations;
 pub mod orgs;
 pub mod placement;
 pub mod policy;

@@ -504,7 +504,7 @@ async fn report_downloads_are_the_tongbao_as_xlsx_and_csv() {
     let f = fixture();
     let router = admin(&f.national).await;
     let henan = f.national.orgs().get("410000").unwrap();
-    let report = reports::tongbao(&f.national.coverage(henan, Some(1), as_of())).unwrap();
+    let report = reports::tongbao_of(&f.national, henan, as_of()).unwrap();
     let table = reports::report_table(&report);
 
     let (status, headers, body) =
@@ -1043,4 +1043,84 @@ async fn a_trusted_proxy_names_the_account_only_from_its_addresses() {
         StatusCode::SEE_OTHER,
         "an unknown account is nobody"
     );
+}
+
+#[tokio::test]
+async fn obligations_imported_at_a_county_show_at_its_parent() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    // 中原区 imports its obligations file as `import obligations` does.
+    let county = init(tmp.path(), "410102");
+    let file = tmp.path().join("obligations.csv");
+    std::fs::write(
+        &file,
+        "事项,日期,说明\n专题研究,2026-03-10,党组会\n年度计划,2026-01-16,\n调训通报,2025-12-26,\n",
+    )
+    .expect("write the file");
+    let kind = lunxun_node::app::import::Kind::Obligations;
+    let read = lunxun_node::app::import::read(kind, &file, &Default::default()).expect("valid");
+    lunxun_node::app::import::write(&county, kind, read, false, &file).expect("written");
+    // 郑州 receives 中原区's log as a sync would: verified, then placed.
+    let prefecture = Arc::new(init(tmp.path(), "410100"));
+    let changes: Vec<Bytes> = county
+        .store()
+        .scan("410102", 0)
+        .map(|e| e.expect("a stored change").change)
+        .collect();
+    assert_eq!(changes.len(), 3);
+    let verified = ingest::verify(prefecture.orgs(), prefecture.me(), changes).expect("verified");
+    prefecture.ingest(vec![verified.into()]).expect("ingested");
+
+    let client = client_as(&prefecture, "viewer", "410100", Role::Viewer).await;
+    let (status, _, body) = get(&client, &format!("/org/410100?as_of={AS_OF}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let html = text(&body);
+    assert!(html.contains("履职事项"), "the obligations section");
+    for (org, kind, mark) in [
+        ("410102", "study", "✓ 是"),
+        ("410102", "annual_plan", "✓ 是"),
+        // Dated in 2025: not this year's.
+        ("410102", "callup_report", "✗ 否"),
+        ("410102", "trainee_meeting", "✗ 否"),
+        // The prefecture's own row: nothing of its own.
+        ("410100", "study", "✗ 否"),
+        ("410103", "study", "✗ 否"),
+    ] {
+        assert_eq!(
+            field(&html, org, &format!("obligations.{kind}")).as_deref(),
+            Some(mark),
+            "{org} {kind}"
+        );
+    }
+    assert_eq!(
+        field(&html, "410102", "obligations.met").as_deref(),
+        Some("2")
+    );
+    // The year follows the page's date.
+    let (_, _, body) = get(&client, "/org/410100?as_of=2025-12-31").await;
+    let html = text(&body);
+    assert_eq!(
+        field(&html, "410102", "obligations.callup_report").as_deref(),
+        Some("✓ 是")
+    );
+    assert_eq!(
+        field(&html, "410102", "obligations.study").as_deref(),
+        Some("✗ 否")
+    );
+
+    // The 通报's CSV ends with the four, for the report's year.
+    let (status, _, body) = get(&client, &format!("/report.csv?org=410100&as_of={AS_OF}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let csv = text(&body);
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    assert_eq!(
+        header[13..],
+        ["专题研究", "座谈交流", "年度计划", "调训通报"]
+    );
+    let row: Vec<&str> = csv
+        .lines()
+        .find(|l| l.contains(",410102,"))
+        .expect("中原区's row")
+        .split(',')
+        .collect();
+    assert_eq!(row[13..], ["是", "否", "是", "否"]);
 }

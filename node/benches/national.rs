@@ -249,7 +249,7 @@ fn main() -> anyhow::Result<()> {
 
     // The 通报 and its workbook.
     let t = Instant::now();
-    let report = reports::tongbao(&node.coverage(national, Some(1), as_of)).expect("a report");
+    let report = reports::tongbao_of(&node, national, as_of).expect("a report");
     let xlsx = tmp.path().join("report.xlsx");
     reports::write_xlsx(
         &xlsx,

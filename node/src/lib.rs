@@ -13,10 +13,11 @@
 //! - [`node`]: a node: store + view + directory + policy, and the write paths.
 //! - [`ingest`]: verifying and placing changes written elsewhere (sync, restore).
 //! - [`sync`]: upward sync, the child's side: the session machine, transport, worker.
-//! - [`import`]: CSV/XLSX rosters and trainings into validated records.
+//! - [`import`]: CSV/XLSX rosters, trainings and obligation events into validated records.
 //! - [`app`]: the application layer the CLI and the daemon call: init, import, sync until done, restore (and its fork policy), status.
 //! - [`coverage`]: rotation and hour coverage per node and subtree.
 //! - [`rollup`]: coverage rollups maintained incrementally as changes arrive.
+//! - [`obligations`]: which bureau obligations each node of a subtree met in a year.
 //! - [`reports`]: one person's record, the personnel lists, the 通报, XLSX/CSV export.
 //! - [`daemon`], [`admin`]: `serve`'s tasks, and the local endpoint other commands use while it runs.
 //! - [`command`]: what running a command means (its output, its failure and exit code).
@@ -27,7 +28,8 @@
 // The pure layer, re-exported under the paths the rest of this crate (and
 // its users) name: `lunxun_node::model` is `lunxun_core::model`.
 pub use lunxun_core::{
-    changelog, checkpoint, coverage, figures, model, orgs, placement, policy, rollup, rules, view,
+    changelog, checkpoint, coverage, figures, model, obligations, orgs, placement, policy, rollup,
+    rules, view,
 };
 
 pub mod accounts;

@@ -1,7 +1,8 @@
 //! What a bureau prints and hands on: one person's record across the tree,
 //! the personnel lists of DOMAIN.md §4, and the periodic 通报 (coverage
-//! report per subordinate). Each is plain data here; `cli` and the dashboard
-//! render it, and [`write_xlsx`] / [`write_csv`] export any table.
+//! report per subordinate, with each one's bureau obligations for the year).
+//! Each is plain data here; `cli` and the dashboard render it, and
+//! [`write_xlsx`] / [`write_csv`] export any table.
 
 use std::io::Write;
 use std::path::Path;
@@ -9,7 +10,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::coverage::{NodeCoverage, RuleCount, entry_status, format_timestamp};
-use crate::model::{Date, Mode, Outcome, PersonId, Rank};
+use crate::model::{Date, Mode, ObligationKind, Outcome, PersonId, Rank};
+use crate::obligations::{ObligationsReport, YearObligations};
 use crate::orgs::{OrgDirectory, OrgId};
 use crate::policy::Policy;
 use crate::render::{Column, Lang, col, num};
@@ -326,6 +328,8 @@ pub struct ReportRow {
     pub expected_nodes: u64,
     /// When the subordinate's own data last arrived.
     pub freshness: Option<String>,
+    /// The subordinate's own obligations (DOMAIN.md §5) in the report's year.
+    pub obligations: YearObligations,
 }
 
 /// The 通报 for `root` on `as_of`: every direct subordinate with its
@@ -335,12 +339,14 @@ pub struct Report {
     pub org: String,
     pub name: String,
     pub as_of: String,
+    /// The calendar year of `as_of`, whose obligations the rows show.
+    pub year: i32,
     pub generated: String,
     pub total: ReportRow,
     pub rows: Vec<ReportRow>,
 }
 
-fn report_row(n: &NodeCoverage) -> ReportRow {
+fn report_row(n: &NodeCoverage, obligations: &ObligationsReport) -> ReportRow {
     ReportRow {
         rank: 0,
         org: n.org.clone(),
@@ -356,17 +362,25 @@ fn report_row(n: &NodeCoverage) -> ReportRow {
         reporting_nodes: n.subtree.nodes,
         expected_nodes: n.subtree.expected,
         freshness: n.freshness.clone(),
+        obligations: obligations
+            .node(&n.org)
+            .map(|o| o.kinds)
+            .unwrap_or_default(),
     }
 }
 
-/// Builds the report from a coverage report of `root` to depth 1.
-pub fn tongbao(coverage: &crate::coverage::CoverageReport) -> Option<Report> {
+/// Builds the report from a coverage report of `root` to depth 1 and the
+/// obligations of the same nodes (their year is the report's).
+pub fn tongbao(
+    coverage: &crate::coverage::CoverageReport,
+    obligations: &ObligationsReport,
+) -> Option<Report> {
     let root = coverage.nodes.first()?;
     let mut rows: Vec<ReportRow> = coverage
         .nodes
         .iter()
         .filter(|n| n.depth == 1)
-        .map(report_row)
+        .map(|n| report_row(n, obligations))
         .collect();
     rows.sort_by(|a, b| {
         let key = |r: &ReportRow| r.rotation_rate.map_or(f64::NEG_INFINITY, |x| x);
@@ -379,13 +393,30 @@ pub fn tongbao(coverage: &crate::coverage::CoverageReport) -> Option<Report> {
         org: root.org.clone(),
         name: root.name.clone(),
         as_of: coverage.as_of.clone(),
+        year: obligations.year,
         generated: format_timestamp(crate::node::now_ms()),
-        total: report_row(root),
+        total: report_row(root, obligations),
         rows,
     })
 }
 
-pub const REPORT_COLUMNS: [Column; 13] = [
+/// The 通报 of `node` for `root`'s direct subordinates on `as_of`, with the
+/// obligations of `as_of`'s year: what `report` and the dashboard export.
+pub fn tongbao_of(node: &crate::node::Node, root: OrgId, as_of: Date) -> Option<Report> {
+    let coverage = node.coverage(root, Some(1), as_of);
+    let obligations = crate::obligations::obligations(
+        &node.view(),
+        node.orgs(),
+        root,
+        Some(1),
+        crate::model::year_of(as_of),
+    );
+    tongbao(&coverage, &obligations)
+}
+
+/// The columns of the 通报. The obligations come last: programs read the
+/// earlier columns by position.
+pub const REPORT_COLUMNS: [Column; 17] = [
     num("rank", "排名"),
     col("org", "机构代码"),
     col("name", "单位"),
@@ -399,7 +430,21 @@ pub const REPORT_COLUMNS: [Column; 13] = [
     num("reporting", "报送节点"),
     num("expected", "应报节点"),
     col("freshness", "数据时间"),
+    col("study", "专题研究"),
+    col("trainee_meeting", "座谈交流"),
+    col("annual_plan", "年度计划"),
+    col("callup_report", "调训通报"),
 ];
+
+/// An obligation met or not, as a CSV or spreadsheet cell.
+pub fn met_cell(met: bool, lang: Lang) -> &'static str {
+    match (lang, met) {
+        (Lang::Zh, true) => "是",
+        (Lang::Zh, false) => "否",
+        (Lang::En, true) => "yes",
+        (Lang::En, false) => "no",
+    }
+}
 
 fn ratio(c: &RuleCount) -> String {
     format!("{}/{}", c.compliant, c.people)
@@ -408,7 +453,7 @@ fn ratio(c: &RuleCount) -> String {
 /// The rows of [`REPORT_COLUMNS`] (the total last).
 pub fn report_table(report: &Report) -> Vec<Vec<String>> {
     let row = |r: &ReportRow, rank: String| {
-        vec![
+        let mut cells = vec![
             rank,
             r.org.clone(),
             r.name.clone(),
@@ -422,7 +467,13 @@ pub fn report_table(report: &Report) -> Vec<Vec<String>> {
             r.reporting_nodes.to_string(),
             r.expected_nodes.to_string(),
             r.freshness.clone().unwrap_or_else(|| "未报送".into()),
-        ]
+        ];
+        cells.extend(
+            ObligationKind::ALL
+                .iter()
+                .map(|k| met_cell(r.obligations.get(*k).met, Lang::Zh).to_owned()),
+        );
+        cells
     };
     let mut rows: Vec<Vec<String>> = report
         .rows

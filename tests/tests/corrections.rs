@@ -1,10 +1,12 @@
 //! Corrections over a four-level hierarchy of real processes: every node
 //! imports its files and the tree syncs; then a county re-imports fixed files
 //! with `--replace` (an attendance and a roster entry taken out), another
-//! deletes a class, a third imports a wrong file and undoes it. After each,
-//! the tree syncs bottom-up and the national `coverage --format json` equals
-//! the rules applied to the corrected files; at the end every origin's log is
-//! held byte for byte at every ancestor (nothing lost, nothing twice).
+//! deletes a class, the first records its obligations and corrects a year of
+//! them, a third imports a wrong file and undoes it. After each, the tree
+//! syncs bottom-up and the national `coverage --format json` equals the rules
+//! applied to the corrected files (and the obligations are the county's at
+//! its parent and the national node); at the end every origin's log is held
+//! byte for byte at every ancestor (nothing lost, nothing twice).
 
 use std::collections::BTreeMap;
 
@@ -37,6 +39,23 @@ fn national_equals_oracle(
     let actual = nodes["100000"].coverage_json(&world.as_of());
     assert_coverage_matches(&actual, &expected);
     println!("{what}: the national coverage equals the rules on the corrected files");
+}
+
+/// `obligations --format json` at `node` for `org` alone in `year`.
+fn obligations(node: &Node, org: &str, year: &str) -> serde_json::Value {
+    let out = node.ok(&[
+        "obligations",
+        "--org",
+        org,
+        "--depth",
+        "0",
+        "--year",
+        year,
+        "--format",
+        "json",
+    ]);
+    let json: serde_json::Value = serde_json::from_str(&out).expect("obligations JSON");
+    json["nodes"][0].clone()
 }
 
 /// Writes `data` as CSV files under the node's work dir; their paths.
@@ -88,6 +107,39 @@ fn replace_delete_and_undo_reach_the_national_figures() {
     assert!(out.contains("deleted class"), "{out}");
     sync_up(&nodes);
     national_equals_oracle(&world, &nodes, &data, "deleted");
+
+    // 中原区 records its obligations, then corrects 2025 with --replace: its
+    // parent and the national node see each version after the sync.
+    let sample =
+        lunxun_tests::bins::workspace_root().join("examples/county-410102/obligations.csv");
+    nodes["410102"].ok(&["import", "obligations", &sample.display().to_string()]);
+    sync_up(&nodes);
+    for at in ["410100", "100000"] {
+        let met = obligations(&nodes[at], "410102", "2025");
+        assert_eq!(met["met"], 4, "{at}: {met}");
+        assert_eq!(met["callup_report"]["count"], 2, "{at}: {met}");
+    }
+    let fixed = nodes["410102"].work().join("obligations-2025.csv");
+    std::fs::write(
+        &fixed,
+        "kind,date\nannual_plan,2025-01-20\nstudy,2025-03-14\n",
+    )
+    .expect("write");
+    let out = nodes["410102"].ok(&[
+        "import",
+        "obligations",
+        &fixed.display().to_string(),
+        "--replace",
+    ]);
+    assert!(out.contains("3 removed as not in the file"), "{out}");
+    sync_up(&nodes);
+    for at in ["410100", "100000"] {
+        let met = obligations(&nodes[at], "410102", "2025");
+        assert_eq!(met["met"], 2, "{at}: {met}");
+        assert_eq!(met["trainee_meeting"]["met"], false, "{at}: {met}");
+        // 2026 is not named by the file: untouched.
+        assert_eq!(obligations(&nodes[at], "410102", "2026")["met"], 3, "{at}");
+    }
 
     // 武汉 江岸区 imports a wrong file, syncs it up, and undoes it.
     let wrong_file = extra_class(

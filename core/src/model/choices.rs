@@ -293,6 +293,16 @@ impl ObligationKind {
             ObligationKind::CallupReport => "通报调训情况",
         }
     }
+
+    /// The short Chinese name, for column headers (年度计划, 调训通报).
+    pub fn zh_short(self) -> &'static str {
+        match self {
+            ObligationKind::Study => "专题研究",
+            ObligationKind::TraineeMeeting => "座谈交流",
+            ObligationKind::AnnualPlan => "年度计划",
+            ObligationKind::CallupReport => "调训通报",
+        }
+    }
 }
 
 impl FromStr for ObligationKind {
@@ -309,14 +319,14 @@ impl FromStr for ObligationKind {
                 ),
                 (
                     ObligationKind::AnnualPlan,
-                    &["annual_plan", "年度教育培训计划"],
+                    &["annual_plan", "年度计划", "年度教育培训计划"],
                 ),
                 (
                     ObligationKind::CallupReport,
-                    &["callup_report", "通报调训情况"],
+                    &["callup_report", "调训通报", "通报调训情况"],
                 ),
             ],
-            "study, trainee_meeting, annual_plan, callup_report",
+            "study, trainee_meeting, annual_plan, callup_report (专题研究, 座谈交流, 年度计划, 调训通报)",
         )
     }
 }

@@ -1,5 +1,6 @@
 //! The org page: an org's own and subtree figures, its children as a
-//! drill-down table, and the map of its subtree.
+//! drill-down table, the map of its subtree, and the bureau obligations of
+//! the org and its children for the year.
 
 use std::fmt::Write as _;
 
@@ -8,6 +9,8 @@ use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::response::{Html, IntoResponse, Response};
 use lunxun_node::coverage::{NodeCoverage, RuleCount};
+use lunxun_node::model::{ObligationKind, year_of};
+use lunxun_node::obligations::ObligationsReport;
 use lunxun_node::orgs::{OrgDirectory, OrgId};
 use lunxun_node::render::percent;
 
@@ -75,10 +78,18 @@ pub(super) async fn org_html(
     let p = params(uri)?;
     let as_of = AsOf::parse(&d.node, &p)?;
     let org = resolve(&d.node, viewer, code.as_deref())?;
-    let report = d
+    let (report, obligations) = d
         .run(move |node| {
             let depth = map_depth(node.orgs(), org);
-            node.coverage(org, Some(depth), as_of.date)
+            let coverage = node.coverage(org, Some(depth), as_of.date);
+            let obligations = lunxun_node::obligations::obligations(
+                &node.view(),
+                node.orgs(),
+                org,
+                Some(1),
+                year_of(as_of.date),
+            );
+            (coverage, obligations)
         })
         .await?;
     let node = &d.node;
@@ -175,6 +186,8 @@ pub(super) async fn org_html(
         children_table(&mut h, orgs, &children, as_of, zone);
         out!(h, "</section>");
     }
+
+    obligations_table(&mut h, &obligations, as_of);
 
     out!(
         h,
@@ -409,4 +422,71 @@ pub(super) fn children_table(
         );
     }
     out!(h, "</tbody></table></div>");
+}
+
+/// The org's and its direct subordinates' obligations (DOMAIN.md §5) in the
+/// year of the page's date: one row each, a mark per obligation.
+pub(super) fn obligations_table(h: &mut String, report: &ObligationsReport, as_of: AsOf) {
+    let q = as_of.query();
+    out!(
+        h,
+        r#"<section class="obligations"><h2>履职事项 <span class="en">Obligations</span> <span class="count">{year}</span></h2><p class="note">各单位本级当年至少一次 <span class="en">At least once in the year, by the unit itself.</span></p><div class="scroll"><table class="children"><thead><tr><th>单位 <span class="en">Unit</span></th>"#,
+        year = report.year,
+    );
+    for kind in ObligationKind::ALL {
+        out!(
+            h,
+            r#"<th>{} <span class="en">{}</span></th>"#,
+            kind.zh_short(),
+            kind.as_str()
+        );
+    }
+    out!(
+        h,
+        r#"<th class="n">已完成 <span class="en">Met</span></th><th>最近日期 <span class="en">Last</span></th></tr></thead><tbody>"#
+    );
+    for n in &report.nodes {
+        let org = n.org.as_str();
+        let unit = if n.depth == 0 {
+            format!(
+                r#"{} <span class="code">本级 <span class="en">own</span></span>"#,
+                esc(&n.name)
+            )
+        } else {
+            format!(
+                r#"<a href="/org/{org}{q}">{name}</a> <span class="code">{org}</span>"#,
+                org = esc(org),
+                name = esc(&n.name),
+            )
+        };
+        out!(
+            h,
+            r#"<tr class="{cls}"><td>{unit}</td>"#,
+            cls = if n.reporting { "" } else { "silent-row" },
+        );
+        for kind in ObligationKind::ALL {
+            let s = n.kinds.get(kind);
+            let (class, mark) = if s.met {
+                ("ok", "✓ 是")
+            } else {
+                ("no", "✗ 否")
+            };
+            let title = match s.last {
+                Some(last) => format!(r#" title="{} 次 times, 最近 last {}""#, s.count, last),
+                None => String::new(),
+            };
+            out!(
+                h,
+                r#"<td class="{class}"{title}>{}</td>"#,
+                cell(org, &format!("obligations.{}", kind.as_str()), mark)
+            );
+        }
+        out!(
+            h,
+            r#"<td class="n">{}/4</td><td>{}</td></tr>"#,
+            cell(org, "obligations.met", n.met),
+            n.kinds.last().map(|d| d.to_string()).unwrap_or_default(),
+        );
+    }
+    out!(h, "</tbody></table></div></section>");
 }

@@ -1,4 +1,5 @@
-//! Downloads and the API: the 通报 as XLSX or CSV, and `/api/coverage`
+//! Downloads and the API: the 通报 as XLSX or CSV (with the subordinates'
+//! obligations for the report's year at the end), and `/api/coverage`
 //! (byte for byte what `coverage --format json` prints).
 
 use std::fmt::Write as _;
@@ -71,9 +72,8 @@ pub(super) async fn report_bytes(
     };
     let (report, bytes) = d
         .run(move |node| {
-            let coverage = node.coverage(org, Some(1), as_of.date);
-            let report =
-                reports::tongbao(&coverage).ok_or_else(|| Fail::internal("nothing to report"))?;
+            let report = reports::tongbao_of(node, org, as_of.date)
+                .ok_or_else(|| Fail::internal("nothing to report"))?;
             // The same title and table as `report`.
             let title = format!(
                 "{} 干部轮训覆盖情况通报 coverage report, {}",

@@ -1,5 +1,6 @@
-//! Importing a roster or a training file: reading it into validated records
-//! (all or nothing), and writing them as changes of the node's own origin.
+//! Importing a roster, a training or an obligations file: reading it into
+//! validated records (all or nothing), and writing them as changes of the
+//! node's own origin.
 
 use std::path::Path;
 
@@ -15,6 +16,7 @@ use lunxun_core::corrections::{self, Scope};
 pub enum Kind {
     Roster,
     Trainings,
+    Obligations,
 }
 
 /// A file read and validated, not yet written.
@@ -39,6 +41,13 @@ pub fn read(kind: Kind, file: &Path, opts: &ImportOptions) -> Result<Read, Impor
             records.extend(t.attendance.into_iter().map(Record::Attendance));
             Read { rows, records }
         }),
+        Kind::Obligations => import::read_obligations(file, opts).map(|rows| Read {
+            rows: rows.len(),
+            records: rows
+                .into_iter()
+                .map(|r| Record::Obligation(r.event))
+                .collect(),
+        }),
     }
 }
 
@@ -48,6 +57,7 @@ impl Kind {
         match self {
             Kind::Roster => Scope::Roster,
             Kind::Trainings => Scope::Classes,
+            Kind::Obligations => Scope::ObligationYears,
         }
     }
 }
@@ -68,6 +78,7 @@ pub fn write(
         kind: match kind {
             Kind::Roster => "roster",
             Kind::Trainings => "trainings",
+            Kind::Obligations => "obligations",
         }
         .into(),
         file: file.display().to_string(),

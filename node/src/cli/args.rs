@@ -14,7 +14,7 @@ use crate::reports::ListKind;
 pub enum Command {
     /// Create a node for a bureau: its name, level and parent come from the org directory.
     Init(InitArgs),
-    /// Import a roster or a training file (CSV in UTF-8 or GB18030, or XLSX; English or Chinese headers).
+    /// Import a roster, a training or an obligations file (CSV in UTF-8 or GB18030, or XLSX; English or Chinese headers).
     #[command(subcommand)]
     Import(ImportCommand),
     /// Rotation and hour coverage of this node and its subtree.
@@ -29,6 +29,8 @@ pub enum Command {
     Lists(ListsArgs),
     /// The periodic report (通报): every subordinate's coverage, ranked, with freshness.
     Report(ReportArgs),
+    /// Bureau obligations (DOMAIN §5) per node of a subtree for a year: 专题研究, 座谈交流, 年度计划, 调训通报 met or not.
+    Obligations(ObligationsArgs),
     /// The policy in force (cycles, hour thresholds, windows).
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -322,6 +324,24 @@ pub struct ReportArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ObligationsArgs {
+    /// Root of the subtree (default: this node).
+    #[arg(long)]
+    pub org: Option<String>,
+    /// The calendar year (default: this year in the bureau's time zone).
+    #[arg(long)]
+    pub year: Option<i32>,
+    /// Levels below the root to list (0: the root alone; default: all).
+    #[arg(long)]
+    pub depth: Option<u32>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Language of CSV column names and values.
+    #[arg(long, value_enum, default_value_t = Lang::En)]
+    pub lang: Lang,
+}
+
+#[derive(Debug, Args)]
 pub struct SyncArgs {
     /// One session with the parent; exit 0 only when the parent acked everything.
     #[arg(long, required = true)]
@@ -393,6 +413,8 @@ pub enum ImportCommand {
     Roster(ImportArgs),
     /// Trainings, one row per person per class: class_id/培训班编号, title/培训班名称, mode/培训方式, start/开始日期, end/结束日期, hours/学时, person_id/身份证号, result/结果 [, off_job/脱产, days/天数, name/姓名, category/类别].
     Trainings(ImportArgs),
+    /// This bureau's obligation events, one per row: kind/事项 (study 专题研究, trainee_meeting 座谈交流, annual_plan 年度计划, callup_report 调训通报), date/日期 [, note/说明].
+    Obligations(ImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -404,7 +426,9 @@ pub struct ImportArgs {
     pub check: bool,
     /// The file is the whole truth for what it names: a roster file for the whole roster
     /// (entries it leaves out are deleted), a training file for its classes (their
-    /// attendance it leaves out is deleted). Without it an import only adds and updates.
+    /// attendance it leaves out is deleted), an obligations file for the calendar years
+    /// its events fall in (this node's events of those years it leaves out are deleted).
+    /// Without it an import only adds and updates.
     #[arg(long)]
     pub replace: bool,
 }

@@ -6,7 +6,7 @@
 //! - [`args`]: the arguments of every command.
 //! - `setup`: init, certs, gen, policy show.
 //! - `records`: import (and `--replace`), delete, coverage, people.
-//! - `reports`: person, lists, report (and their table export).
+//! - `reports`: person, lists, report, obligations (and their table export).
 //! - `sync`: sync, restore, status.
 //! - `accounts`: user, audit.
 //! - `ledger`: imports, undo, history.
@@ -109,6 +109,10 @@ pub fn run_in_daemon(app: &App, command: Command, cwd: &Path, io: &mut Output<'_
         Command::Import(ImportCommand::Trainings(mut args)) => {
             args.file = cwd.join(&args.file);
             run_in(app, Command::Import(ImportCommand::Trainings(args)), io)
+        }
+        Command::Import(ImportCommand::Obligations(mut args)) => {
+            args.file = cwd.join(&args.file);
+            run_in(app, Command::Import(ImportCommand::Obligations(args)), io)
         }
         Command::Lists(mut args) => {
             args.out = args.out.map(|out| cwd.join(out));
@@ -257,6 +261,10 @@ pub fn run_in(app: &App, command: Command, io: &mut Output<'_>) -> CliResult {
         Command::Import(ImportCommand::Trainings(args)) => {
             records::import_file(node, crate::app::import::Kind::Trainings, args, io)
         }
+        Command::Import(ImportCommand::Obligations(args)) => {
+            records::import_file(node, crate::app::import::Kind::Obligations, args, io)
+        }
+        Command::Obligations(args) => reports::obligations(node, args, io),
         Command::Coverage(args) => records::coverage(node, args, io),
         Command::People(args) => records::people(node, args, io),
         Command::Status(args) => sync::status(node, args, io),

@@ -81,6 +81,7 @@ pub(super) fn import_file(
         let what = match kind {
             Kind::Roster => "roster entries this node holds are",
             Kind::Trainings => "attendance records of this file's classes are",
+            Kind::Obligations => "obligation events of this file's years are",
         };
         writeln!(
             io.out,

@@ -1,12 +1,13 @@
-//! Reports: one person's record, the personnel lists, the 通报, and how a
-//! table goes out (table, JSON, CSV, XLSX).
+//! Reports: one person's record, the personnel lists, the 通报, the bureau
+//! obligations, and how a table goes out (table, JSON, CSV, XLSX).
 
 use std::path::Path;
 
 use super::{
-    CliError, CliResult, ListsArgs, Output, PersonArgs, ReportArgs, StatusFormat, TableFormat,
-    exit, parse_as_of, resolve_org,
+    CliError, CliResult, Format, ListsArgs, ObligationsArgs, Output, PersonArgs, ReportArgs,
+    StatusFormat, TableFormat, exit, parse_as_of, resolve_org,
 };
+use crate::model::ObligationKind;
 use crate::node::Node;
 use crate::render::{self, Column, Lang, col, num};
 
@@ -240,8 +241,7 @@ pub(super) fn lists(node: &Node, args: ListsArgs, io: &mut Output<'_>) -> CliRes
 pub(super) fn report(node: &Node, args: ReportArgs, io: &mut Output<'_>) -> CliResult {
     let as_of = parse_as_of(node, args.as_of.as_deref())?;
     let root = resolve_org(node, args.org.as_deref())?;
-    let coverage = node.coverage(root, Some(1), as_of);
-    let report = crate::reports::tongbao(&coverage)
+    let report = crate::reports::tongbao_of(node, root, as_of)
         .ok_or_else(|| CliError::new(exit::FAILED, "nothing to report"))?;
     let title = format!(
         "{} 干部轮训覆盖情况通报 coverage report, {}",
@@ -271,4 +271,88 @@ pub(super) fn report(node: &Node, args: ReportArgs, io: &mut Output<'_>) -> CliR
         table,
         || serde_json::to_value(&report).unwrap_or_default(),
     )
+}
+
+const OBLIGATION_COLUMNS: [Column; 9] = [
+    col("org", "机构代码"),
+    col("name", "名称"),
+    col("level", "层级"),
+    col("study", "专题研究"),
+    col("trainee_meeting", "座谈交流"),
+    col("annual_plan", "年度计划"),
+    col("callup_report", "调训通报"),
+    num("met", "已完成"),
+    col("last", "最近日期"),
+];
+
+pub(super) fn obligations(node: &Node, args: ObligationsArgs, io: &mut Output<'_>) -> CliResult {
+    let root = resolve_org(node, args.org.as_deref())?;
+    // The years of the dates a record may carry.
+    let (year_min, year_max) = (
+        crate::model::year_of(crate::model::DATE_MIN),
+        crate::model::year_of(crate::model::DATE_MAX),
+    );
+    let year = match args.year {
+        None => crate::model::year_of(node.today()),
+        Some(y) if (year_min..=year_max).contains(&y) => y,
+        Some(y) => {
+            return Err(CliError::new(
+                exit::USAGE,
+                format!("--year {y} is outside {year_min}..{year_max}"),
+            ));
+        }
+    };
+    let report = {
+        let view = node.view();
+        crate::obligations::obligations(&view, node.orgs(), root, args.depth, year)
+    };
+    if args.format == Format::Json {
+        render::json(io.out, &report)?;
+        return Ok(());
+    }
+    let table = args.format == Format::Table;
+    let rows: Vec<Vec<String>> = report
+        .nodes
+        .iter()
+        .map(|n| {
+            let indent = if table {
+                "  ".repeat(n.depth as usize)
+            } else {
+                String::new()
+            };
+            let mut row = vec![
+                n.org.clone(),
+                format!("{indent}{}", n.name),
+                n.level.to_owned(),
+            ];
+            row.extend(ObligationKind::ALL.iter().map(|k| {
+                let met = n.kinds.get(*k).met;
+                if table {
+                    if met { "✓" } else { "✗" }.to_owned()
+                } else {
+                    crate::reports::met_cell(met, args.lang).to_owned()
+                }
+            }));
+            row.push(format!("{}/4", n.met));
+            row.push(match n.kinds.last() {
+                Some(d) => d.to_string(),
+                None if table && !n.reporting => "未报送 silent".into(),
+                None => String::new(),
+            });
+            row
+        })
+        .collect();
+    if table {
+        writeln!(
+            io.out,
+            "{} {year}年 履职事项 obligations ({} of {} nodes met all four)",
+            node.orgs().org(root),
+            report.nodes.iter().filter(|n| n.met == 4).count(),
+            report.nodes.len()
+        )?;
+        render::table(io.out, &OBLIGATION_COLUMNS, &rows)?;
+    } else {
+        render::csv(io.out, &OBLIGATION_COLUMNS, &rows, args.lang)?;
+    }
+    Ok(())
 }

@@ -1,4 +1,5 @@
-//! Reading roster and training files (CSV or XLSX) into domain records.
+//! Reading roster, training and obligations files (CSV or XLSX) into domain
+//! records.
 //!
 //! This is the edge where spreadsheets filled in by hand meet the model, so
 //! it is strict and talkative: every row is checked completely against the
@@ -16,9 +17,11 @@
 //! - `cell`: one cell to one typed value, with a reason when it cannot be.
 //! - `roster`, `trainings`: the two file kinds of the external contract
 //!   (DESIGN.md, "External contract"), their columns and cross-row rules.
+//! - `obligations`: a bureau's obligation events (DESIGN.md, "Obligations").
 
 mod cell;
 mod dense;
+mod obligations;
 mod roster;
 mod table;
 mod trainings;
@@ -30,6 +33,7 @@ mod tests;
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+pub use obligations::{ObligationRow, read_obligations};
 pub use roster::{RosterRow, read_roster};
 pub use trainings::{TrainingsFile, read_trainings};
 
