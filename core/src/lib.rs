@@ -19,8 +19,10 @@
 //! - [`figures`]: one roster entry's statuses and the counts they add up to.
 //! - [`rollup`]: coverage figures maintained incrementally as changes arrive.
 //! - [`coverage`]: the contract's coverage report for a subtree.
+//! - [`archive`]: one person's training archive (培训档案), year by year.
 //! - [`session`]: the sync session machines, the child's and the parent's.
 
+pub mod archive;
 pub mod changelog;
 pub mod checkpoint;
 pub mod corrections;

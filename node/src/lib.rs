@@ -27,7 +27,8 @@
 // The pure layer, re-exported under the paths the rest of this crate (and
 // its users) name: `lunxun_node::model` is `lunxun_core::model`.
 pub use lunxun_core::{
-    changelog, checkpoint, coverage, figures, model, orgs, placement, policy, rollup, rules, view,
+    archive, changelog, checkpoint, coverage, figures, model, orgs, placement, policy, rollup,
+    rules, view,
 };
 
 pub mod accounts;
