@@ -18,6 +18,7 @@
 //! - [`coverage`]: rotation and hour coverage per node and subtree.
 //! - [`rollup`]: coverage rollups maintained incrementally as changes arrive.
 //! - [`reports`]: one person's record, the personnel lists, the 通报, XLSX/CSV export.
+//! - [`archive_xlsx`]: the personal training archive (培训档案) as the workbook a personnel office files.
 //! - [`daemon`], [`admin`]: `serve`'s tasks, and the local endpoint other commands use while it runs.
 //! - [`command`]: what running a command means (its output, its failure and exit code).
 //! - [`cli`], [`render`]: the command line (it parses and renders) and its output formats.
@@ -34,6 +35,7 @@ pub use lunxun_core::{
 pub mod accounts;
 pub mod admin;
 pub mod app;
+pub mod archive_xlsx;
 pub mod certs;
 pub mod cli;
 pub mod clock;
