@@ -19,9 +19,11 @@
 //! - [`figures`]: one roster entry's statuses and the counts they add up to.
 //! - [`rollup`]: coverage figures maintained incrementally as changes arrive.
 //! - [`coverage`]: the contract's coverage report for a subtree.
+//! - [`archive`]: one person's training archive (培训档案), year by year.
 //! - [`obligations`]: which of the four bureau obligations each node of a subtree met in a year.
 //! - [`session`]: the sync session machines, the child's and the parent's.
 
+pub mod archive;
 pub mod changelog;
 pub mod checkpoint;
 pub mod corrections;

@@ -1124,3 +1124,148 @@ async fn obligations_imported_at_a_county_show_at_its_parent() {
         .collect();
     assert_eq!(row[13..], ["是", "否", "是", "否"]);
 }
+
+#[tokio::test]
+async fn the_training_archive_downloads_for_the_subtree_only_with_the_token_and_audited() {
+    let f = fixture();
+    let henan = client_as(&f.national, "henan", "410000", Role::Viewer).await;
+    let (_, _, body) = get(&henan, "/person").await;
+    assert!(text(&body).contains(r#"formaction="/person/archive.xlsx""#));
+    let (_, county) = f.data.iter().find(|(o, _)| *o == "410102").unwrap();
+    let person = county.roster[0].person;
+    let id = person.to_string();
+
+    // Without the form's token: refused, nothing audited.
+    let (status, _, _) = post(
+        &henan,
+        "/person/archive.xlsx",
+        &[("id", &id), ("as_of", AS_OF), ("csrf", "x")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        accounts::events(&f.national, 0, None)
+            .unwrap()
+            .iter()
+            .all(|e| e.action != accounts::Action::Export)
+    );
+
+    let (status, headers, body) = post(
+        &henan,
+        "/person/archive.xlsx",
+        &[("id", &id), ("as_of", AS_OF)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        content_type(&headers),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    let disposition = headers[header::CONTENT_DISPOSITION].to_str().unwrap();
+    assert!(
+        disposition.starts_with("attachment; filename=\"lunxun-archive-2026-06-30.xlsx\""),
+        "{disposition}"
+    );
+    assert!(!disposition.contains(&id[..10]), "{disposition}");
+    assert!(body.starts_with(b"PK"), "a zip");
+    // The workbook is the archive the core computes for 河南's subtree.
+    let expected = {
+        let view = f.national.view();
+        let henan_id = f.national.orgs().get("410000").unwrap();
+        lunxun_node::archive::person_archive(
+            &view,
+            f.national.orgs(),
+            f.national.policy(),
+            person,
+            henan_id,
+            as_of(),
+        )
+        .unwrap()
+    };
+    let mut book: Xlsx<_> =
+        calamine::open_workbook_from_rs(Cursor::new(body.to_vec())).expect("an XLSX");
+    let sheet = book.worksheet_range("培训档案").expect("the sheet");
+    let cells: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    let value = |label: &str| {
+        cells
+            .iter()
+            .find(|r| r.first().is_some_and(|c| c == label))
+            .map(|r| r[1].clone())
+            .unwrap_or_else(|| panic!("no {label}"))
+    };
+    assert_eq!(
+        value("身份证号 ID number"),
+        id,
+        "the full ID, inside the file"
+    );
+    assert_eq!(value("制表单位 Prepared by"), "河南省");
+    let years: Vec<String> = cells
+        .iter()
+        .filter_map(|r| r.first())
+        .filter(|c| c.contains("年 year "))
+        .cloned()
+        .collect();
+    let wanted: Vec<String> = expected
+        .years
+        .iter()
+        .map(|y| format!("{}年 year {}", y.year, y.year))
+        .collect();
+    assert!(!wanted.is_empty());
+    assert_eq!(years, wanted);
+    let classes: usize = expected.years.iter().map(|y| y.trainings.len()).sum();
+    let listed = expected
+        .years
+        .iter()
+        .flat_map(|y| &y.trainings)
+        .filter(|t| cells.iter().any(|r| r.get(1) == Some(&t.class_id)))
+        .count();
+    assert_eq!(listed, classes);
+
+    // Someone on the national roster only: a 404 for 河南, as the search is.
+    let (_, national) = f.data.iter().find(|(o, _)| *o == "100000").unwrap();
+    let in_henan = |p: &lunxun_node::model::PersonId| {
+        f.data
+            .iter()
+            .filter(|(o, _)| o.starts_with("41"))
+            .any(|(_, d)| d.roster.iter().any(|r| r.person == *p))
+    };
+    let outside = national
+        .roster
+        .iter()
+        .find(|r| !in_henan(&r.person))
+        .expect("someone on the national roster only");
+    let (status, _, body) = post(
+        &henan,
+        "/person/archive.xlsx",
+        &[("id", &outside.person.to_string()), ("as_of", AS_OF)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let page = text(&body);
+    assert!(!page.contains(&outside.name) && !page.contains(&outside.person.to_string()));
+
+    // Audited with the account, the number masked.
+    let events = accounts::events(&f.national, 0, None).unwrap();
+    let export = events
+        .iter()
+        .find(|e| e.action == accounts::Action::Export)
+        .expect("the export");
+    assert_eq!(export.actor, "henan");
+    assert_eq!(export.org.as_deref(), Some("410000"));
+    assert!(
+        export.detail.contains(&person.masked()),
+        "{}",
+        export.detail
+    );
+    assert!(events.iter().any(|e| e.actor == "henan"
+        && e.action == accounts::Action::Person
+        && e.detail.contains(&outside.person.masked())));
+    assert!(
+        !format!("{events:?}").contains(&id),
+        "no full ID in the audit log"
+    );
+}

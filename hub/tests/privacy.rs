@@ -84,6 +84,23 @@ fn http(addr: &str, method: &str, path: &str, cookie: &str, body: &str) -> Strin
     answer
 }
 
+/// [`http`] for a download: the answer's head only (the body is binary).
+fn http_head(addr: &str, path: &str, cookie: &str, body: &str) -> String {
+    let mut conn = TcpStream::connect(addr).unwrap();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    conn.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer).unwrap();
+    let end = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(answer.len());
+    String::from_utf8_lossy(&answer[..end]).into_owned()
+}
+
 fn cookie_of(answer: &str, name: &str) -> String {
     let key = format!("set-cookie: {name}=");
     let lower = answer.to_ascii_lowercase();
@@ -171,6 +188,24 @@ fn no_full_id_number_or_password_reaches_a_log_an_error_or_a_url() {
     );
     assert_eq!(code, 3, "the bad file is refused");
     run(&data, &mut seen, &["person", &ids[2]], None);
+    // The training archive, to a file named after the number: the file
+    // holds it, what is printed does not.
+    let archive = tmp.path().join(format!("{}.xlsx", ids[7]));
+    let (code, _, err) = run(
+        &data,
+        &mut seen,
+        &[
+            "person",
+            &ids[7],
+            "--format",
+            "xlsx",
+            "--out",
+            archive.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(archive.exists());
     let (code, _, err) = run(
         &data,
         &mut seen,
@@ -226,6 +261,16 @@ fn no_full_id_number_or_password_reaches_a_log_an_error_or_a_url() {
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         seen += &answer;
     }
+    // The archive download: the number in the body, not in the head.
+    let head = http_head(
+        &addr,
+        "/person/archive.xlsx",
+        &session,
+        &format!("id={}&csrf={csrf}", ids[8]),
+    );
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("attachment"), "{head}");
+    seen += &head;
     // An ID in the URL is refused before anything logs it.
     let answer = http(
         &addr,
@@ -266,6 +311,11 @@ fn no_full_id_number_or_password_reaches_a_log_an_error_or_a_url() {
         .filter(|e| e["action"] == "person" && e["actor"] == "clerk")
         .collect();
     assert_eq!(lookups.len(), 3, "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["action"] == "export" && e["actor"] == "clerk")
+    );
     assert!(
         events
             .iter()

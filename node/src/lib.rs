@@ -19,6 +19,7 @@
 //! - [`rollup`]: coverage rollups maintained incrementally as changes arrive.
 //! - [`obligations`]: which bureau obligations each node of a subtree met in a year.
 //! - [`reports`]: one person's record, the personnel lists, the 通报, XLSX/CSV export.
+//! - [`archive_xlsx`]: the personal training archive (培训档案) as the workbook a personnel office files.
 //! - [`daemon`], [`admin`]: `serve`'s tasks, and the local endpoint other commands use while it runs.
 //! - [`command`]: what running a command means (its output, its failure and exit code).
 //! - [`cli`], [`render`]: the command line (it parses and renders) and its output formats.
@@ -28,13 +29,14 @@
 // The pure layer, re-exported under the paths the rest of this crate (and
 // its users) name: `lunxun_node::model` is `lunxun_core::model`.
 pub use lunxun_core::{
-    changelog, checkpoint, coverage, figures, model, obligations, orgs, placement, policy, rollup,
-    rules, view,
+    archive, changelog, checkpoint, coverage, figures, model, obligations, orgs, placement, policy,
+    rollup, rules, view,
 };
 
 pub mod accounts;
 pub mod admin;
 pub mod app;
+pub mod archive_xlsx;
 pub mod certs;
 pub mod cli;
 pub mod clock;

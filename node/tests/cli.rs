@@ -743,9 +743,21 @@ fn a_command_through_the_daemon_writes_where_its_client_stands() {
         "lists.csv",
     ]);
     let report = run(&["report", "--format", "csv", "--out", "report.csv"]);
+    let archive = run(&[
+        "person",
+        "41010219710512105X",
+        "--format",
+        "xlsx",
+        "--out",
+        "archive.xlsx",
+    ]);
     let _ = daemon.kill();
     let _ = daemon.wait();
-    for (out, file) in [(lists, "lists.csv"), (report, "report.csv")] {
+    for (out, file) in [
+        (lists, "lists.csv"),
+        (report, "report.csv"),
+        (archive, "archive.xlsx"),
+    ] {
         assert!(
             out.status.success(),
             "{file}: {}",
@@ -1331,4 +1343,189 @@ fn trainings_first_class() -> String {
         .next()
         .unwrap()
         .to_owned()
+}
+
+/// Every non-empty cell of the first sheet of an XLSX file, row by row, as text.
+fn xlsx_rows(file: &Path) -> Vec<Vec<String>> {
+    use calamine::{Reader, Xlsx};
+    let mut book: Xlsx<_> = calamine::open_workbook(file).expect("an XLSX");
+    let sheet = book.sheet_names()[0].clone();
+    let range = book.worksheet_range(&sheet).unwrap();
+    range
+        .rows()
+        .map(|row| {
+            row.iter()
+                .map(|c| c.to_string())
+                .filter(|c| !c.is_empty())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_training_archive_lists_every_year_with_trainings_totals_and_consequences() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = county(tmp.path());
+    let p = id("41010219860714318");
+    let other = id("41010219900930385");
+    let roster = tmp.path().join("roster.csv");
+    std::fs::write(
+        &roster,
+        format!(
+            "person_id,name,rank,since,employer,position,group,until\n\
+             {p},陈静,general,2023-03-15,郑州市中原区信访局,接访科科长,县级信访部门干部,\n\
+             {other},刘洋,general,2023-03-15,郑州市中原区信访局,科员,县级信访部门干部,\n"
+        ),
+    )
+    .unwrap();
+    let trainings = tmp.path().join("trainings.csv");
+    std::fs::write(
+        &trainings,
+        format!(
+            "class_id,title,mode,start,end,hours,person_id,result,off_job,days,name\n\
+             ZY2024-01,2024年集中轮训班,centralized,2024-04-15,2024-04-19,40,{p},completed,yes,5,陈静\n\
+             ZY2024-09,2024年脱产进修班,centralized,2024-09-01,2024-11-09,300,{p},completed,yes,,陈静\n\
+             ZY2024-W,2024年网络学习,online,2024-01-01,2024-11-30,30,{p},completed,no,,陈静\n\
+             ZY2025-01,2025年集中轮训班,centralized,2025-03-10,2025-03-12,24,{p},failed,yes,,陈静\n\
+             ZY2025-02,2025年专题培训,centralized,2025-05-06,2025-05-06,8,{p},absent_unjustified,no,,陈静\n\
+             ZY2025-02,2025年专题培训,centralized,2025-05-06,2025-05-06,8,{other},completed,no,,刘洋\n\
+             ZY2026-08,2026年集中轮训班,centralized,2026-08-01,2026-08-03,24,{p},completed,yes,,陈静\n"
+        ),
+    )
+    .unwrap();
+    ok(&data, &["import", "roster", roster.to_str().unwrap()]);
+    ok(&data, &["import", "trainings", trainings.to_str().unwrap()]);
+
+    // An xlsx needs a file, and --out needs the xlsx.
+    let out = node(&data, &["person", &p, "--format", "xlsx"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let out = node(&data, &["person", &p, "--out", "x.xlsx"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+
+    // Named after the number: the file holds it, no message does.
+    let file = tmp.path().join(format!("{p}.xlsx"));
+    let out = node(
+        &data,
+        &[
+            "person",
+            &p,
+            "--as-of",
+            "2026-06-30",
+            "--format",
+            "xlsx",
+            "--out",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        !out.stdout.contains(&p) && !out.stderr.contains(&p),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("4 years, 5 trainings"),
+        "{}",
+        out.stdout
+    );
+    let rows = xlsx_rows(&file);
+    let find = |text: &str| {
+        rows.iter()
+            .position(|r| r.iter().any(|c| c == text))
+            .unwrap_or_else(|| panic!("no cell {text:?} in {rows:?}"))
+    };
+    let value = |label: &str| rows[find(label)][1].clone();
+    assert_eq!(value("姓名 Name"), "陈静");
+    assert_eq!(value("身份证号 ID number"), p);
+    assert_eq!(value("统计日期 As of"), "2026-06-30");
+    assert_eq!(value("制表单位 Prepared by"), "中原区");
+    // One block per year, in order, from the roster's first year.
+    let years: Vec<usize> = (2023..=2026)
+        .map(|y| find(&format!("{y}年 year {y}")))
+        .collect();
+    assert!(years.windows(2).all(|w| w[0] < w[1]), "{years:?}");
+    assert!(!rows.iter().flatten().any(|c| c == "2022年 year 2022"));
+    let block = |y: usize| {
+        let i = (2023..=2026).position(|x| x == y).unwrap();
+        let end = years.get(i + 1).copied().unwrap_or(rows.len());
+        &rows[years[i]..end]
+    };
+    let has = |rows: &[Vec<String>], text: &str| rows.iter().flatten().any(|c| c == text);
+    // Every training in the year its class ended; the August 2026 class
+    // ends after the as-of date and is left out (and said so); the other
+    // person's attendance is not in this file.
+    let y2024 = block(2024);
+    for class in ["ZY2024-01", "ZY2024-09", "ZY2024-W"] {
+        assert!(has(y2024, class), "{class} in 2024: {y2024:?}");
+    }
+    assert!(!has(block(2023), "ZY2024-01"));
+    assert!(!rows.iter().flatten().any(|c| c == "ZY2026-08"));
+    assert!(
+        rows.iter()
+            .flatten()
+            .any(|c| c.contains("1 more trainings"))
+    );
+    assert!(!rows.iter().flatten().any(|c| c == "刘洋"));
+    // 2024's totals: 340 centralized hours over 75 days, 30 online.
+    let totals = y2024
+        .iter()
+        .position(|r| r.first().is_some_and(|c| c == "年度合计 Year totals"))
+        .unwrap();
+    assert_eq!(y2024[totals + 3], ["3", "3", "340", "75", "30", "75"]);
+    // The year-end status: trained by the county this year.
+    assert!(
+        y2024
+            .iter()
+            .any(|r| r.iter().any(|c| c == "在周期内 current")),
+        "{y2024:?}"
+    );
+    // The consequences of each year, against their class.
+    let consequence = |rows: &[Vec<String>], text: &str| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r.first().is_some_and(|c| c == text))
+            .map(|r| r[2].clone())
+            .collect()
+    };
+    let off_job = "脱产培训，记入年度考核登记表";
+    let long = "脱产培训两个月以上，记入干部任免审批表";
+    let failed = "培训考核不合格，年度考核不得评为优秀";
+    let absent = "无正当理由不参加培训，批评教育直至组织处理";
+    assert_eq!(consequence(y2024, off_job), ["ZY2024-01", "ZY2024-09"]);
+    assert_eq!(consequence(y2024, long), ["ZY2024-09"]);
+    assert!(consequence(y2024, failed).is_empty());
+    let y2025 = block(2025);
+    assert_eq!(consequence(y2025, off_job), ["ZY2025-01"]);
+    assert_eq!(consequence(y2025, failed), ["ZY2025-01"]);
+    assert_eq!(consequence(y2025, absent), ["ZY2025-02"]);
+    assert!(consequence(y2025, long).is_empty());
+    assert!(consequence(block(2023), off_job).is_empty());
+
+    // Audited as an export, with the number masked.
+    let audit: Value = serde_json::from_str(&ok(&data, &["audit", "--format", "json"])).unwrap();
+    let events = audit["events"].as_array().unwrap();
+    let export = events
+        .iter()
+        .find(|e| e["action"] == "export")
+        .expect("an export event");
+    let detail = export["detail"].as_str().unwrap();
+    assert!(detail.starts_with("archive of 410102********"), "{detail}");
+    assert!(!audit.to_string().contains(&p), "{audit}");
+
+    // Someone the node does not hold: refused, nothing written.
+    let stranger = id("41010219700101001");
+    let none = tmp.path().join("none.xlsx");
+    let out = node(
+        &data,
+        &[
+            "person",
+            &stranger,
+            "--format",
+            "xlsx",
+            "--out",
+            none.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(!none.exists());
+    assert!(!out.stderr.contains(&stranger), "{}", out.stderr);
 }

@@ -10,6 +10,9 @@
 //! - `GET /person` (the form) and `POST /person` (field `id`: an ID number
 //!   never goes in a URL) — every roster entry and training of one person in
 //!   the account's subtree, with statuses; the ID number masked; audited.
+//! - `POST /person/archive.xlsx` (the same form's second button) — that
+//!   person's training archive (培训档案) as `person --format xlsx` writes
+//!   it; audited as an export ([`archive`]).
 //! - `/report.xlsx?org=` and `/report.csv?org=` — the 通报 of the org's
 //!   direct subordinates, as `report` writes it; audited.
 //! - `/api/coverage?org=&depth=&as_of=` — byte for byte what
@@ -43,6 +46,7 @@ macro_rules! out {
 }
 
 mod admin;
+mod archive;
 mod auth;
 mod common;
 mod map;
@@ -74,6 +78,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/", get(home))
         .route("/org/{code}", get(org_page))
         .route("/person", get(person_page).post(person_search))
+        .route("/person/archive.xlsx", post(archive::person_archive))
         .route("/report.xlsx", get(report_xlsx))
         .route("/report.csv", get(report_csv))
         .route("/api/coverage", get(api_coverage))

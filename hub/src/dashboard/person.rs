@@ -78,7 +78,7 @@ pub(super) fn person_form(viewer: &Viewer, as_of: Option<AsOf>) -> String {
         .map(|a| a.date.to_string())
         .unwrap_or_default();
     format!(
-        r#"<h1>人员查询 <span class="en">Person search</span></h1><form class="search" method="post" action="/person">{csrf}<label>身份证号 <span class="en">ID number</span> <input name="id" maxlength="{PERSON_ID_CHARS_MAX}" size="22" autocomplete="off" required placeholder="18 位身份证号"></label> <label>统计日期 <span class="en">As of</span> <input type="date" name="as_of" value="{date}"></label> <button type="submit">查询 <span class="en">Search</span></button></form><p class="note">结果中的身份证号一律脱敏；每次查询记入审计日志 <span class="en">ID numbers are masked in the results; every search is audited.</span></p>"#,
+        r#"<h1>人员查询 <span class="en">Person search</span></h1><form class="search" method="post" action="/person">{csrf}<label>身份证号 <span class="en">ID number</span> <input name="id" maxlength="{PERSON_ID_CHARS_MAX}" size="22" autocomplete="off" required placeholder="18 位身份证号"></label> <label>统计日期 <span class="en">As of</span> <input type="date" name="as_of" value="{date}"></label> <button type="submit">查询 <span class="en">Search</span></button> <button type="submit" formaction="/person/archive.xlsx">下载培训档案 <span class="en">Training archive (xlsx)</span></button></form><p class="note">结果中的身份证号一律脱敏；每次查询、下载记入审计日志；培训档案供人事部门存档，含完整身份证号 <span class="en">ID numbers are masked in the results; every search and download is audited; the training archive, for the personnel office, holds the full ID number.</span></p>"#,
         csrf = csrf_field(viewer),
     )
 }

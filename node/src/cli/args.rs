@@ -267,8 +267,21 @@ pub struct PersonArgs {
     /// Show the full ID number.
     #[arg(long)]
     pub show_ids: bool,
-    #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
-    pub format: StatusFormat,
+    #[arg(long, value_enum, default_value_t = PersonFormat::Table)]
+    pub format: PersonFormat,
+    /// With `--format xlsx`: the file for the training archive (培训档案).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// How `person` answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PersonFormat {
+    Table,
+    Json,
+    /// The training archive (培训档案), year by year, as a workbook for the
+    /// personnel office (needs --out; holds the full ID number).
+    Xlsx,
 }
 
 /// Where a table goes.

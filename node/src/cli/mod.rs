@@ -122,6 +122,10 @@ pub fn run_in_daemon(app: &App, command: Command, cwd: &Path, io: &mut Output<'_
             args.out = args.out.map(|out| cwd.join(out));
             run_in(app, Command::Report(args), io)
         }
+        Command::Person(mut args) => {
+            args.out = args.out.map(|out| cwd.join(out));
+            run_in(app, Command::Person(args), io)
+        }
         command => run_in(app, command, io),
     }
 }

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use super::{
-    CliError, CliResult, Format, ListsArgs, ObligationsArgs, Output, PersonArgs, ReportArgs,
-    StatusFormat, TableFormat, exit, parse_as_of, resolve_org,
+    CliError, CliResult, Format, ListsArgs, ObligationsArgs, Output, PersonArgs, PersonFormat,
+    ReportArgs, TableFormat, exit, parse_as_of, resolve_org,
 };
 use crate::model::ObligationKind;
 use crate::node::Node;
@@ -17,6 +17,19 @@ pub(super) fn person(node: &Node, args: PersonArgs, io: &mut Output<'_>) -> CliR
         .id
         .parse()
         .map_err(|e: crate::model::Invalid| CliError::new(exit::USAGE, e.0))?;
+    match (args.format, &args.out) {
+        (PersonFormat::Xlsx, Some(out)) => return archive(node, id, as_of, out, io),
+        (PersonFormat::Xlsx, None) => {
+            return Err(CliError::new(exit::USAGE, "--format xlsx needs --out FILE"));
+        }
+        (_, Some(_)) => {
+            return Err(CliError::new(
+                exit::USAGE,
+                "--out goes with --format xlsx (the training archive)",
+            ));
+        }
+        (_, None) => {}
+    }
     let found = {
         let view = node.view();
         crate::reports::person(&view, node.orgs(), node.policy(), id, as_of, args.show_ids)
@@ -41,7 +54,7 @@ pub(super) fn person(node: &Node, args: PersonArgs, io: &mut Output<'_>) -> CliR
             ),
         ));
     };
-    if args.format == StatusFormat::Json {
+    if args.format == PersonFormat::Json {
         render::json(io.out, &p)?;
         return Ok(());
     }
@@ -133,6 +146,61 @@ pub(super) fn person(node: &Node, args: PersonArgs, io: &mut Output<'_>) -> CliR
             col("result", "结果"),
         ],
         &rows,
+    )?;
+    Ok(())
+}
+
+/// `person ID --format xlsx --out FILE`: the training archive (培训档案),
+/// the person's own file with the full ID inside it; the audit entry, the
+/// messages and errors carry the masked ID only (a file may be named after
+/// the number).
+fn archive(
+    node: &Node,
+    id: crate::model::PersonId,
+    as_of: crate::model::Date,
+    out: &Path,
+    io: &mut Output<'_>,
+) -> CliResult {
+    use crate::model::mask_ids;
+    let found = {
+        let view = node.view();
+        crate::archive::person_archive(&view, node.orgs(), node.policy(), id, node.me(), as_of)
+    };
+    let path = out.display().to_string();
+    let path = mask_ids(&path);
+    let Some(a) = found else {
+        super::accounts::audit_cli(
+            node,
+            crate::accounts::Action::Person,
+            format!("{} not found (archive)", id.masked()),
+        )?;
+        return Err(CliError::new(
+            exit::REFUSED,
+            format!(
+                "{} is on no roster and in no training this node holds; nothing written",
+                id.masked()
+            ),
+        ));
+    };
+    // Logged before it leaves: an export the audit log cannot take is refused.
+    super::accounts::audit_cli(
+        node,
+        crate::accounts::Action::Export,
+        format!(
+            "archive of {} on {as_of} ({} years, full ID) to {path}",
+            id.masked(),
+            a.years.len()
+        ),
+    )?;
+    let prepared_by = node.orgs().org(node.me()).name.clone();
+    crate::archive_xlsx::write_xlsx(out, &a, &prepared_by)
+        .map_err(|e| CliError::new(exit::FAILED, mask_ids(&e.to_string())))?;
+    let trainings: usize = a.years.iter().map(|y| y.trainings.len()).sum();
+    writeln!(
+        io.out,
+        "{} 培训档案 training archive on {as_of}: {} years, {trainings} trainings written to {path}",
+        id.masked(),
+        a.years.len(),
     )?;
     Ok(())
 }
