@@ -26,7 +26,8 @@ use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use lunxun_core::model::{
-    Attendance, Class, ClassId, Date, Hours, Level, Mode, Outcome, PersonId, Rank, RosterEntry,
+    Attendance, Class, ClassId, Date, Hours, Level, Mode, Obligation, ObligationKind, Outcome,
+    PersonId, Rank, RosterEntry,
 };
 use lunxun_core::orgs::{OrgDirectory, OrgId};
 
@@ -79,6 +80,9 @@ pub struct NodeData {
     pub roster: Vec<RosterEntry>,
     pub classes: Vec<Class>,
     pub attendance: Vec<Attendance>,
+    /// The bureau's obligation events (DOMAIN.md section 5), from a stream
+    /// of its own so the other files do not change with them.
+    pub obligations: Vec<Obligation>,
 }
 
 const SURNAMES: &[&str] = &[
@@ -527,7 +531,39 @@ pub fn generate_node(params: &GenParams, orgs: &OrgDirectory, org: OrgId) -> Nod
     for c in &mut data.classes {
         c.hours = most.get(&c.class_id).copied().unwrap_or(Hours::ZERO);
     }
+    data.obligations = obligations(params, &o.code, diligence, first);
     data
+}
+
+/// A bureau's obligation events from `first` to `as_of`: each kind met in a
+/// year with the bureau's diligence (a diligent office meets nearly all,
+/// one far behind few), on working-looking dates of that year.
+fn obligations(params: &GenParams, code: &str, diligence: f64, first: Date) -> Vec<Obligation> {
+    let mut rng = rng_for(params.seed, code, 3);
+    let mut out = Vec::new();
+    for year in first.year()..=params.as_of.year() {
+        let start = Date::from_ymd_opt(year, 1, 1).unwrap_or(first);
+        let end = Date::from_ymd_opt(year, 12, 31)
+            .unwrap_or(params.as_of)
+            .min(params.as_of);
+        for kind in ObligationKind::ALL {
+            if start > end || !rng.random_bool(diligence) {
+                continue;
+            }
+            let note = match kind {
+                ObligationKind::Study => "党组会专题研究干部教育培训工作",
+                ObligationKind::TraineeMeeting => "主要负责同志与参训学员座谈",
+                ObligationKind::AnnualPlan => "印发年度教育培训计划",
+                ObligationKind::CallupReport => "通报调训情况",
+            };
+            out.push(Obligation {
+                kind,
+                date: date_between(&mut rng, start, end),
+                note: note.to_owned(),
+            });
+        }
+    }
+    out
 }
 
 /// A single node with `people` on its roster and `attendance` rows (the most

@@ -263,6 +263,14 @@ async fn run_async(
             .collect();
         records.extend(trainings.classes.into_iter().map(Record::Class));
         records.extend(trainings.attendance.into_iter().map(Record::Attendance));
+        // The bureau's obligation events, as `import obligations` records them.
+        records.extend(
+            generated
+                .obligations
+                .iter()
+                .cloned()
+                .map(Record::Obligation),
+        );
         node.write_records(records).map_err(fail)?;
         nodes.push(DemoNode {
             org,

@@ -1169,6 +1169,52 @@ async fn the_training_archive_downloads_for_the_subtree_only_with_the_token_and_
     );
     assert!(!disposition.contains(&id[..10]), "{disposition}");
     assert!(body.starts_with(b"PK"), "a zip");
+
+    // From a search's result, one click: the ID sealed in the form, never shown.
+    let (status, _, page) = post(&henan, "/person", &[("id", &id), ("as_of", AS_OF)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = text(&page);
+    assert!(!page.contains(&id), "no full ID in the page");
+    let sealed = page
+        .split(r#"name="ref" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a download button")
+        .to_owned();
+    let (status, _, again) = post(
+        &henan,
+        "/person/archive.xlsx",
+        &[("ref", &sealed), ("as_of", AS_OF)],
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&again)
+    );
+    assert_eq!(again, body, "the same workbook");
+    // Another viewer's button, or an altered one, opens nothing.
+    let other = client_as(&f.national, "henan-2", "410000", Role::Viewer).await;
+    let (status, _, _) = post(
+        &other,
+        "/person/archive.xlsx",
+        &[("ref", &sealed), ("as_of", AS_OF)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let mut altered = sealed.clone().into_bytes();
+    let last = altered.len() - 1;
+    altered[last] = if altered[last] == b'0' { b'1' } else { b'0' };
+    let altered = String::from_utf8(altered).unwrap();
+    let (status, _, _) = post(
+        &henan,
+        "/person/archive.xlsx",
+        &[("ref", &altered), ("as_of", AS_OF)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
     // The workbook is the archive the core computes for 河南's subtree.
     let expected = {
         let view = f.national.view();

@@ -136,6 +136,7 @@ pub fn extra_class(roster: &NodeData, index: u32, start: Date) -> NodeData {
         roster: Vec::new(),
         classes: vec![class],
         attendance,
+        obligations: Vec::new(),
     }
 }
 

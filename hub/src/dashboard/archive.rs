@@ -2,7 +2,9 @@
 //! the workbook `person --format xlsx` writes, for the account's subtree.
 //!
 //! The ID comes in the form body (the person page's search form posts it
-//! here with its second button), never in a URL; the download is refused
+//! here with its second button; a search's result has a button whose form
+//! carries the ID sealed for the viewer, so the page never shows it), never
+//! in a URL; the download is refused
 //! without the form's CSRF token, is a 404 for a person outside the
 //! account's subtree (as the search is), and is audited as an export with
 //! the account before its bytes leave. The file holds the full ID — it is the
@@ -25,6 +27,10 @@ use super::report::rfc5987;
 #[derive(Debug, Deserialize)]
 pub(super) struct ArchiveForm {
     id: Option<String>,
+    /// The ID sealed into a person page's download button (see
+    /// `sessions::Auth::seal`), when the form has no `id`.
+    #[serde(rename = "ref")]
+    sealed: Option<String>,
     as_of: Option<String>,
     csrf: Option<String>,
 }
@@ -53,7 +59,17 @@ async fn archive_bytes(
             ..Params::default()
         },
     )?;
-    let text = nonempty(&form.id).ok_or_else(|| Fail::bad("the ID number (id) is empty"))?;
+    let opened;
+    let text = match (nonempty(&form.id), nonempty(&form.sealed)) {
+        (Some(text), _) => text,
+        (None, Some(sealed)) => {
+            opened = d.auth.open(&viewer.csrf, sealed).ok_or_else(|| {
+                Fail::bad("the download button has expired (a new login or restart): search again")
+            })?;
+            opened.as_str()
+        }
+        (None, None) => return Err(Fail::bad("the ID number (id) is empty")),
+    };
     let chars = text.chars().count();
     if chars > PERSON_ID_CHARS_MAX {
         return Err(Fail::bad(format!(

@@ -154,6 +154,15 @@ pub(super) async fn person_html(
         person.gender,
         person.as_of,
     );
+    // The download carries the ID sealed for this viewer: never in the page.
+    if let Some(sealed) = d.auth.seal(&viewer.csrf, &id.to_string()) {
+        out!(
+            h,
+            r#"<form class="download" method="post" action="/person/archive.xlsx">{csrf}<input type="hidden" name="ref" value="{sealed}"><input type="hidden" name="as_of" value="{date}"><button type="submit">下载此人培训档案 <span class="en">This person's training archive (xlsx)</span></button></form>"#,
+            csrf = csrf_field(viewer),
+            date = as_of.date,
+        );
+    }
     out!(
         h,
         r#"<h3>名单 <span class="en">Rosters</span></h3><div class="scroll"><table><thead><tr><th>名单 <span class="en">Roster of</span></th><th>职级 <span class="en">Rank</span></th><th>工作单位 / 职务 <span class="en">Employer, position</span></th><th>列入 <span class="en">Since</span></th><th>移出 <span class="en">Until</span></th><th>最近轮训 <span class="en">Last trained</span></th><th>轮训状态 <span class="en">Rotation</span></th><th>集中培训 <span class="en">Centralized</span></th><th>网络学时 <span class="en">Online</span></th></tr></thead><tbody>"#

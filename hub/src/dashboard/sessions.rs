@@ -11,8 +11,8 @@ use std::sync::Mutex;
 use lunxun_node::accounts::{Action, Event, Role};
 use lunxun_node::node::now_ms;
 use lunxun_node::orgs::OrgId;
-use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
+use ring::{aead, hmac};
 use tokio::sync::Semaphore;
 
 /// How long a session lasts: a working day.
@@ -72,6 +72,9 @@ pub(super) struct Auth {
     sessions: Mutex<HashMap<String, Session>>,
     failures: Mutex<HashMap<String, Failures>>,
     csrf_key: hmac::Key,
+    /// Seals a value into a page (a person's ID behind a download button)
+    /// so that only this process, for the same viewer, can read it back.
+    seal_key: aead::LessSafeKey,
     rng: SystemRandom,
     pub(super) logins: Semaphore,
 }
@@ -81,10 +84,19 @@ impl Auth {
         let rng = SystemRandom::new();
         let csrf_key = hmac::Key::generate(hmac::HMAC_SHA256, &rng)
             .unwrap_or_else(|_| hmac::Key::new(hmac::HMAC_SHA256, &now_ms().to_be_bytes()));
+        let mut key = [0u8; 32];
+        if rng.fill(&mut key).is_err() {
+            key.copy_from_slice(&hmac::sign(&csrf_key, b"seal").as_ref()[..32]);
+        }
+        let seal_key = aead::LessSafeKey::new(
+            aead::UnboundKey::new(&aead::AES_256_GCM, &key)
+                .unwrap_or_else(|_| unreachable!("a 32-byte key is an AES-256 key")),
+        );
         Auth {
             sessions: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             csrf_key,
+            seal_key,
             rng,
             logins: Semaphore::new(LOGIN_JOBS_MAX),
         }
@@ -94,6 +106,47 @@ impl Auth {
         let mut bytes = [0u8; 32];
         self.rng.fill(&mut bytes).ok()?;
         Some(hex(&bytes))
+    }
+
+    /// `plain`, sealed for the viewer whose CSRF token is `csrf`: hex of a
+    /// random nonce and the AES-GCM ciphertext, the token as associated data.
+    pub(super) fn seal(&self, csrf: &str, plain: &str) -> Option<String> {
+        let mut nonce = [0u8; aead::NONCE_LEN];
+        self.rng.fill(&mut nonce).ok()?;
+        let mut bytes = plain.as_bytes().to_vec();
+        self.seal_key
+            .seal_in_place_append_tag(
+                aead::Nonce::assume_unique_for_key(nonce),
+                aead::Aad::from(csrf.as_bytes()),
+                &mut bytes,
+            )
+            .ok()?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&bytes);
+        Some(hex(&out))
+    }
+
+    /// What [`Auth::seal`] sealed for this viewer; None for anything else
+    /// (another viewer's, another process's, altered, or not hex).
+    pub(super) fn open(&self, csrf: &str, sealed: &str) -> Option<String> {
+        if sealed.len() > 512 || !sealed.len().is_multiple_of(2) {
+            return None;
+        }
+        let bytes: Vec<u8> = (0..sealed.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(sealed.get(i..i + 2)?, 16).ok())
+            .collect::<Option<_>>()?;
+        if bytes.len() < aead::NONCE_LEN {
+            return None;
+        }
+        let (nonce, sealed) = bytes.split_at(aead::NONCE_LEN);
+        let nonce = aead::Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut sealed = sealed.to_vec();
+        let plain = self
+            .seal_key
+            .open_in_place(nonce, aead::Aad::from(csrf.as_bytes()), &mut sealed)
+            .ok()?;
+        String::from_utf8(plain.to_vec()).ok()
     }
 
     pub(super) fn csrf_for(&self, what: &str) -> String {
