@@ -66,7 +66,7 @@ fn one_row_imports(node: &Node, n: usize, tag: &str) -> anyhow::Result<Vec<Durat
 fn main() -> anyhow::Result<()> {
     let people = env_u32("LUNXUN_BENCH_PEOPLE", 20_000);
     let rows = env_u32("LUNXUN_BENCH_ROWS", 200_000);
-    let writes = env_u32("LUNXUN_BENCH_WRITES", 40) as usize;
+    let writes = env_u32("LUNXUN_BENCH_WRITES", 100) as usize;
     let as_of = Date::from_ymd_opt(2026, 6, 30).expect("valid date");
     let orgs = OrgDirectory::builtin();
     let county = orgs.get("410102").expect("中原区 is in the directory");
@@ -148,10 +148,15 @@ fn main() -> anyhow::Result<()> {
         percentile(&idle, 0.99)
     );
     println!(
-        "one-row import, {CLIENTS} clients asking other dates ({:.0} queries/s): p50 {:.2?}, p99 {:.2?}",
+        "one-row import, {CLIENTS} clients asking other dates ({:.0} queries/s): p50 {:.2?}, p90 {:.2?}, p99 {:.2?}",
         served as f64 / elapsed.as_secs_f64(),
         percentile(&loaded, 0.5),
+        percentile(&loaded, 0.9),
         percentile(&loaded, 0.99)
+    );
+    println!(
+        "  slowest five: {:.2?}",
+        &loaded[loaded.len().saturating_sub(5)..]
     );
     println!(
         "ratio loaded/idle: p50 {:.1}x, p99 {:.1}x",

@@ -85,10 +85,6 @@ pub struct Node {
     /// each built at the first query of its date and kept up to date by
     /// every append (see [`crate::rollup`]). Lock order: view first.
     rollups: Mutex<Rollups>,
-    /// Taken, before the view, by a query that must build a rollup: one build
-    /// at a time holds the view's read lock, so a write waits for at most
-    /// one build however many clients ask for dates not kept.
-    building: Mutex<()>,
     /// The roots checkpoints are verified to (loaded at the first use).
     trust: std::sync::OnceLock<std::result::Result<Trust, String>>,
 }
@@ -199,7 +195,6 @@ impl Node {
             incarnation: random_incarnation(),
             changed,
             rollups: Mutex::new(Rollups::default()),
-            building: Mutex::new(()),
             trust: std::sync::OnceLock::new(),
         };
         debug!(org = %node.config.org, "node opened");
@@ -469,7 +464,7 @@ impl Node {
     /// Coverage of `root`'s subtree to `depth` on `as_of`: from the rollup
     /// kept for `as_of` (today's, or one of the last few other dates asked
     /// for; built at the first query of a date, then refreshed with only what
-    /// changed since). Builds are one at a time (see `building`).
+    /// changed since).
     pub fn coverage(
         &self,
         root: OrgId,
@@ -477,11 +472,6 @@ impl Node {
         as_of: crate::model::Date,
     ) -> crate::coverage::CoverageReport {
         let today = self.today();
-        let kept = as_of == today || {
-            let rollups = self.rollups.lock().unwrap_or_else(|p| p.into_inner());
-            rollups.dates().contains(&as_of)
-        };
-        let _building = (!kept).then(|| self.building.lock().unwrap_or_else(|p| p.into_inner()));
         let view = self.view();
         let mut rollups = self.rollups.lock().unwrap_or_else(|p| p.into_inner());
         let rollup = rollups.get(&view, &self.orgs, &self.policy, as_of, today);
