@@ -3,8 +3,10 @@
 //! A [`Rollup`] holds, for one `as_of` date, the figures of every active
 //! roster entry the node holds, each org's own figures (its roster), and the
 //! sums over every org's subtree. Built once from the view; after that, every
-//! append only marks the people it touched as dirty ([`Rollup::touch`]), and
-//! the next query recomputes just those people — their entries on every
+//! append only marks the person it touched as dirty ([`Rollup::touch`]), or
+//! the class (its attendees are looked up once, at the next query, in the
+//! view's class index: ten thousand edits of one class cost one pass over
+//! its attendees), and the next query recomputes just those people — their entries on every
 //! roster they are on — and moves the difference up each roster org's
 //! ancestry (at most four levels). A query at the national node never rescans
 //! the country.
@@ -83,6 +85,8 @@ pub struct Rollup {
     subtree: HashMap<OrgId, OwnFigures>,
     /// People whose figures may have changed since they were counted.
     dirty: HashSet<PersonId>,
+    /// Class slots changed since: their attendees' figures may have.
+    dirty_classes: HashSet<u32>,
 }
 
 impl Rollup {
@@ -95,6 +99,7 @@ impl Rollup {
             own: HashMap::new(),
             subtree: HashMap::new(),
             dirty: HashSet::new(),
+            dirty_classes: HashSet::new(),
         };
         let mut facts = Vec::new();
         let mut people: Vec<PersonId> = Vec::new();
@@ -114,23 +119,32 @@ impl Rollup {
     }
 
     /// Marks what an applied record touched; counted at the next refresh.
-    pub fn touch(&mut self, view: &View, touch: Touch) {
+    /// O(1): the view is not read here (a class's attendees are looked up at
+    /// the refresh), it is taken so callers mark with the view they applied to.
+    pub fn touch(&mut self, _view: &View, touch: Touch) {
         match touch {
             Touch::Nothing => {}
             Touch::Person(p) => {
                 self.dirty.insert(p);
             }
-            Touch::Class(idx) => self.dirty.extend(view.attendees_of(idx)),
+            // Whoever attends the class when the next query comes: anyone
+            // who left or joined it since was touched by that change itself.
+            Touch::Class(idx) => {
+                self.dirty_classes.insert(idx);
+            }
         }
     }
 
-    /// People waiting to be recounted.
+    /// People and classes waiting to be recounted.
     pub fn dirty(&self) -> usize {
-        self.dirty.len()
+        self.dirty.len() + self.dirty_classes.len()
     }
 
-    /// Recounts the dirty people.
+    /// Recounts the dirty people, and everyone attending a dirty class.
     pub fn refresh(&mut self, view: &View, orgs: &OrgDirectory, policy: &Policy) {
+        for class in std::mem::take(&mut self.dirty_classes) {
+            self.dirty.extend(view.attendees_of(class));
+        }
         if self.dirty.is_empty() {
             return;
         }

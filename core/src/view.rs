@@ -17,8 +17,11 @@ use crate::model::{
 use crate::orgs::OrgId;
 use crate::rules::TrainingFact;
 
-/// Index of a class in [`View::classes`].
-type ClassIdx = u32;
+mod index;
+#[cfg(test)]
+mod index_tests;
+
+use index::{Att, ClassIdx, Members, Trainings};
 
 /// A class slot: the class (if its record is held and not deleted) and its
 /// organizer. Slots are never reused for another (origin, class id), so
@@ -30,16 +33,8 @@ struct ClassSlot {
     class: Option<Class>,
     /// Attendance records pointing at this slot.
     attendees: u32,
-}
-
-/// One attendance in the per-person index, kept small: there are millions.
-#[derive(Debug, Clone, Copy)]
-struct Att {
-    class: ClassIdx,
-    hours: Hours,
-    outcome: Outcome,
-    /// Whether the organizer recorded a name (see [`View::attendance_name`]).
-    named: bool,
+    /// Who they are (so a class change marks only them).
+    members: Members,
 }
 
 /// What applying a record may have changed for the rules.
@@ -60,7 +55,7 @@ pub struct View {
     rosters: HashMap<OrgId, HashMap<PersonId, RosterEntry>>,
     classes: Vec<ClassSlot>,
     class_index: HashMap<OrgId, HashMap<ClassId, ClassIdx>>,
-    attendance: HashMap<PersonId, Vec<Att>>,
+    attendance: HashMap<PersonId, Trainings>,
     attendance_count: usize,
     /// The rosters each person is on.
     person_rosters: HashMap<PersonId, Vec<OrgId>>,
@@ -113,6 +108,7 @@ impl View {
             class_id: class_id.clone(),
             class: None,
             attendees: 0,
+            members: Members::default(),
         });
         self.class_index
             .entry(origin)
@@ -159,13 +155,11 @@ impl View {
                     outcome: a.outcome,
                     named,
                 };
-                match list.iter_mut().find(|x| x.class == idx) {
-                    Some(existing) => *existing = att,
-                    None => {
-                        list.push(att);
-                        self.attendance_count += 1;
-                        self.classes[idx as usize].attendees += 1;
-                    }
+                if list.upsert(att) {
+                    self.attendance_count += 1;
+                    let slot = &mut self.classes[idx as usize];
+                    slot.attendees += 1;
+                    slot.members.add(person);
                 }
                 self.name_overrides.remove(&(idx, person));
                 if named {
@@ -223,16 +217,20 @@ impl View {
                 let Some(idx) = self.class_idx(origin, c.as_str()) else {
                     return Touch::Nothing;
                 };
-                if let Some(list) = self.attendance.get_mut(p) {
-                    let before = list.len();
-                    list.retain(|a| a.class != idx);
-                    let removed = before - list.len();
-                    self.attendance_count -= removed;
-                    self.classes[idx as usize].attendees -= removed as u32;
+                if let Some(list) = self.attendance.get_mut(p)
+                    && list.remove(idx)
+                {
                     if list.is_empty() {
                         self.attendance.remove(p);
                         self.person_names.remove(p);
                     }
+                    self.attendance_count -= 1;
+                    let slot = &mut self.classes[idx as usize];
+                    slot.attendees -= 1;
+                    let attendance = &self.attendance;
+                    slot.members.removed(slot.attendees as usize, |q| {
+                        attendance.get(&q).is_some_and(|l| l.find(idx).is_some())
+                    });
                 }
                 self.name_overrides.remove(&(idx, *p));
                 Touch::Person(*p)
@@ -246,22 +244,31 @@ impl View {
         }
     }
 
-    /// Everyone with an attendance record of class slot `class` (a scan:
-    /// only when a class that already has attendees changes).
-    pub fn attendees_of(&self, class: u32) -> Vec<PersonId> {
-        self.attendance
-            .iter()
-            .filter(|(_, list)| list.iter().any(|a| a.class == class))
-            .map(|(p, _)| *p)
-            .collect()
+    /// Everyone with an attendance record of class slot `class` (from its
+    /// index: O(attendees)). A person whose attendance was deleted and
+    /// applied again may come more than once; [`View::class_attendees`] does
+    /// not repeat anyone.
+    pub fn attendees_of(&self, class: u32) -> impl Iterator<Item = PersonId> + '_ {
+        let members = self.classes.get(class as usize).map(|s| &s.members);
+        members.into_iter().flat_map(move |m| {
+            m.iter(move |p| {
+                self.attendance
+                    .get(&p)
+                    .is_some_and(|l| l.find(class).is_some())
+            })
+        })
     }
 
-    /// Everyone with an attendance record of `origin`'s class `class_id`.
+    /// Everyone with an attendance record of `origin`'s class `class_id`,
+    /// each once, in id order.
     pub fn class_attendees(&self, origin: OrgId, class_id: &ClassId) -> Vec<PersonId> {
-        match self.class_idx(origin, class_id.as_str()) {
-            Some(idx) => self.attendees_of(idx),
+        let mut out: Vec<PersonId> = match self.class_idx(origin, class_id.as_str()) {
+            Some(idx) => self.attendees_of(idx).collect(),
             None => Vec::new(),
-        }
+        };
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// The rosters `person` is on.
@@ -305,7 +312,7 @@ impl View {
             RecordKey::Class(c) => self.class(origin, c).cloned().map(Record::Class),
             RecordKey::Attendance(c, p) => {
                 let idx = self.class_idx(origin, c.as_str())?;
-                let att = self.attendance.get(p)?.iter().find(|a| a.class == idx)?;
+                let att = self.attendance.get(p)?.find(idx)?;
                 Some(Record::Attendance(Attendance {
                     class_id: c.clone(),
                     person: *p,
@@ -368,7 +375,7 @@ impl View {
         let Some(list) = self.attendance.get(&person) else {
             return;
         };
-        for a in list {
+        for a in list.iter() {
             let slot = &self.classes[a.class as usize];
             if let Some(c) = &slot.class {
                 out.push(TrainingFact {

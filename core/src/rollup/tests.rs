@@ -207,3 +207,124 @@ proptest! {
         }
     }
 }
+
+/// Big classes edited and emptied with a rollup kept: a class of up to a
+/// hundred people on several rosters is edited over and over (its dates and
+/// mode move people between statuses), most of its attendance is deleted
+/// and applied again, and the class itself deleted and recreated; after
+/// every few changes the kept rollup equals a recount.
+fn check_big_classes(seed: u64, rounds: usize) -> Result<(), String> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let orgs = OrgDirectory::builtin();
+    let policy = Policy::default();
+    let nodes = hierarchy(&mut rng, &orgs);
+    let as_of = date(1500);
+    let people = rng.random_range(20..100u32);
+    let mut view = View::default();
+    for i in 0..people {
+        let (org, _) = change(&mut rng, &nodes, 1);
+        view.apply(
+            org,
+            Record::Roster(RosterEntry {
+                person: person(i),
+                name: "某".into(),
+                rank: [Rank::Leading, Rank::General][rng.random_range(0..2)],
+                since: date(rng.random_range(0..1200)),
+                until: None,
+                employer: String::new(),
+                position: String::new(),
+                group: String::new(),
+            }),
+        );
+    }
+    let organizer = nodes[rng.random_range(0..nodes.len())];
+    let big: ClassId = "BIG".parse().expect("class id");
+    let class = |rng: &mut ChaCha8Rng| {
+        let start = rng.random_range(0..1500);
+        Class {
+            class_id: "BIG".parse().expect("class id"),
+            title: format!("班{}", rng.random_range(0..1000)),
+            category: String::new(),
+            mode: if rng.random_bool(0.7) {
+                Mode::Centralized
+            } else {
+                Mode::Online
+            },
+            off_job: true,
+            start: date(start),
+            end: date(start + rng.random_range(0..10)),
+            hours: Hours::from_whole(rng.random_range(1..120)),
+            days: None,
+        }
+    };
+    let attend = |rng: &mut ChaCha8Rng, i: u32| Attendance {
+        class_id: "BIG".parse().expect("class id"),
+        person: person(i),
+        hours: Hours::from_whole(rng.random_range(0..120)),
+        outcome: Outcome::Completed,
+        name: String::new(),
+    };
+    let mut rollup = Rollup::build(&view, &orgs, &policy, as_of);
+    let marks = |view: &mut View, rollup: &mut Rollup, r: Record| {
+        let touch = view.apply(organizer, r);
+        rollup.touch(view, touch);
+    };
+    for i in 0..people {
+        let a = attend(&mut rng, i);
+        marks(&mut view, &mut rollup, Record::Attendance(a));
+    }
+    for round in 0..rounds {
+        match rng.random_range(0..6) {
+            0..=2 => {
+                for _ in 0..rng.random_range(1..20) {
+                    let c = class(&mut rng);
+                    marks(&mut view, &mut rollup, Record::Class(c));
+                }
+            }
+            3 => {
+                for i in 0..people {
+                    if rng.random_bool(0.8) {
+                        let key = RecordKey::Attendance(big.clone(), person(i));
+                        marks(&mut view, &mut rollup, Record::Tombstone(key));
+                    }
+                }
+            }
+            4 => {
+                for i in 0..people {
+                    if rng.random_bool(0.6) {
+                        let a = attend(&mut rng, i);
+                        marks(&mut view, &mut rollup, Record::Attendance(a));
+                    }
+                }
+            }
+            _ => {
+                let key = RecordKey::Class(big.clone());
+                marks(&mut view, &mut rollup, Record::Tombstone(key));
+            }
+        }
+        if rng.random_bool(0.5) || round + 1 == rounds {
+            rollup.refresh(&view, &orgs, &policy);
+            let scratch = Rollup::build(&view, &orgs, &policy, as_of);
+            rollup
+                .same_figures(&scratch)
+                .map_err(|e| format!("seed {seed}, round {round}: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_known_big_class_matches() {
+    check_big_classes(11, 40).unwrap();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, .. ProptestConfig::default() })]
+
+    #[test]
+    fn big_class_edits_and_deletions_equal_a_recount(seed in any::<u64>(), rounds in 1usize..30) {
+        if let Err(e) = check_big_classes(seed, rounds) {
+            prop_assert!(false, "{}", e);
+        }
+    }
+}
