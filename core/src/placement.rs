@@ -258,10 +258,12 @@ pub fn place(
 ) -> Placed {
     let mut placed = Placed::default();
     let mut blocked: HashSet<OrgId> = HashSet::new();
-    // Origins touched, with one of their codes, in first-seen order.
+    // Origins touched, with one of their codes, in first-seen order (the
+    // set beside it keeps a batch of many origins linear).
     let mut touched: Vec<(OrgId, String)> = Vec::new();
+    let mut seen: HashSet<OrgId> = HashSet::new();
     for v in verified {
-        if !touched.iter().any(|(o, _)| *o == v.org) {
+        if seen.insert(v.org) {
             touched.push((v.org, v.change.origin.clone()));
         }
         if blocked.contains(&v.org) {

@@ -569,7 +569,13 @@ impl Node {
     /// Persists the origins held back by the latest placements, and forgets
     /// holds their origin has since moved past.
     fn record_holds(&self, placed: &[Placed]) -> Result<()> {
+        // Only an origin held before can be released: one scan of the holds
+        // (few, usually none), not a store read per origin a batch touched.
+        let mut held: std::collections::HashSet<String> =
+            self.store.holds()?.into_iter().map(|h| h.origin).collect();
         for p in placed {
+            let held_here: std::collections::HashSet<&str> =
+                p.held.iter().map(|h| h.origin.as_str()).collect();
             for h in &p.held {
                 self.store.set_hold(&Hold {
                     origin: h.origin.clone(),
@@ -577,10 +583,11 @@ impl Node {
                     reason: h.reason.to_string(),
                     at_ms: now_ms(),
                 })?;
+                held.insert(h.origin.clone());
                 warn!(origin = %h.origin, seq = h.seq, reason = %h.reason, "changes held back");
             }
             for (origin, (seq, _)) in &p.touched {
-                if p.held.iter().any(|h| &h.origin == origin) {
+                if held_here.contains(origin.as_str()) || !held.contains(origin) {
                     continue;
                 }
                 self.store.release_hold(origin, *seq)?;
