@@ -1,71 +1,13 @@
 //! The `lunxun-node` command line, driven as the external contract says:
 //! real binary, real data dir, exit codes, one-line errors, JSON shape.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn node(data: &Path, args: &[&str]) -> Out {
-    run(Command::new(env!("CARGO_BIN_EXE_lunxun-node")), data, args)
-}
-
-/// Runs `command` (the binary, or a wrapper in front of it) on `data`.
-fn run(mut command: Command, data: &Path, args: &[&str]) -> Out {
-    let out = command
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run lunxun-node");
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn ok(data: &Path, args: &[&str]) -> String {
-    let out = node(data, args);
-    assert_eq!(out.code, 0, "{args:?} failed: {}", out.stderr);
-    out.stdout
-}
-
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/county-410102")
-}
-
-fn own_seq(data: &Path) -> u64 {
-    let status: Value = serde_json::from_str(&ok(data, &["status", "--format", "json"])).unwrap();
-    status["own_seq"].as_u64().unwrap()
-}
-
-fn county(tmp: &Path) -> PathBuf {
-    let data = tmp.join("data");
-    ok(&data, &["init", "--org", "410102"]);
-    data
-}
-
-/// 17 digits plus the GB 11643 check character.
-fn id(first17: &str) -> String {
-    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = first17
-        .bytes()
-        .zip(W)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    format!(
-        "{first17}{}",
-        char::from(b"10X98765432"[(sum % 11) as usize])
-    )
-}
+mod support;
+use support::*;
 
 #[test]
 fn county_walkthrough_and_reimport_writes_nothing() {

@@ -10,56 +10,21 @@ use std::process::Command;
 
 use serde_json::Value;
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+mod support;
+use support::*;
 
 /// Address space the node may use while reading a hostile workbook.
 const CAP_BYTES: u64 = 1 << 30;
 
 fn node(data: &Path, capped: bool, args: &[&str]) -> Out {
-    let mut command = if capped {
-        let mut c = Command::new("prlimit");
-        c.arg(format!("--as={CAP_BYTES}"))
-            .arg(env!("CARGO_BIN_EXE_lunxun-node"));
-        c
-    } else {
-        Command::new(env!("CARGO_BIN_EXE_lunxun-node"))
-    };
-    let out = command
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run lunxun-node");
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    if !capped {
+        return support::node(data, args);
     }
-}
-
-fn ok(data: &Path, args: &[&str]) -> String {
-    let out = node(data, false, args);
-    assert_eq!(out.code, 0, "{args:?} failed: {}", out.stderr);
-    out.stdout
-}
-
-/// 17 digits plus the GB 11643 check character.
-fn id(first17: &str) -> String {
-    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = first17
-        .bytes()
-        .zip(W)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    format!(
-        "{first17}{}",
-        char::from(b"10X98765432"[(sum % 11) as usize])
-    )
+    let mut prlimit = Command::new("prlimit");
+    prlimit
+        .arg(format!("--as={CAP_BYTES}"))
+        .arg(env!("CARGO_BIN_EXE_lunxun-node"));
+    run(prlimit, data, args)
 }
 
 fn roster_rows() -> Vec<Vec<String>> {
@@ -219,11 +184,6 @@ fn xls_rows(rows: &[Vec<String>]) -> Vec<Vec<u8>> {
 
 fn people(data: &Path) -> Value {
     serde_json::from_str(&ok(data, &["people", "--format", "json"])).unwrap()
-}
-
-fn own_seq(data: &Path) -> u64 {
-    let status: Value = serde_json::from_str(&ok(data, &["status", "--format", "json"])).unwrap();
-    status["own_seq"].as_u64().unwrap()
 }
 
 #[test]

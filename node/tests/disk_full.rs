@@ -13,46 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn node(data: &Path, args: &[&str]) -> Out {
-    let out = Command::new(env!("CARGO_BIN_EXE_lunxun-node"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run lunxun-node");
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn ok(data: &Path, args: &[&str]) -> String {
-    let out = node(data, args);
-    assert_eq!(out.code, 0, "{args:?} failed: {}", out.stderr);
-    out.stdout
-}
-
-/// 17 digits plus the GB 11643 check character.
-fn id(first17: &str) -> String {
-    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = first17
-        .bytes()
-        .zip(W)
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    format!(
-        "{first17}{}",
-        char::from(b"10X98765432"[(sum % 11) as usize])
-    )
-}
+mod support;
+use support::*;
 
 /// A roster of `n` people numbered from `first`; returns their ID numbers.
 fn roster(path: &Path, first: u32, n: u32) -> Vec<String> {

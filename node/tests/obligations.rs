@@ -2,48 +2,12 @@
 //! (CSV and XLSX, bad rows, re-import, `--replace`), `obligations` in its
 //! three formats, and the four columns at the end of the 通报.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use serde_json::Value;
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn node(data: &Path, args: &[&str]) -> Out {
-    let out = Command::new(env!("CARGO_BIN_EXE_lunxun-node"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run lunxun-node");
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn ok(data: &Path, args: &[&str]) -> String {
-    let out = node(data, args);
-    assert_eq!(out.code, 0, "{args:?} failed: {}", out.stderr);
-    out.stdout
-}
-
-fn own_seq(data: &Path) -> u64 {
-    let status: Value = serde_json::from_str(&ok(data, &["status", "--format", "json"])).unwrap();
-    status["own_seq"].as_u64().unwrap()
-}
-
-fn county(tmp: &Path) -> PathBuf {
-    let data = tmp.join("data");
-    ok(&data, &["init", "--org", "410102"]);
-    data
-}
+mod support;
+use support::*;
 
 fn sample() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
