@@ -160,36 +160,78 @@ fn set_keep_free(data: &Path, mib: u64) {
     std::fs::write(&config, text).unwrap();
 }
 
+/// What both tests stand on: a tmpfs of `bytes` holding a county's data dir
+/// that keeps `keep_free_mib` free, a roster of 12 and one of 30,000 on the
+/// real disk, and a node that took both without ever seeing a full disk (what
+/// the other must end up holding). None where mounting needs root.
+struct Bed {
+    // Dropped last: unmounted after everything on it is done with.
+    _tmp: tempfile::TempDir,
+    disk: Tmpfs,
+    mnt: PathBuf,
+    small: PathBuf,
+    big: PathBuf,
+    ids: Vec<String>,
+    fresh: PathBuf,
+    data: PathBuf,
+    log: PathBuf,
+}
+
+impl Bed {
+    fn set_up(bytes: u64, keep_free_mib: u64) -> Option<Bed> {
+        let tmp = tempfile::tempdir().unwrap();
+        let mnt = tmp.path().join("mnt");
+        let Some(disk) = Tmpfs::mount(&mnt, bytes) else {
+            assert!(!is_root(), "root could not mount a tmpfs");
+            eprintln!("skipped: mounting a tmpfs needs root");
+            return None;
+        };
+        let (small, big) = (tmp.path().join("small.csv"), tmp.path().join("big.csv"));
+        roster(&small, 0, 12);
+        let ids = roster(&big, 100, 30_000);
+        let fresh = tmp.path().join("fresh");
+        ok(&fresh, &["init", "--org", "410102"]);
+        ok(&fresh, &["import", "roster", small.to_str().unwrap()]);
+        ok(&fresh, &["import", "roster", big.to_str().unwrap()]);
+        let data = mnt.join("data");
+        ok(&data, &["init", "--org", "410102"]);
+        set_keep_free(&data, keep_free_mib);
+        let log = tmp.path().join("serve.log");
+        Some(Bed {
+            disk,
+            mnt,
+            small,
+            big,
+            ids,
+            fresh,
+            data,
+            log,
+            _tmp: tmp,
+        })
+    }
+}
+
 #[test]
 fn a_nearly_full_disk_refuses_the_write_whole_and_takes_it_once_freed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let mnt = tmp.path().join("mnt");
-    let Some(_disk) = Tmpfs::mount(&mnt, 96 << 20) else {
-        assert!(!is_root(), "root could not mount a tmpfs");
-        eprintln!("skipped: mounting a tmpfs needs root");
+    // Every field bound (none left to a `..`, which would drop it here).
+    let Some(Bed {
+        _tmp,
+        disk: _disk,
+        mnt,
+        small,
+        big,
+        ids,
+        fresh,
+        data,
+        log,
+    }) = Bed::set_up(96 << 20, 16)
+    else {
         return;
     };
-    let (small, big) = (tmp.path().join("small.csv"), tmp.path().join("big.csv"));
-    roster(&small, 0, 12);
-    let ids = roster(&big, 100, 30_000);
     let carries_an_id = |text: &str| ids.iter().any(|i| text.contains(i.as_str()));
-    let fresh = tmp.path().join("fresh");
-    ok(&fresh, &["init", "--org", "410102"]);
-    ok(&fresh, &["import", "roster", small.to_str().unwrap()]);
-    ok(&fresh, &["import", "roster", big.to_str().unwrap()]);
-
-    let data = mnt.join("data");
-    ok(&data, &["init", "--org", "410102"]);
-    set_keep_free(&data, 16);
-    let log = tmp.path().join("serve.log");
     let mut daemon = serve(&data, &log);
     ok(&data, &["import", "roster", small.to_str().unwrap()]);
-    let seq = |data: &Path| -> u64 {
-        let status: Value =
-            serde_json::from_str(&ok(data, &["status", "--format", "json"])).unwrap();
-        status["own_seq"].as_u64().unwrap()
-    };
-    let before = seq(&data);
+    let before = own_seq(&data);
 
     // 20 MiB left, 16 kept free: the 30,000-row file does not fit.
     let filler = fill_leaving(&mnt, 20 << 20);
@@ -203,7 +245,7 @@ fn a_nearly_full_disk_refuses_the_write_whole_and_takes_it_once_freed() {
     );
     assert!(out.stderr.contains("nothing was written"), "{}", out.stderr);
     assert!(!carries_an_id(&out.stderr), "{}", out.stderr);
-    assert_eq!(seq(&data), before, "nothing was written");
+    assert_eq!(own_seq(&data), before, "nothing was written");
     assert!(daemon.try_wait().unwrap().is_none(), "the daemon stays up");
 
     // Space freed: the same daemon takes the same file, exactly once.
@@ -219,29 +261,22 @@ fn a_nearly_full_disk_refuses_the_write_whole_and_takes_it_once_freed() {
 
 #[test]
 fn a_disk_filled_by_another_program_fails_one_write_and_ends_the_daemon() {
-    let tmp = tempfile::tempdir().unwrap();
-    let mnt = tmp.path().join("mnt");
-    let Some(disk) = Tmpfs::mount(&mnt, 8 << 20) else {
-        assert!(!is_root(), "root could not mount a tmpfs");
-        eprintln!("skipped: mounting a tmpfs needs root");
+    // As if another program filled the disk past what the store keeps free.
+    let Some(Bed {
+        _tmp,
+        disk,
+        mnt: _,
+        small,
+        big,
+        ids,
+        fresh,
+        data,
+        log,
+    }) = Bed::set_up(8 << 20, 0)
+    else {
         return;
     };
-    let (small, big) = (tmp.path().join("small.csv"), tmp.path().join("big.csv"));
-    roster(&small, 0, 12);
-    let ids = roster(&big, 100, 30_000);
     let carries_an_id = |text: &str| ids.iter().any(|i| text.contains(i.as_str()));
-
-    // A node that never saw a full disk: what the other must end up holding.
-    let fresh = tmp.path().join("fresh");
-    ok(&fresh, &["init", "--org", "410102"]);
-    ok(&fresh, &["import", "roster", small.to_str().unwrap()]);
-    ok(&fresh, &["import", "roster", big.to_str().unwrap()]);
-
-    let data = mnt.join("data");
-    ok(&data, &["init", "--org", "410102"]);
-    // As if another program filled the disk past what the store keeps free.
-    set_keep_free(&data, 0);
-    let log = tmp.path().join("serve.log");
     let mut daemon = serve(&data, &log);
     ok(&data, &["import", "roster", small.to_str().unwrap()]);
 
