@@ -75,6 +75,10 @@ pub struct NodeCoverage {
     pub freshness: Option<String>,
     /// Extra: depth below the requested root (0 for the root).
     pub depth: u32,
+    /// Extra: the day a directory bulletin retired the org (its records
+    /// stay, under its last name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retired: Option<String>,
 }
 
 /// The `coverage` output.
@@ -148,6 +152,7 @@ pub fn report(
                 reporting: head.is_some(),
                 freshness: head.map(|h| format_timestamp(h.received_at_ms)),
                 depth: d,
+                retired: o.retired.map(|r| r.to_string()),
             }
         })
         .collect();

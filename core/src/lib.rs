@@ -13,6 +13,7 @@
 //! - [`policy`]: the policy document (cycles, hour thresholds, windows) with the texts' defaults.
 //! - [`rules`]: the rules of DOMAIN.md as pure functions over records.
 //! - [`changelog`]: the per-origin hash-chained change log.
+//! - [`bulletin`]: the national series sent down the tree (policy, directory, revocations) and what is in force on a date.
 //! - [`checkpoint`]: an origin's signature over its log up to a seq, and the rule that applies it.
 //! - [`placement`]: what each received change is against the heads held (next, duplicate, fork, gap, quarantine).
 //! - [`view`]: the in-memory materialized view every query reads.
@@ -24,6 +25,7 @@
 //! - [`session`]: the sync session machines, the child's and the parent's.
 
 pub mod archive;
+pub mod bulletin;
 pub mod changelog;
 pub mod checkpoint;
 pub mod corrections;

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::model::Level;
+use crate::model::{Date, Level, parse_date};
 
 /// The built-in directory, embedded in the binary.
 const DIVISIONS_CSV: &str = include_str!("../data/divisions.csv");
@@ -21,6 +21,8 @@ pub const NATIONAL: &str = "100000";
 
 /// Most orgs a directory may hold (the built-in one has 3,499).
 pub const ORGS_MAX: usize = 100_000;
+/// Longest an org's name may be in a directory bulletin, in characters.
+pub const ORG_NAME_CHARS_MAX: usize = 64;
 
 /// A dense index into one process's directory. Never stored or sent: codes are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -41,6 +43,11 @@ pub struct Org {
     pub parent: Option<OrgId>,
     /// Longitude and latitude, when the division has them (for the map).
     pub location: Option<(f64, f64)>,
+    /// The day a directory bulletin created it (None: always there).
+    pub since: Option<Date>,
+    /// The day a directory bulletin retired it: its records stay, under its
+    /// last name, but nothing new is expected of it.
+    pub retired: Option<Date>,
 }
 
 /// Why a directory file could not be loaded.
@@ -178,6 +185,8 @@ impl OrgDirectory {
                 level,
                 parent,
                 location,
+                since: None,
+                retired: None,
             });
             self.sizes.push(1);
             let mut cur = parent;
@@ -187,6 +196,224 @@ impl OrgDirectory {
             }
         }
         Ok(())
+    }
+
+    /// Applies a directory bulletin in force from `effective`: rows
+    /// `code,name,level,parent` with optional `retired` (a date, or empty)
+    /// and `longitude,latitude` columns, by header name. A new code is
+    /// added (created on `effective`); a known one takes the row's name,
+    /// level and parent (renamed, moved) and, with `retired`, is retired.
+    /// Ids of known orgs never change, so anything keyed by them stays valid.
+    /// The whole file is checked against the directory as it would become
+    /// before anything changes: on error the directory is untouched.
+    pub fn amend_csv(
+        &mut self,
+        file: &str,
+        text: &str,
+        effective: Date,
+    ) -> Result<usize, OrgError> {
+        let mut next = self.clone();
+        let changed = next.amend_in_place(file, text, effective)?;
+        *self = next;
+        Ok(changed)
+    }
+
+    fn amend_in_place(
+        &mut self,
+        file: &str,
+        text: &str,
+        effective: Date,
+    ) -> Result<usize, OrgError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+        let row_err = |line: u64, reason: String| OrgError::Row {
+            file: file.to_owned(),
+            line,
+            reason,
+        };
+        let headers = reader
+            .headers()
+            .map_err(|e| row_err(1, e.to_string()))?
+            .clone();
+        let column = |name: &str| headers.iter().position(|h| h == name);
+        let (Some(c_code), Some(c_name), Some(c_level), Some(c_parent)) = (
+            column("code"),
+            column("name"),
+            column("level"),
+            column("parent"),
+        ) else {
+            return Err(row_err(
+                1,
+                "the header must name code, name, level and parent".into(),
+            ));
+        };
+        let (c_retired, c_lon, c_lat) =
+            (column("retired"), column("longitude"), column("latitude"));
+        let mut changed = 0;
+        for (i, row) in reader.records().enumerate() {
+            let line = i as u64 + 2;
+            let row = row.map_err(|e| row_err(line, e.to_string()))?;
+            let field = |n: Option<usize>| n.and_then(|n| row.get(n)).unwrap_or("");
+            let (code, name, level, parent) = (
+                field(Some(c_code)),
+                field(Some(c_name)),
+                field(Some(c_level)),
+                field(Some(c_parent)),
+            );
+            if !is_valid_code(code) {
+                return Err(row_err(line, format!("org code {code:?} is malformed")));
+            }
+            if name.is_empty() || name.chars().count() > ORG_NAME_CHARS_MAX {
+                return Err(row_err(
+                    line,
+                    format!("org {code} has no name or one over {ORG_NAME_CHARS_MAX} characters"),
+                ));
+            }
+            let level: Level = level.parse().map_err(|e| row_err(line, format!("{e}")))?;
+            let retired = match field(c_retired) {
+                "" => None,
+                text => Some(parse_date("retired", text).map_err(|e| row_err(line, e.0))?),
+            };
+            let location = match (field(c_lon).parse::<f64>(), field(c_lat).parse::<f64>()) {
+                (Ok(lon), Ok(lat)) if lon.is_finite() && lat.is_finite() => Some((lon, lat)),
+                _ => None,
+            };
+            let parent_id = if parent.is_empty() {
+                None
+            } else {
+                Some(*self.by_code.get(parent).ok_or_else(|| {
+                    row_err(
+                        line,
+                        format!("parent {parent} of {code} is not in the directory"),
+                    )
+                })?)
+            };
+            match (parent_id, level) {
+                (None, Level::National) | (Some(_), _) => {}
+                (None, _) => {
+                    return Err(row_err(line, format!("org {code} ({level}) has no parent")));
+                }
+            }
+            if let Some(p) = parent_id
+                && self.orgs[p.index()].level >= level
+            {
+                return Err(row_err(
+                    line,
+                    format!(
+                        "parent {parent} ({}) is not above {code} ({level})",
+                        self.orgs[p.index()].level
+                    ),
+                ));
+            }
+            match self.by_code.get(code).copied() {
+                None => {
+                    let Some(p) = parent_id else {
+                        return Err(row_err(line, "a second national org".into()));
+                    };
+                    if self.orgs.len() >= ORGS_MAX {
+                        return Err(row_err(line, format!("more than {ORGS_MAX} orgs")));
+                    }
+                    let id = OrgId(self.orgs.len() as u32);
+                    self.by_code.insert(code.to_owned(), id);
+                    self.depth.push(self.depth[p.index()].saturating_add(1));
+                    self.children.push(Vec::new());
+                    self.children[p.index()].push(id);
+                    self.orgs.push(Org {
+                        code: code.to_owned(),
+                        name: name.to_owned(),
+                        level,
+                        parent: Some(p),
+                        location,
+                        since: Some(effective),
+                        retired,
+                    });
+                    self.sizes.push(1);
+                    self.grow_ancestors(Some(p), 1, true);
+                }
+                Some(id) => {
+                    let old_parent = self.orgs[id.index()].parent;
+                    if old_parent != parent_id {
+                        let Some(p) = parent_id else {
+                            return Err(row_err(
+                                line,
+                                format!("org {code} cannot become national"),
+                            ));
+                        };
+                        if self.is_within(p, id) {
+                            return Err(row_err(
+                                line,
+                                format!("org {code} cannot move under its own subtree ({parent})"),
+                            ));
+                        }
+                        let size = self.sizes[id.index()];
+                        self.grow_ancestors(old_parent, size, false);
+                        if let Some(old) = old_parent {
+                            self.children[old.index()].retain(|c| *c != id);
+                        }
+                        self.children[p.index()].push(id);
+                        self.orgs[id.index()].parent = Some(p);
+                        self.grow_ancestors(Some(p), size, true);
+                        let base = self.depth[p.index()].saturating_add(1);
+                        self.redepth(id, base);
+                    }
+                    if self.children[id.index()]
+                        .iter()
+                        .any(|c| self.orgs[c.index()].level <= level)
+                    {
+                        return Err(row_err(
+                            line,
+                            format!("org {code} ({level}) would not be above its subordinates"),
+                        ));
+                    }
+                    let org = &mut self.orgs[id.index()];
+                    org.name = name.to_owned();
+                    org.level = level;
+                    if location.is_some() {
+                        org.location = location;
+                    }
+                    if retired.is_some() {
+                        org.retired = retired;
+                    }
+                }
+            }
+            changed += 1;
+        }
+        Ok(changed)
+    }
+
+    /// Adds (`up`) or removes `n` orgs from the subtree sizes of `from` and
+    /// its ancestors.
+    fn grow_ancestors(&mut self, from: Option<OrgId>, n: u32, up: bool) {
+        let mut cur = from;
+        while let Some(p) = cur {
+            let size = &mut self.sizes[p.index()];
+            *size = if up {
+                size.saturating_add(n)
+            } else {
+                size.saturating_sub(n)
+            };
+            cur = self.orgs[p.index()].parent;
+        }
+    }
+
+    /// Sets the depth of `root` to `depth` and of its subtree below it.
+    fn redepth(&mut self, root: OrgId, depth: u8) {
+        let mut stack = vec![(root, depth)];
+        while let Some((id, d)) = stack.pop() {
+            self.depth[id.index()] = d;
+            for &c in &self.children[id.index()] {
+                stack.push((c, d.saturating_add(1)));
+            }
+        }
+    }
+
+    /// Whether `id` is in force on `date`: created by then (or always
+    /// there) and not retired by then.
+    pub fn in_force(&self, id: OrgId, date: Date) -> bool {
+        let org = &self.orgs[id.index()];
+        org.since.is_none_or(|s| s <= date) && org.retired.is_none_or(|r| r > date)
     }
 
     pub fn len(&self) -> usize {
@@ -353,6 +580,91 @@ mod tests {
         assert!(err("code,name,level,parent\nAB,x,province,410102\n").contains("not above"));
         assert!(err("code,name,level,parent\nAB,x,county,\n").contains("no parent"));
         assert!(err("code,name,level,parent\nAB,x,planet,100000\n").contains("x.csv:2"));
+    }
+
+    #[test]
+    fn a_directory_bulletin_adds_renames_moves_and_retires() {
+        let mut dir = OrgDirectory::builtin();
+        let before = dir.len();
+        let zhengzhou = dir.get("410100").unwrap();
+        let luoyang = dir.get("410300").unwrap();
+        let henan = dir.get("410000").unwrap();
+        let national = dir.get(NATIONAL).unwrap();
+        let (zz, ly, hn, all) = (
+            dir.subtree_len(zhengzhou),
+            dir.subtree_len(luoyang),
+            dir.subtree_len(henan),
+            dir.subtree_len(national),
+        );
+        let zhongyuan = dir.get("410102").unwrap();
+        let effective: Date = "2027-01-01".parse().unwrap();
+        let changed = dir
+            .amend_csv(
+                "orgs.csv",
+                "code,name,level,parent,retired\n\
+                 410199,郑州新区,county,410100,\n\
+                 410102,中原区（新）,county,410300,\n\
+                 410103,二七区,county,410100,2026-12-31\n",
+                effective,
+            )
+            .unwrap();
+        assert_eq!(changed, 3);
+        assert_eq!(dir.len(), before + 1);
+        let new = dir.get("410199").unwrap();
+        assert_eq!(dir.parent(new), Some(zhengzhou));
+        assert_eq!(dir.org(new).since, Some(effective));
+        assert!(dir.is_within(new, henan));
+        // Ids are stable; the moved county now lies under 洛阳.
+        assert_eq!(dir.get("410102"), Some(zhongyuan));
+        assert_eq!(dir.org(zhongyuan).name, "中原区（新）");
+        assert!(dir.is_within(zhongyuan, luoyang));
+        assert!(!dir.is_within(zhongyuan, zhengzhou));
+        assert!(!dir.children(zhengzhou).contains(&zhongyuan));
+        assert_eq!(dir.subtree_len(zhengzhou), zz); // one in, one out
+        assert_eq!(dir.subtree_len(luoyang), ly + 1);
+        assert_eq!(dir.subtree_len(henan), hn + 1);
+        assert_eq!(dir.subtree_len(national), all + 1);
+        let erqi = dir.get("410103").unwrap();
+        assert!(dir.in_force(erqi, "2026-12-30".parse().unwrap()));
+        assert!(!dir.in_force(erqi, "2026-12-31".parse().unwrap()));
+        assert!(!dir.in_force(new, "2026-12-31".parse().unwrap()));
+        assert!(dir.in_force(new, effective));
+        // Figures equal a directory built from scratch with the same tree.
+        for id in dir.ids() {
+            let counted = dir.subtree(id, None).len();
+            assert_eq!(dir.subtree_len(id), counted, "{}", dir.code(id));
+        }
+    }
+
+    #[test]
+    fn a_bad_directory_bulletin_changes_nothing() {
+        let effective: Date = "2027-01-01".parse().unwrap();
+        let err = |text: &str| {
+            let mut d = OrgDirectory::builtin();
+            let before = d.len();
+            let e = d
+                .amend_csv("b.csv", text, effective)
+                .unwrap_err()
+                .to_string();
+            assert_eq!(d.len(), before);
+            assert_eq!(d.org(d.get("410102").unwrap()).name, "中原区");
+            e
+        };
+        // The first row is fine; the second fails: nothing of either stays.
+        let e = err("code,name,level,parent\n410102,改名,county,410100\n410198,x,county,999999\n");
+        assert!(
+            e.contains("b.csv:3") && e.contains("not in the directory"),
+            "{e}"
+        );
+        assert!(err("code,name,level\n410102,x,county\n").contains("header"));
+        assert!(err("code,name,level,parent\n410000,x,province,410100\n").contains("not above"));
+        assert!(err("code,name,level,parent\n410100,x,county,410000\n").contains("subordinates"));
+        assert!(err("code,name,level,parent\nNEWNATION,x,national,\n").contains("second national"));
+        assert!(
+            err("code,name,level,parent,retired\n410102,x,county,410100,someday\n")
+                .contains("retired")
+        );
+        assert!(err("code,name,level,parent\n100000,x,national,410000\n").contains("not above"));
     }
 
     #[test]

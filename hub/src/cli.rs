@@ -57,6 +57,12 @@ pub struct RevokeArgs {
     /// Lift these revocations instead.
     #[arg(long)]
     pub remove: bool,
+    /// National node only: publish these revocations as a signed bulletin that every node of the tree enforces from its next session (instead of this node's config alone).
+    #[arg(long, conflicts_with = "remove")]
+    pub publish: bool,
+    /// With --publish: the first day the revocation is in force, YYYY-MM-DD (default: today).
+    #[arg(long, requires = "publish")]
+    pub effective: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -91,8 +97,51 @@ pub fn run(cli: Cli, io: &mut Output<'_>) -> CliResult {
         Command::Node(command) => node_cli::run(&cli.data, command, io),
         Command::Serve(args) => serve(&cli.data, args, io),
         Command::Demo(args) => crate::demo::run(&cli.data, args.exit, args.http, args.as_of, io),
+        Command::Revoke(args) if args.publish => {
+            let node = Node::open(&cli.data).map_err(CliError::from)?;
+            publish_revocation(&node, args, io)
+        }
         Command::Revoke(args) => revoke(&cli.data, args, io),
     }
+}
+
+/// `revoke --publish`: a revocation bulletin of the national bureau.
+pub fn publish_revocation(node: &Node, args: RevokeArgs, io: &mut Output<'_>) -> CliResult {
+    let effective = match &args.effective {
+        None => node.today(),
+        Some(t) => lunxun_node::model::parse_date("--effective", t)
+            .map_err(|e| CliError::new(exit::USAGE, e.0))?,
+    };
+    let serials: Vec<String> = args.serial.iter().map(|s| normalize_serial(s)).collect();
+    if let Some(bad) = serials
+        .iter()
+        .find(|s| s.is_empty() || !s.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(CliError::new(
+            exit::USAGE,
+            format!("--serial {bad:?} is not hex"),
+        ));
+    }
+    let body = lunxun_core::bulletin::Body::Revocation {
+        serials,
+        orgs: args.org.clone(),
+    };
+    let number = node.publish(body, effective).map_err(|e| match e {
+        lunxun_node::error::Error::Usage(m) => CliError::new(exit::REFUSED, m),
+        e => e.into(),
+    })?;
+    writeln!(
+        io.out,
+        "published bulletin {number} (revocation, effective {effective}): every node enforces it from its next session"
+    )?;
+    Ok(())
+}
+
+fn normalize_serial(s: &str) -> String {
+    s.trim()
+        .trim_start_matches("0x")
+        .to_ascii_lowercase()
+        .replace(':', "")
 }
 
 /// `revoke`: edits the `[revoked]` list of `config.toml`, which the sync
@@ -100,13 +149,7 @@ pub fn run(cli: Cli, io: &mut Output<'_>) -> CliResult {
 pub fn revoke(data: &Path, args: RevokeArgs, io: &mut Output<'_>) -> CliResult {
     use lunxun_node::config::Config;
     let mut config = Config::load(data).map_err(|e| CliError::new(exit::FAILED, e.to_string()))?;
-    let norm = |s: &String| {
-        s.trim()
-            .trim_start_matches("0x")
-            .to_ascii_lowercase()
-            .replace(':', "")
-    };
-    for serial in args.serial.iter().map(norm) {
+    for serial in args.serial.iter().map(|s| normalize_serial(s)) {
         if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(CliError::new(
                 exit::USAGE,
@@ -161,6 +204,7 @@ pub fn hub_runner() -> lunxun_node::admin::Runner {
                 exit::USAGE,
                 "the demo needs an empty data dir",
             )),
+            Command::Revoke(args) if args.publish => publish_revocation(app.node(), args, io),
             Command::Revoke(args) => revoke(app.node().dir(), args, io),
         }
     })

@@ -4,7 +4,7 @@
 //! is counted under in `status`.
 
 use lunxun_node::store::StoreError;
-use lunxun_node::sync::client::PROTOCOL_VERSION;
+use lunxun_node::sync::client::{PROTOCOL_OLDEST_SERVED, PROTOCOL_VERSION, release_of};
 use tonic::{Code, Status};
 
 use lunxun_core::session::parent::{CHILD_SESSIONS_MAX, OverBudget};
@@ -34,8 +34,17 @@ pub enum Error {
     /// The child already has as many sessions open as it may.
     #[error("{code} already has {open} sessions open (at most {CHILD_SESSIONS_MAX})")]
     TooManySessions { code: String, open: usize },
-    /// The child speaks another protocol version.
-    #[error("protocol {spoken} is not spoken here (this node speaks {PROTOCOL_VERSION})")]
+    /// The child speaks a protocol this parent does not serve: older than
+    /// one version before ours, or newer than ours.
+    #[error(
+        "protocol {spoken} is not served here (this parent speaks {PROTOCOL_VERSION} and serves \
+         {PROTOCOL_OLDEST_SERVED} to {PROTOCOL_VERSION}): {}",
+        if *spoken > PROTOCOL_VERSION {
+            format!("upgrade this parent to {} before its children", release_of(*spoken))
+        } else {
+            format!("install {} at the child", release_of(PROTOCOL_VERSION))
+        }
+    )]
     Protocol { spoken: u32 },
     /// The first message of a session is not a Hello.
     #[error("a session starts with Hello")]

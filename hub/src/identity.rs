@@ -66,7 +66,8 @@ impl Gate {
                 warn!(error = %e, "config.toml does not load: keeping the previous revocation list")
             }
         }
-        in_force.clone()
+        // And every revocation bulletin held.
+        self.node.revoked_with(&in_force)
     }
 
     /// The peer's org: from its certificate chain (checked against our
@@ -76,15 +77,12 @@ impl Gate {
         let org = match (self.identity, chain) {
             (_, Some(chain)) if !chain.is_empty() => {
                 let refs: Vec<&[u8]> = chain.iter().map(Vec::as_slice).collect();
-                let org =
-                    certs::checked_org(&refs, self.node.orgs(), &revoked.serials).map_err(|e| {
-                        match e {
-                            certs::ChainRefusal::Revoked { serial } => {
-                                Error::RevokedSerial { serial }
-                            }
-                            certs::ChainRefusal::Rule(reason) => Error::Certificate(reason),
-                        }
-                    })?;
+                let org = certs::checked_org(&refs, &self.node.orgs(), &revoked.serials).map_err(
+                    |e| match e {
+                        certs::ChainRefusal::Revoked { serial } => Error::RevokedSerial { serial },
+                        certs::ChainRefusal::Rule(reason) => Error::Certificate(reason),
+                    },
+                )?;
                 if !claimed.is_empty() && claimed != org {
                     warn!(certified = %org, claimed, "peer claims another org than its certificate; using the certificate");
                 }

@@ -13,7 +13,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     let cli = Cli::parse();
     let serving = matches!(cli.command, Command::Serve(_));
-    let forward = matches!(&cli.command, Command::Node(c) if node_cli::goes_through_daemon(c));
+    let forward = match &cli.command {
+        Command::Node(c) => node_cli::goes_through_daemon(c),
+        // A published revocation is a write of the store's.
+        Command::Revoke(args) => args.publish,
+        _ => false,
+    };
     let data = cli.data.clone();
     node_cli::main_with(&data, serving, forward, |io| cli::run(cli, io));
 }

@@ -31,7 +31,9 @@ use lunxun_node::orgs::OrgId;
 use lunxun_node::store::Hold;
 use lunxun_node::sync::blocking;
 use lunxun_node::sync::children::{ChildState, count_unidentified_refusal};
-use lunxun_node::sync::client::{MESSAGE_BYTES_MAX, PROTOCOL_VERSION, SESSION_IDLE_TIMEOUT};
+use lunxun_node::sync::client::{
+    MESSAGE_BYTES_MAX, PROTOCOL_OLDEST_SERVED, PROTOCOL_VERSION, SESSION_IDLE_TIMEOUT,
+};
 use lunxun_node::sync::outbound;
 use lunxun_proto::v1 as pb;
 use lunxun_proto::v1::sync_server::{Sync, SyncServer};
@@ -177,14 +179,29 @@ impl SyncService {
 }
 
 /// Our vector for the subtree of `child`.
-fn vector(node: &Node, child: OrgId) -> pb::ParentMessage {
-    let view = node.view();
-    let orgs = node.orgs();
-    let heads = view
-        .heads()
-        .filter(|(org, _)| orgs.is_within(*org, child))
-        .map(|(org, head)| (orgs.code(org), head.seq, &head.hash));
-    codec::vector(&node.incarnation(), heads)
+/// The session's first message: our vector for the child's subtree and,
+/// for a child of protocol 2, our protocol and the bulletins it lacks.
+fn vector(node: &Node, child: OrgId, hello: &pb::Hello) -> pb::ParentMessage {
+    let mut message = {
+        let view = node.view();
+        let orgs = node.orgs();
+        let heads = view
+            .heads()
+            .filter(|(org, _)| orgs.is_within(*org, child))
+            .map(|(org, head)| (orgs.code(org), head.seq, &head.hash));
+        codec::vector(&node.incarnation(), heads)
+    };
+    if hello.protocol >= 2
+        && let Some(pb::parent_message::Kind::Vector(v)) = &mut message.kind
+    {
+        v.protocol = PROTOCOL_VERSION;
+        match node.bulletins_above(hello.bulletins) {
+            Ok(bulletins) => v.bulletins = bulletins,
+            // The upward flow does not wait on what comes down.
+            Err(e) => warn!(error = %e, "cannot read the bulletins to hand down"),
+        }
+    }
+    message
 }
 
 /// What the receiving stage hands the applying stage.
@@ -307,7 +324,7 @@ fn verify(node: &Node, child: OrgId, revoked: &Revoked, batch: &pb::Batch) -> Re
         Err(e) => return Received::Ended(Error::Malformed(e.0)),
     };
     match ingest::verify_contents_holding_unknown(
-        node.orgs(),
+        &node.orgs(),
         node.signing(),
         revoked,
         child,
@@ -501,7 +518,7 @@ impl Sync for SyncService {
         if !claimed.is_empty() && claimed != code {
             warn!(certified = %code, claimed, "peer claims another org than its certificate; using the certificate");
         }
-        if hello.protocol != PROTOCOL_VERSION {
+        if !(PROTOCOL_OLDEST_SERVED..=PROTOCOL_VERSION).contains(&hello.protocol) {
             let refused = Error::Protocol {
                 spoken: hello.protocol,
             };
@@ -516,7 +533,8 @@ impl Sync for SyncService {
         // The revocations in force when the session opened, for the
         // checkpoints it carries too.
         let revoked = Arc::new(self.gate.revoked());
-        let _ = tx.send(Ok(blocking(|| vector(&node, child)))).await;
+        let first = blocking(|| vector(&node, child, &hello));
+        let _ = tx.send(Ok(first)).await;
         let shutdown = self.shutdown.clone();
         let span = info_span!("child session", child = %code, peer = ?peer);
         tokio::spawn(

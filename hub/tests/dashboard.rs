@@ -73,7 +73,7 @@ fn fixture() -> Fixture {
     for org in ["100000", "410000", "410100", "410102", "419001"] {
         let orgs = national.orgs();
         let generated =
-            lunxun_gen::generate_node(&params, orgs, orgs.get(org).expect("a known org"));
+            lunxun_gen::generate_node(&params, &orgs, orgs.get(org).expect("a known org"));
         if org == "100000" {
             national
                 .write_records(records(&generated))
@@ -88,7 +88,7 @@ fn fixture() -> Fixture {
                 .scan(org, 0)
                 .map(|e| e.expect("a stored change").change)
                 .collect();
-            let verified = ingest::verify(orgs, national.me(), changes).expect("verified");
+            let verified = ingest::verify(&orgs, national.me(), changes).expect("verified");
             national.ingest(vec![verified.into()]).expect("ingested");
             if org == "410000" {
                 province = Some(Arc::new(child));
@@ -584,8 +584,8 @@ async fn person_search_shows_rosters_and_trainings_with_the_id_masked() {
         let view = f.national.view();
         reports::person(
             &view,
-            f.national.orgs(),
-            f.national.policy(),
+            &f.national.orgs(),
+            &f.national.policy(),
             entry.person,
             as_of(),
             false,
@@ -1067,7 +1067,7 @@ async fn obligations_imported_at_a_county_show_at_its_parent() {
         .map(|e| e.expect("a stored change").change)
         .collect();
     assert_eq!(changes.len(), 3);
-    let verified = ingest::verify(prefecture.orgs(), prefecture.me(), changes).expect("verified");
+    let verified = ingest::verify(&prefecture.orgs(), prefecture.me(), changes).expect("verified");
     prefecture.ingest(vec![verified.into()]).expect("ingested");
 
     let client = client_as(&prefecture, "viewer", "410100", Role::Viewer).await;
@@ -1221,8 +1221,8 @@ async fn the_training_archive_downloads_for_the_subtree_only_with_the_token_and_
         let henan_id = f.national.orgs().get("410000").unwrap();
         lunxun_node::archive::person_archive(
             &view,
-            f.national.orgs(),
-            f.national.policy(),
+            &f.national.orgs(),
+            &f.national.policy(),
             person,
             henan_id,
             as_of(),

@@ -242,8 +242,8 @@ fn main() -> anyhow::Result<()> {
         let view = node.view();
         report = Some(coverage::coverage(
             &view,
-            node.orgs(),
-            node.policy(),
+            &node.orgs(),
+            &node.policy(),
             node.me(),
             None,
             as_of,
@@ -269,7 +269,7 @@ fn main() -> anyhow::Result<()> {
     let node = Node::open(&node_dir)?;
     let opened = t.elapsed();
     let view = node.view();
-    let _ = coverage::coverage(&view, node.orgs(), node.policy(), node.me(), None, as_of);
+    let _ = coverage::coverage(&view, &node.orgs(), &node.policy(), node.me(), None, as_of);
     println!(
         "cold: open (replay {} changes) {:.2?}, open + coverage {:.2?}",
         changes,

@@ -237,7 +237,7 @@ fn main() -> anyhow::Result<()> {
     let mut lookups = Vec::new();
     for &p in &people {
         let t = Instant::now();
-        let found = reports::person(&node.view(), &orgs, node.policy(), p, as_of, false);
+        let found = reports::person(&node.view(), &orgs, &node.policy(), p, as_of, false);
         lookups.push(t.elapsed());
         assert!(found.is_some());
     }

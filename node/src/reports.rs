@@ -406,7 +406,7 @@ pub fn tongbao_of(node: &crate::node::Node, root: OrgId, as_of: Date) -> Option<
     let coverage = node.coverage(root, Some(1), as_of);
     let obligations = crate::obligations::obligations(
         &node.view(),
-        node.orgs(),
+        &node.orgs(),
         root,
         Some(1),
         crate::model::year_of(as_of),

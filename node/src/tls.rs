@@ -231,7 +231,7 @@ pub fn parent_verifier(
         inner,
         parent,
         orgs,
-        revoked: node.config().revoked.serials.clone(),
+        revoked: node.revoked_with(&node.config().revoked).serials,
         refusal,
     })
 }

@@ -156,7 +156,18 @@ pub fn records(data: &NodeData) -> Vec<Record> {
 /// in-process by the library's rules over `datasets` (each node's records,
 /// applied in order): what a node holding exactly these records must print.
 pub fn oracle(datasets: &[(&str, &NodeData)], root: &str, as_of: Date) -> Value {
-    let orgs = orgs();
+    oracle_with(datasets, root, as_of, &Policy::default(), orgs())
+}
+
+/// [`oracle`] under `policy` and the directory `orgs` (a policy or a
+/// directory a bulletin put in force).
+pub fn oracle_with(
+    datasets: &[(&str, &NodeData)],
+    root: &str,
+    as_of: Date,
+    policy: &Policy,
+    orgs: &lunxun_node::orgs::OrgDirectory,
+) -> Value {
     let mut view = View::default();
     for (org, data) in datasets {
         let id = orgs
@@ -181,7 +192,7 @@ pub fn oracle(datasets: &[(&str, &NodeData)], root: &str, as_of: Date) -> Value 
         );
     }
     let root = orgs.get(root).expect("the root is in the org directory");
-    let report = coverage::coverage(&view, orgs, &Policy::default(), root, None, as_of);
+    let report = coverage::coverage(&view, orgs, policy, root, None, as_of);
     // Through text, as the CLI's output is read: serde_json's default float
     // parser may land one ULP off the printed value, the same way on both.
     let text = serde_json::to_string(&report).expect("coverage serializes");

@@ -240,6 +240,60 @@ impl Node {
         node
     }
 
+    /// Creates (`init --orgs`) the node of `org`, a code the built-in
+    /// directory does not know (a county a directory bulletin created),
+    /// with `orgs_csv` (which must define it) as its `--orgs` extension;
+    /// with [`Security::Tls`], `pki` issues its certificate (`certs issue
+    /// --orgs`) first. A county (`lunxun-node`) unless `is_hub`.
+    pub fn init_new(
+        root: &Path,
+        org: &str,
+        upstream: Option<&str>,
+        security: Security,
+        pki: Option<&Pki>,
+        is_hub: bool,
+        orgs_csv: &str,
+    ) -> Node {
+        let work = root.join(org);
+        std::fs::create_dir_all(&work).expect("create the node's work dir");
+        let node = Node {
+            org: org.to_owned(),
+            dir: work.join("data"),
+            work,
+            bin: if is_hub {
+                bins().hub.clone()
+            } else {
+                bins().node.clone()
+            },
+            is_hub,
+            security,
+            daemon: None,
+            port: None,
+            daemon_logs: Vec::new(),
+            file_sets: 0,
+        };
+        let extension = node.work.join("orgs-extension.csv");
+        std::fs::write(&extension, orgs_csv).expect("write the orgs extension");
+        let extension = extension.display().to_string();
+        if security == Security::Tls {
+            let pki = pki.unwrap_or_else(|| panic!("{org}: a TLS node needs a PKI"));
+            pki.issue_with(org, is_hub, &node.tls_dir(), &["--orgs", &extension]);
+        }
+        let mut args = vec![
+            "init".to_owned(),
+            "--org".into(),
+            org.into(),
+            "--orgs".into(),
+            extension,
+        ];
+        if let Some(url) = upstream {
+            args.extend(["--upstream".into(), url.into()]);
+        }
+        args.extend(security.init_args(&node.tls_dir(), upstream.is_some()));
+        node.ok(&args);
+        node
+    }
+
     /// The node's tls dir (`ca.pem`, `node.pem`, `node.key`) with
     /// [`Security::Tls`]: its work dir's `tls/`.
     pub fn tls_dir(&self) -> PathBuf {

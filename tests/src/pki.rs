@@ -95,6 +95,11 @@ impl Pki {
     /// A certificate for `org` in `out` (a ready tls dir), serving on
     /// 127.0.0.1 when `hub`. Returns its serial, as revocation lists name it.
     pub fn issue(&self, org: &str, hub: bool, out: &Path) -> String {
+        self.issue_with(org, hub, out, &[])
+    }
+
+    /// [`Pki::issue`] with more arguments for `certs issue` (`--orgs FILE`).
+    pub fn issue_with(&self, org: &str, hub: bool, out: &Path, extra: &[&str]) -> String {
         let mut args = vec![
             "certs",
             "issue",
@@ -108,6 +113,7 @@ impl Pki {
         if hub {
             args.extend(["--host", "127.0.0.1"]);
         }
+        args.extend(extra);
         certs_command(&args);
         serial(out)
     }

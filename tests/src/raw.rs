@@ -107,6 +107,7 @@ impl RawSession {
                 protocol: PROTOCOL_VERSION,
                 org: org.to_owned(),
                 incarnation: Bytes::from_static(b"a raw test client"),
+                bulletins: 0,
             })),
         })
         .await

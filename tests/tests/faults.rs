@@ -439,6 +439,7 @@ fn replayed_old_batches_are_skipped_and_change_nothing() {
             protocol: 1,
             org: "410102".into(),
             incarnation: Bytes::from_static(b"a replaying test"),
+            bulletins: 0,
         }))
         .await;
         let mut inbound = client

@@ -1261,6 +1261,7 @@ fn oversized_and_malformed_messages_are_refused() {
                     protocol: 1,
                     org: "4".repeat(MESSAGE_BYTES_MAX + 1),
                     incarnation: Bytes::new(),
+                    bulletins: 0,
                 }),
                 Code::OutOfRange,
                 "message length too large",

@@ -85,8 +85,8 @@ async fn archive_bytes(
             let view = node.view();
             let archive = lunxun_node::archive::person_archive(
                 &view,
-                node.orgs(),
-                node.policy(),
+                &node.orgs(),
+                &node.policy_at(as_of.date),
                 id,
                 scope,
                 as_of.date,

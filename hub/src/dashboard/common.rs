@@ -326,7 +326,8 @@ pub(super) fn layout(
     current: Option<OrgId>,
     body: &str,
 ) -> String {
-    let me = node.orgs().org(node.me());
+    let orgs = node.orgs();
+    let me = orgs.org(node.me());
     let home_class = if current.is_some() && current == viewer.map(|v| v.org) {
         r#" class="on""#
     } else {

@@ -80,11 +80,11 @@ pub(super) async fn org_html(
     let org = resolve(&d.node, viewer, code.as_deref())?;
     let (report, obligations) = d
         .run(move |node| {
-            let depth = map_depth(node.orgs(), org);
+            let depth = map_depth(&node.orgs(), org);
             let coverage = node.coverage(org, Some(depth), as_of.date);
             let obligations = lunxun_node::obligations::obligations(
                 &node.view(),
-                node.orgs(),
+                &node.orgs(),
                 org,
                 Some(1),
                 year_of(as_of.date),
@@ -169,7 +169,7 @@ pub(super) async fn org_html(
             h,
             r#"<section class="map-section"><h2>分布图 <span class="en">Map</span></h2>"#
         );
-        map(&mut h, orgs, &report.nodes, as_of);
+        map(&mut h, &orgs, &report.nodes, as_of);
         out!(
             h,
             r#"<p class="note">按经纬度绘制，颜色为下辖合计轮训覆盖率；点击进入该单位 <span class="en">Placed by longitude and latitude, coloured by subtree rotation coverage; click a node to open it.</span></p></section>"#
@@ -183,7 +183,7 @@ pub(super) async fn org_html(
             r#"<section><h2>下级单位 <span class="en">Subordinates</span> <span class="count">{}</span></h2><p class="note">各行为该单位及其下辖合计 <span class="en">Each row sums the unit and everything below it.</span></p>"#,
             children.len()
         );
-        children_table(&mut h, orgs, &children, as_of, zone);
+        children_table(&mut h, &orgs, &children, as_of, zone);
         out!(h, "</section>");
     }
 

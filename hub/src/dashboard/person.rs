@@ -115,8 +115,15 @@ pub(super) async fn person_html(
     let found = d
         .run(move |node| {
             let view = node.view();
-            reports::person(&view, node.orgs(), node.policy(), id, as_of.date, false)
-                .and_then(|p| within(node.orgs(), scope, p))
+            reports::person(
+                &view,
+                &node.orgs(),
+                &node.policy_at(as_of.date),
+                id,
+                as_of.date,
+                false,
+            )
+            .and_then(|p| within(&node.orgs(), scope, p))
         })
         .await
         .map_err(|f| with_form(f, viewer, Some(as_of)))?;

@@ -510,7 +510,7 @@ impl Staging {
             )));
         }
         let verified =
-            ingest::verify(node.orgs(), node.me(), changes).map_err(|e| refuse(e.to_string()))?;
+            ingest::verify(&node.orgs(), node.me(), changes).map_err(|e| refuse(e.to_string()))?;
         let mut entries = Vec::with_capacity(verified.len());
         for v in verified {
             let origin = v.change.origin;
@@ -547,7 +547,7 @@ impl Staging {
                 .trust()
                 .map_err(|e| refuse(format!("this node cannot verify signatures: {e}")))?;
             for bytes in checkpoints {
-                match trust.verify(node.orgs(), &node.config().revoked, node.me(), bytes) {
+                match trust.verify(&node.orgs(), &node.config().revoked, node.me(), bytes) {
                     Ok(c) => signed.push(c),
                     Err(Ok(Some(r))) => {
                         self.rejected
@@ -663,7 +663,13 @@ fn verify_all(
             continue;
         };
         let verified = blocking(|| {
-            verify_staged(node.orgs(), node.me(), &origin, base, staging.scan(&origin))
+            verify_staged(
+                &node.orgs(),
+                node.me(),
+                &origin,
+                base,
+                staging.scan(&origin),
+            )
         });
         match verified {
             Ok(copy) if copy.tip.0 > copy.base => {
@@ -827,7 +833,7 @@ fn take(
         }
         after += chunk.len() as u64;
         let verified =
-            ingest::verify(node.orgs(), node.me(), chunk).map_err(|e| SyncError::Restore {
+            ingest::verify(&node.orgs(), node.me(), chunk).map_err(|e| SyncError::Restore {
                 url: url.to_owned(),
                 reason: e.to_string(),
             })?;

@@ -28,6 +28,18 @@ pub struct StatusJson {
     pub held: Vec<HeldJson>,
     /// Peers refused before they were known as one of our children, by reason.
     pub refused_peers: std::collections::BTreeMap<String, u64>,
+    /// The national bureau's bulletins held, and which is in force.
+    pub bulletins: BulletinsJson,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BulletinsJson {
+    /// The highest bulletin number held (0: none).
+    pub held: u64,
+    /// The bulletin whose policy is in force today (None: the node's own).
+    pub policy_in_force: Option<u64>,
+    /// The day that policy took effect.
+    pub policy_effective: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -88,7 +100,14 @@ fn ts(ms: Option<i64>) -> Option<String> {
 /// directory.
 pub fn status(node: &Node) -> StatusJson {
     let now = now_ms();
-    let org = node.orgs().org(node.me());
+    let orgs = node.orgs();
+    let org = orgs.org(node.me());
+    let policy = node.in_force().policy_bulletin_at(node.today());
+    let bulletins = BulletinsJson {
+        held: node.bulletins_held(),
+        policy_in_force: policy.map(|(n, _)| n),
+        policy_effective: policy.map(|(_, d)| d.to_string()),
+    };
     let (own, counts) = {
         let view = node.view();
         (view.head(node.me()).copied(), view.counts())
@@ -121,7 +140,8 @@ pub fn status(node: &Node) -> StatusJson {
         .children(node.me())
         .iter()
         .filter_map(|&c| {
-            let code = node.orgs().code(c);
+            let orgs = node.orgs();
+            let code = orgs.code(c);
             let state = crate::sync::children::ChildState::load(node, code);
             // Children that never connected are listed only at hubs that hear from any.
             state.last_session?;
@@ -183,5 +203,6 @@ pub fn status(node: &Node) -> StatusJson {
         children,
         held,
         refused_peers: crate::sync::children::unidentified_refusals(node),
+        bulletins,
     }
 }

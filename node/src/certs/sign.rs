@@ -31,7 +31,8 @@ use crate::changelog::Hash;
 use crate::checkpoint::{Checkpoint, Rejected, Signed, signed_bytes};
 use crate::config::Revoked;
 use crate::model::Invalid;
-use crate::orgs::{OrgDirectory, OrgId};
+use crate::orgs::{NATIONAL, OrgDirectory, OrgId};
+use lunxun_core::bulletin::{self, Sealed};
 use lunxun_proto::v1 as pb;
 
 /// Most bytes of one encoded checkpoint (a signature and a chain of a few
@@ -155,15 +156,7 @@ impl Signer {
     /// An encoded checkpoint of `origin` at `seq` (whose change has `hash`).
     pub fn sign(&self, origin: &str, seq: u64, hash: &Hash, signed_at_ms: i64) -> Bytes {
         let message = signed_bytes(origin, seq, hash, signed_at_ms);
-        let signature = match &self.key {
-            // Signing fails only if the system's random source does, which
-            // ring treats as fatal too.
-            Key::Ecdsa(k) => k
-                .sign(&self.rng, &message)
-                .map(|s| s.as_ref().to_vec())
-                .unwrap_or_default(),
-            Key::Ed25519(k) => k.sign(&message).as_ref().to_vec(),
-        };
+        let signature = self.signature(&message);
         encode(&Checkpoint {
             origin: origin.to_owned(),
             seq,
@@ -172,6 +165,31 @@ impl Signer {
             signature: Bytes::from(signature),
             chain: self.chain.clone(),
         })
+    }
+}
+
+impl Signer {
+    /// A bulletin's seal: the signature over its bytes and this signer's chain.
+    pub fn seal_bulletin(&self, bytes: Bytes) -> Sealed {
+        let message = bulletin::signed_bytes(&bytes);
+        let signature = self.signature(&message);
+        Sealed {
+            bytes,
+            signature: Bytes::from(signature),
+            chain: self.chain.clone(),
+        }
+    }
+
+    fn signature(&self, message: &[u8]) -> Vec<u8> {
+        match &self.key {
+            // Signing fails only if the system's random source does, which
+            // ring treats as fatal too.
+            Key::Ecdsa(k) => k
+                .sign(&self.rng, message)
+                .map(|s| s.as_ref().to_vec())
+                .unwrap_or_default(),
+            Key::Ed25519(k) => k.sign(message).as_ref().to_vec(),
+        }
     }
 }
 
@@ -321,7 +339,7 @@ impl Trust {
                 reason,
             })))
         };
-        let known = match self.chain(orgs, &c) {
+        let known = match self.chain(orgs, &c.chain, c.signed_at_ms) {
             Ok(k) => k,
             Err(reason) => return reject(reason),
         };
@@ -355,16 +373,58 @@ impl Trust {
         })
     }
 
+    /// Verifies a sealed bulletin's signature: by a certificate for the
+    /// national org, valid when it signed, chaining to our root (every CA an
+    /// ancestor, none revoked).
+    pub fn verify_bulletin(
+        &self,
+        orgs: &OrgDirectory,
+        revoked: &Revoked,
+        sealed: &Sealed,
+        signed_at_ms: i64,
+    ) -> Result<(), String> {
+        let known = self.chain(orgs, &sealed.chain, signed_at_ms)?;
+        if known.org != NATIONAL {
+            return Err(format!(
+                "signed by a certificate for {}, not for the national bureau {NATIONAL}",
+                known.org
+            ));
+        }
+        if let Some(serial) = known.serials.iter().find(|s| revoked.serials.contains(s)) {
+            return Err(format!("signed by revoked certificate {serial}"));
+        }
+        let leaf = CertificateDer::from(sealed.chain[0].as_ref());
+        let ee = EndEntityCert::try_from(&leaf)
+            .map_err(|e| format!("the signer's certificate does not parse: {e:?}"))?;
+        let message = bulletin::signed_bytes(&sealed.bytes);
+        let good = ALGORITHMS.iter().any(|alg| {
+            ee.verify_signature(*alg, &message, &sealed.signature)
+                .is_ok()
+        });
+        if !good {
+            return Err("the signature does not verify".into());
+        }
+        Ok(())
+    }
+
     /// The checkpoint's chain, verified to our roots at its signing time and
     /// for lunxun's chain rule (remembered per distinct chain).
-    fn chain(&self, orgs: &OrgDirectory, c: &Checkpoint) -> Result<KnownChain, String> {
+    fn chain(
+        &self,
+        orgs: &OrgDirectory,
+        chain: &[Bytes],
+        signed_at_ms: i64,
+    ) -> Result<KnownChain, String> {
+        if chain.is_empty() {
+            return Err("no certificate chain".into());
+        }
         let mut hasher = blake3::Hasher::new();
-        for cert in &c.chain {
+        for cert in chain {
             hasher.update(&(cert.len() as u64).to_be_bytes());
             hasher.update(cert);
         }
         let id = *hasher.finalize().as_bytes();
-        let at = c.signed_at_ms.div_euclid(1000);
+        let at = signed_at_ms.div_euclid(1000);
         {
             let chains = self.chains.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(known) = chains.get(&id) {
@@ -374,7 +434,7 @@ impl Trust {
                 return Err("the signer's certificate was not valid when it signed".into());
             }
         }
-        let known = self.verify_chain(orgs, c, at)?;
+        let known = self.verify_chain(orgs, chain, at)?;
         let mut chains = self.chains.lock().unwrap_or_else(|p| p.into_inner());
         if chains.len() >= CHAINS_REMEMBERED_MAX {
             chains.clear();
@@ -386,7 +446,7 @@ impl Trust {
     fn verify_chain(
         &self,
         orgs: &OrgDirectory,
-        c: &Checkpoint,
+        chain: &[Bytes],
         at: i64,
     ) -> Result<KnownChain, String> {
         let Ok(at_unsigned) = u64::try_from(at) else {
@@ -397,8 +457,8 @@ impl Trust {
             .iter()
             .filter_map(|r| webpki::anchor_from_trusted_cert(r).ok())
             .collect();
-        let leaf = CertificateDer::from(c.chain[0].as_ref());
-        let intermediates: Vec<CertificateDer<'_>> = c.chain[1..]
+        let leaf = CertificateDer::from(chain[0].as_ref());
+        let intermediates: Vec<CertificateDer<'_>> = chain[1..]
             .iter()
             .map(|d| CertificateDer::from(d.as_ref()))
             .collect();
@@ -419,7 +479,7 @@ impl Trust {
             }
             e => format!("the signer's certificate does not chain to our root: {e:?}"),
         })?;
-        let ders: Vec<&[u8]> = c.chain.iter().map(|d| d.as_ref()).collect();
+        let ders: Vec<&[u8]> = chain.iter().map(|d| d.as_ref()).collect();
         let org = chain_org(&ders, orgs)?;
         let mut valid = (i64::MIN, i64::MAX);
         for der in &ders {

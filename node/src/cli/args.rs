@@ -31,9 +31,14 @@ pub enum Command {
     Report(ReportArgs),
     /// Bureau obligations (DOMAIN §5) per node of a subtree for a year: 专题研究, 座谈交流, 年度计划, 调训通报 met or not.
     Obligations(ObligationsArgs),
-    /// The policy in force (cycles, hour thresholds, windows).
+    /// The policy in force (cycles, hour thresholds, windows); at the national node, publish a revision to the whole tree.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// The org directory: at the national node, publish changes (new, renamed, moved or retired codes) to the whole tree.
+    #[command(subcommand)]
+    Orgs(OrgsCommand),
+    /// The bulletins this node holds (policy revisions, directory changes, revocations from the national bureau), and which are in force.
+    Bulletins(BulletinsArgs),
     /// Send this node's changes (and its subtree's) to the parent now.
     Sync(SyncArgs),
     /// Rebuild this node's records from its parent (after a lost disk or an old backup).
@@ -533,6 +538,36 @@ pub enum StatusFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
-    /// Print the policy in force as TOML (copy it to policy.toml in the data dir to override).
-    Show,
+    /// Print the policy in force as TOML (copy it to policy.toml in the data dir to override), and the bulletin it comes from.
+    Show(PolicyShowArgs),
+    /// National node only: sign a bulletin with this policy, in force everywhere from --effective; every node receives it at its next session.
+    Publish(PublishArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyShowArgs {
+    /// The policy in force on this date, YYYY-MM-DD (default: today).
+    #[arg(long)]
+    pub as_of: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgsCommand {
+    /// National node only: sign a bulletin with these directory rows (CSV `code,name,level,parent`, optional `retired` date): new codes are added, known ones renamed, moved or retired.
+    Publish(PublishArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The file: a policy TOML (as `policy show` prints it), or a directory CSV.
+    pub file: PathBuf,
+    /// The first day it is in force, YYYY-MM-DD: figures for earlier dates keep what was in force then.
+    #[arg(long)]
+    pub effective: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BulletinsArgs {
+    #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
+    pub format: StatusFormat,
 }

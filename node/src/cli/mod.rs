@@ -4,7 +4,8 @@
 //! client on the same data dir.
 //!
 //! - [`args`]: the arguments of every command.
-//! - `setup`: init, certs, gen, policy show.
+//! - `setup`: init, certs, gen.
+//! - `downward`: policy show, policy and orgs publish, bulletins.
 //! - `records`: import (and `--replace`), delete, coverage, people.
 //! - `reports`: person, lists, report, obligations (and their table export).
 //! - `sync`: sync, restore, status.
@@ -22,6 +23,7 @@ use crate::orgs::OrgId;
 
 mod accounts;
 pub mod args;
+mod downward;
 mod ledger;
 mod records;
 mod reports;
@@ -66,7 +68,9 @@ pub fn run(data: &Path, command: Command, io: &mut Output<'_>) -> CliResult {
         Command::Init(args) => setup::init(data, args, io),
         Command::Certs(command) => setup::certs(command, io),
         Command::Gen(args) => setup::gen_files(args, io),
-        Command::Policy(PolicyCommand::Show) if !data.join(crate::config::CONFIG_FILE).exists() => {
+        Command::Policy(PolicyCommand::Show(_))
+            if !data.join(crate::config::CONFIG_FILE).exists() =>
+        {
             setup::default_policy(io)
         }
         command => {
@@ -125,6 +129,14 @@ pub fn run_in_daemon(app: &App, command: Command, cwd: &Path, io: &mut Output<'_
         Command::Person(mut args) => {
             args.out = args.out.map(|out| cwd.join(out));
             run_in(app, Command::Person(args), io)
+        }
+        Command::Policy(PolicyCommand::Publish(mut args)) => {
+            args.file = cwd.join(&args.file);
+            run_in(app, Command::Policy(PolicyCommand::Publish(args)), io)
+        }
+        Command::Orgs(OrgsCommand::Publish(mut args)) => {
+            args.file = cwd.join(&args.file);
+            run_in(app, Command::Orgs(OrgsCommand::Publish(args)), io)
         }
         command => run_in(app, command, io),
     }
@@ -279,7 +291,10 @@ pub fn run_in(app: &App, command: Command, io: &mut Output<'_>) -> CliResult {
         Command::Certs(command) => setup::certs(command, io),
         Command::Gen(args) => setup::gen_files(args, io),
         Command::Restore(_) => sync::restore(node, io),
-        Command::Policy(PolicyCommand::Show) => setup::policy(node, io),
+        Command::Policy(PolicyCommand::Show(args)) => downward::policy(node, args, io),
+        Command::Policy(PolicyCommand::Publish(args)) => downward::publish_policy(node, args, io),
+        Command::Orgs(OrgsCommand::Publish(args)) => downward::publish_orgs(node, args, io),
+        Command::Bulletins(args) => downward::bulletins(node, args, io),
         Command::User(command) => accounts::user(node, command, io),
         Command::Audit(args) => accounts::audit(node, args, io),
         Command::Delete(command) => records::delete(node, command, io),

@@ -200,7 +200,8 @@ pub(super) fn people(node: &Node, args: PeopleArgs, io: &mut Output<'_>) -> CliR
     let as_of = parse_as_of(node, args.as_of.as_deref())?;
     let org = resolve_org(node, args.org.as_deref())?;
     let view = node.view();
-    let statuses = coverage::roster_statuses(&view, node.orgs(), node.policy(), org, as_of);
+    let statuses =
+        coverage::roster_statuses(&view, &node.orgs(), &node.policy_at(as_of), org, as_of);
     let wanted = |s: &coverage::PersonStatus<'_>| {
         let status_ok = args.status.is_empty()
             || args.status.iter().any(|f| {

@@ -32,7 +32,14 @@ pub(super) fn person(node: &Node, args: PersonArgs, io: &mut Output<'_>) -> CliR
     }
     let found = {
         let view = node.view();
-        crate::reports::person(&view, node.orgs(), node.policy(), id, as_of, args.show_ids)
+        crate::reports::person(
+            &view,
+            &node.orgs(),
+            &node.policy_at(as_of),
+            id,
+            as_of,
+            args.show_ids,
+        )
     };
     let shown = if args.show_ids { ", full ID shown" } else { "" };
     let outcome = if found.is_some() {
@@ -164,7 +171,14 @@ fn archive(
     use crate::model::mask_ids;
     let found = {
         let view = node.view();
-        crate::archive::person_archive(&view, node.orgs(), node.policy(), id, node.me(), as_of)
+        crate::archive::person_archive(
+            &view,
+            &node.orgs(),
+            &node.policy_at(as_of),
+            id,
+            node.me(),
+            as_of,
+        )
     };
     let path = out.display().to_string();
     let path = mask_ids(&path);
@@ -258,12 +272,15 @@ pub(super) fn lists(node: &Node, args: ListsArgs, io: &mut Output<'_>) -> CliRes
     } else {
         args.list.clone()
     };
+    // The year's rules: the policy in force on its last day.
+    let year_end =
+        chrono::NaiveDate::from_ymd_opt(args.year, 12, 31).unwrap_or_else(|| node.today());
     let rows = {
         let view = node.view();
         crate::reports::personnel_lists(
             &view,
-            node.orgs(),
-            node.policy(),
+            &node.orgs(),
+            &node.policy_at(year_end),
             root,
             args.year,
             &kinds,
@@ -372,7 +389,7 @@ pub(super) fn obligations(node: &Node, args: ObligationsArgs, io: &mut Output<'_
     };
     let report = {
         let view = node.view();
-        crate::obligations::obligations(&view, node.orgs(), root, args.depth, year)
+        crate::obligations::obligations(&view, &node.orgs(), root, args.depth, year)
     };
     if args.format == Format::Json {
         render::json(io.out, &report)?;

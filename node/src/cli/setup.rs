@@ -1,10 +1,9 @@
-//! Setting a node up: `init`, `certs`, `gen`, and `policy show`.
+//! Setting a node up: `init`, `certs`, `gen`, and `policy show` before there is a node.
 
 use std::path::Path;
 
 use super::{CertsCommand, CliError, CliResult, GenArgs, GenFormat, InitArgs, Output, exit};
 use crate::app::init::{InitError, InitRequest};
-use crate::node::Node;
 use crate::render::Lang;
 
 pub(super) fn init(data: &Path, args: InitArgs, io: &mut Output<'_>) -> CliResult {
@@ -20,7 +19,8 @@ pub(super) fn init(data: &Path, args: InitArgs, io: &mut Output<'_>) -> CliResul
         InitError::DataDir(m) => CliError::new(exit::FAILED, m),
         InitError::Node(e) => e.into(),
     })?;
-    let org = node.orgs().org(node.me());
+    let orgs = node.orgs();
+    let org = orgs.org(node.me());
     let parent = org
         .parent
         .map(|p| node.orgs().org(p).to_string())
@@ -43,26 +43,6 @@ pub(super) fn init(data: &Path, args: InitArgs, io: &mut Output<'_>) -> CliResul
 /// `policy show` without a node: the defaults.
 pub(super) fn default_policy(io: &mut Output<'_>) -> CliResult {
     write!(io.out, "{}", crate::policy::Policy::default().to_toml())?;
-    Ok(())
-}
-
-/// `policy show`: the policy in force, and where it comes from.
-pub(super) fn policy(node: &Node, io: &mut Output<'_>) -> CliResult {
-    let source = node.dir().join(crate::config::POLICY_FILE);
-    if source.exists() {
-        writeln!(
-            io.out,
-            "# in force: defaults overridden by {}",
-            source.display()
-        )?;
-    } else {
-        writeln!(
-            io.out,
-            "# in force: the defaults (no {} in the data dir)",
-            crate::config::POLICY_FILE
-        )?;
-    }
-    write!(io.out, "{}", node.policy().to_toml())?;
     Ok(())
 }
 

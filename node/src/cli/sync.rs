@@ -132,6 +132,20 @@ pub(super) fn status(node: &Node, args: StatusArgs, io: &mut Output<'_>) -> CliR
         "records    {} roster entries, {} people, {} classes, {} attendance records",
         s.counts.roster_entries, s.counts.people, s.counts.classes, s.counts.attendance
     )?;
+    writeln!(
+        out,
+        "policy     {}",
+        match (s.bulletins.policy_in_force, &s.bulletins.policy_effective) {
+            (Some(n), Some(d)) => format!(
+                "bulletin {n} of the national bureau, effective {d} ({} bulletins held)",
+                s.bulletins.held
+            ),
+            _ => format!(
+                "this node's own (no policy bulletin in force; {} bulletins held)",
+                s.bulletins.held
+            ),
+        }
+    )?;
     if s.unknown_origin_changes > 0 {
         writeln!(
             out,

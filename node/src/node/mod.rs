@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::{debug, info, warn};
@@ -24,12 +24,12 @@ use crate::config::{Config, ORGS_FILE, POLICY_FILE, STORE_DIR};
 use crate::error::{Error, Result};
 use crate::ingest::{self, Checked, Placed};
 use crate::model::Record;
-use crate::orgs::{OrgDirectory, OrgId};
-use crate::policy::Policy;
+use crate::orgs::OrgId;
 use crate::rollup::Rollups;
 use crate::store::{Hold, LogEntry, Store};
 use crate::view::View;
 
+pub mod downward;
 mod replay;
 mod write;
 use replay::{replay, undo_unfinished_write};
@@ -65,9 +65,10 @@ pub struct WriteSummary {
 pub struct Node {
     dir: PathBuf,
     config: Config,
-    orgs: Arc<OrgDirectory>,
+    /// The bulletins held and what they put in force (the directory, the
+    /// policy on each date, revocations). Lock order: view, rollups, this.
+    downward: RwLock<downward::Downward>,
     me: OrgId,
-    policy: Policy,
     store: Store,
     view: RwLock<View>,
     /// Serializes appends: heads are read and advanced under it.
@@ -126,12 +127,14 @@ impl Node {
             });
         }
         let config = Config::load(dir)?;
-        let orgs = Arc::new(crate::config::load_orgs(&dir.join(ORGS_FILE))?);
+        let base_orgs = crate::config::load_orgs(&dir.join(ORGS_FILE))?;
+        let policy = crate::config::load_policy(&dir.join(POLICY_FILE))?;
+        let store = Store::open(&dir.join(STORE_DIR))?;
+        let downward = downward::Downward::load(&store, policy, base_orgs)?;
+        let orgs = downward.in_force.orgs().clone();
         let me = orgs
             .get(&config.org)
             .ok_or_else(|| Error::UnknownOrg(config.org.clone()))?;
-        let policy = crate::config::load_policy(&dir.join(POLICY_FILE))?;
-        let store = Store::open(&dir.join(STORE_DIR))?;
         store.set_keep_free(config.store.keep_free_mib.saturating_mul(1024 * 1024));
         // sled creates its files with the process's umask: tighten them (and
         // an old data dir) now that they exist.
@@ -184,9 +187,8 @@ impl Node {
         let node = Node {
             dir: dir.to_path_buf(),
             config,
-            orgs,
+            downward: RwLock::new(downward),
             me,
-            policy,
             store,
             view: RwLock::new(view),
             write_lock: Mutex::new(()),
@@ -214,10 +216,6 @@ impl Node {
         &self.config
     }
 
-    pub fn orgs(&self) -> &Arc<OrgDirectory> {
-        &self.orgs
-    }
-
     /// This node's org.
     pub fn me(&self) -> OrgId {
         self.me
@@ -225,11 +223,7 @@ impl Node {
 
     /// This node's org code.
     pub fn code(&self) -> &str {
-        self.orgs.code(self.me)
-    }
-
-    pub fn policy(&self) -> &Policy {
-        &self.policy
+        &self.config.org
     }
 
     pub fn store(&self) -> &Store {
@@ -254,8 +248,9 @@ impl Node {
     /// The head (seq, hash) of every origin in the view, by org code.
     pub fn heads_by_code(&self) -> BTreeMap<String, (u64, Hash)> {
         let view = self.view();
+        let orgs = self.orgs();
         view.heads()
-            .map(|(org, head)| (self.orgs.code(org).to_owned(), (head.seq, head.hash)))
+            .map(|(org, head)| (orgs.code(org).to_owned(), (head.seq, head.hash)))
             .collect()
     }
 
@@ -452,7 +447,7 @@ impl Node {
     pub fn truncate_origin(&self, origin: &str, keep: u64) -> Result<usize> {
         let _writing = self.lock_writes();
         let removed = self.store.truncate_after(origin, keep)?;
-        let (view, _) = replay(&self.store, &self.orgs)?;
+        let (view, _) = replay(&self.store, &self.orgs())?;
         *self.view.write().unwrap_or_else(|p| p.into_inner()) = view;
         self.rollups
             .lock()
@@ -474,8 +469,12 @@ impl Node {
         let today = self.today();
         let view = self.view();
         let mut rollups = self.rollups.lock().unwrap_or_else(|p| p.into_inner());
-        let rollup = rollups.get(&view, &self.orgs, &self.policy, as_of, today);
-        crate::coverage::report(&view, &self.orgs, rollup, root, depth)
+        // Read under the rollups' lock: see `downward::put_in_force`.
+        let in_force = self.in_force();
+        let orgs = in_force.orgs();
+        let policy = in_force.policy_at(as_of);
+        let rollup = rollups.get(&view, orgs, policy, as_of, today);
+        crate::coverage::report(&view, orgs, rollup, root, depth)
     }
 
     /// Stores changes written elsewhere (a child's batches, or the parent's

@@ -286,8 +286,14 @@ fn the_incremental_rollup_follows_corrections_as_a_recount_does() {
     let as_of = d("2026-06-30");
     let recount = |node: &Node| {
         let view = node.view();
-        let fresh =
-            crate::coverage::coverage(&view, node.orgs(), node.policy(), node.me(), None, as_of);
+        let fresh = crate::coverage::coverage(
+            &view,
+            &node.orgs(),
+            &node.policy_at(as_of),
+            node.me(),
+            None,
+            as_of,
+        );
         serde_json::to_value(&fresh).unwrap()
     };
     let incremental =
@@ -473,8 +479,8 @@ mod corrections_property {
         let view = node.view();
         let report = crate::coverage::coverage(
             &view,
-            node.orgs(),
-            node.policy(),
+            &node.orgs(),
+            &node.policy(),
             node.me(),
             Some(0),
             d("2026-06-30"),

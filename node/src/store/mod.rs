@@ -49,6 +49,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use bytes::Bytes;
 
 mod accounts;
+mod bulletins;
 mod checkpoints;
 mod imports;
 mod meta;
@@ -117,6 +118,7 @@ pub struct Store {
     accounts: sled::Tree,
     audit: sled::Tree,
     imports: sled::Tree,
+    bulletins: sled::Tree,
     /// Whether [`Store::flush`] `fsync`s the files after sled's flush: always,
     /// but for benchmarks measuring what that costs.
     file_sync: AtomicBool,
@@ -215,6 +217,7 @@ impl Store {
         let accounts = db.open_tree("accounts").map_err(engine)?;
         let audit = db.open_tree("audit").map_err(engine)?;
         let imports = db.open_tree("imports").map_err(engine)?;
+        let bulletins = db.open_tree("bulletins").map_err(engine)?;
         Ok(Store {
             path,
             db,
@@ -224,6 +227,7 @@ impl Store {
             accounts,
             audit,
             imports,
+            bulletins,
             file_sync: AtomicBool::new(true),
             failed: OnceLock::new(),
             failure: tokio::sync::Notify::new(),

@@ -20,8 +20,21 @@ use crate::changelog::Hash;
 use crate::codec::{self, BATCH_BYTES_MAX, BATCH_CHANGES_MAX, BATCH_CHECKPOINTS_MAX};
 use crate::node::Node;
 
-/// The wire protocol version this node speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The wire protocol version this node speaks. 2: bulletins in the Hello
+/// and the vector, the parent's protocol in its vector.
+pub const PROTOCOL_VERSION: u32 = 2;
+/// The oldest protocol a parent serves: one version older than its own, so
+/// bureaus upgrade top-down over months.
+pub const PROTOCOL_OLDEST_SERVED: u32 = PROTOCOL_VERSION - 1;
+
+/// The release to install for a protocol version (what a refusal names).
+pub fn release_of(protocol: u32) -> String {
+    match protocol {
+        1 => "lunxun 0.1".into(),
+        2 => "lunxun 0.2".into(),
+        n => format!("the lunxun release that speaks protocol {n}"),
+    }
+}
 /// Batches sent and not yet acked, at most.
 pub const WINDOW_BATCHES: usize = 8;
 /// Longest wait for the parent's next message while it owes us one.
@@ -61,6 +74,14 @@ pub enum SyncError {
     /// The parent broke the protocol.
     #[error("protocol error: {0}")]
     Protocol(#[from] ProtocolError),
+    /// The parent speaks an older protocol than this node: parents are
+    /// upgraded before their children.
+    #[error(
+        "the parent at {url} speaks protocol {parent}, older than this node's {PROTOCOL_VERSION}: \
+         upgrade the parent to {} first (a parent serves children one version older, not newer)",
+        release_of(PROTOCOL_VERSION)
+    )]
+    ParentTooOld { url: String, parent: u32 },
     /// The parent's answer to a restore failed verification or fell short
     /// of what its vector announced: nothing of it was applied.
     #[error("restore from the parent at {url} refused, the local store is unchanged: {reason}")]
@@ -338,7 +359,12 @@ async fn open_session(
     tx: &mpsc::Sender<pb::ChildMessage>,
     rx: mpsc::Receiver<pb::ChildMessage>,
 ) -> Result<(tonic::Streaming<pb::ParentMessage>, ParentVector), SyncError> {
-    let hello = codec::encode_hello(PROTOCOL_VERSION, node.code(), &node.incarnation());
+    let hello = codec::encode_hello(
+        PROTOCOL_VERSION,
+        node.code(),
+        &node.incarnation(),
+        node.bulletins_held(),
+    );
     // The channel is new: the Hello never waits for room.
     tx.send(pb::ChildMessage {
         kind: Some(pb::child_message::Kind::Hello(hello)),
@@ -358,9 +384,34 @@ async fn open_session(
         Ok::<_, SyncError>((inbound, first))
     };
     let (inbound, first) = first.await.map_err(|e| refusal_before_answer(url, e))?;
-    let Some(pb::parent_message::Kind::Vector(vector)) = first else {
+    let Some(pb::parent_message::Kind::Vector(mut vector)) = first else {
         return Err(ProtocolError::Unexpected("a message other than the vector first").into());
     };
+    if vector.protocol < PROTOCOL_VERSION {
+        return Err(SyncError::ParentTooOld {
+            url: url.to_owned(),
+            parent: vector.protocol.max(1),
+        });
+    }
+    // The bulletins we lack, before anything else: a refused one is said
+    // (and kept out), and the session goes on: the upward flow does not
+    // wait on what comes down.
+    let bulletins = std::mem::take(&mut vector.bulletins);
+    if !bulletins.is_empty() {
+        match super::blocking(|| node.receive_bulletins(&bulletins)) {
+            Ok(n) if n > 0 => {
+                info!(
+                    new = n,
+                    held = node.bulletins_held(),
+                    "bulletins received from the parent"
+                )
+            }
+            Ok(_) => {}
+            Err(refused) => {
+                warn!(parent = url, error = %refused, "a bulletin from the parent was refused")
+            }
+        }
+    }
     Ok((inbound, codec::decode_vector(vector)))
 }
 

@@ -21,6 +21,9 @@ use crate::model::{
 use crate::orgs::is_valid_code;
 use lunxun_core::session::parent::Ack;
 
+mod bulletin;
+pub use bulletin::{decode_bulletin, decode_sealed, encode_bulletin, encode_sealed};
+
 /// Largest encoded record accepted (a record is a few hundred bytes at most).
 pub const RECORD_BYTES_MAX: usize = 16 * 1024;
 /// Largest encoded change accepted: a record plus its header.
@@ -490,6 +493,8 @@ pub fn vector<'a>(
         kind: Some(pb::parent_message::Kind::Vector(pb::Vector {
             incarnation: Bytes::copy_from_slice(incarnation),
             entries,
+            protocol: 0,
+            bulletins: Vec::new(),
         })),
     }
 }
@@ -541,11 +546,12 @@ fn hash_or_zero(bytes: &[u8]) -> Hash {
 }
 
 /// The child's Hello, which opens a session.
-pub fn encode_hello(protocol: u32, org: &str, incarnation: &[u8]) -> pb::Hello {
+pub fn encode_hello(protocol: u32, org: &str, incarnation: &[u8], bulletins: u64) -> pb::Hello {
     pb::Hello {
         protocol,
         org: org.to_owned(),
         incarnation: Bytes::copy_from_slice(incarnation),
+        bulletins,
     }
 }
 
@@ -624,6 +630,7 @@ mod sync_message_tests {
                     hash: Bytes::from_static(b"short"),
                 }])
                 .collect(),
+            ..Default::default()
         };
         let parent = decode_vector(vector);
         assert_eq!(parent.incarnation, b"inc");
