@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use lunxun_core::bulletin::Body;
 use lunxun_gen::GenParams;
 use lunxun_node::certs;
 use lunxun_node::cli::{self as node_cli, CliError, CliResult, Output, exit};
@@ -74,6 +75,11 @@ const SLICE: &[(&str, bool)] = &[
 ];
 
 /// Longest the demo waits for the hierarchy to converge.
+/// The revision the national bureau publishes during the demo, effective
+/// 30 days before the demo's date.
+pub const REVISED_POLICY: &str = "# 2026 revision: counties rotate every two years; general cadres need 100 hours.\n\
+[rotation.county]\nmin_years = 2\nmax_years = 2\n\n[hours.general]\nhours = 100\n";
+
 const CONVERGE_MAX: Duration = Duration::from_secs(90);
 
 fn fail(e: impl std::fmt::Display) -> CliError {
@@ -410,6 +416,69 @@ async fn run_async(
         io,
         started,
         "verified: the national coverage equals the rules applied to every office's files",
+    )?;
+
+    // 6b. The national bureau revises the policy; one round of sessions,
+    // top down, puts it in force at every level.
+    let effective = as_of - chrono::TimeDelta::days(30);
+    let before = national.coverage(national.me(), Some(0), as_of).nodes[0].subtree;
+    let number = national
+        .publish(
+            Body::Policy {
+                toml: REVISED_POLICY.into(),
+            },
+            effective,
+        )
+        .map_err(fail)?;
+    step(
+        io,
+        started,
+        &format!(
+            "the national bureau publishes bulletin {number}, a revised policy effective {effective}: \
+             counties rotate every 2 years, general cadres need 100 hours"
+        ),
+    )?;
+    let mut top_down: Vec<&DemoNode> = nodes.iter().skip(1).collect();
+    top_down.sort_by_key(|n| orgs.ancestry(n.org).len());
+    for n in &top_down {
+        worker::sync_once(&n.node).await.map_err(fail)?;
+    }
+    if let Some(n) = nodes.iter().find(|n| n.node.bulletins_held() < number) {
+        return Err(fail(format!("{} did not receive the bulletin", n.code)));
+    }
+    let revised = Policy::from_toml(REVISED_POLICY, "the revised policy").map_err(fail)?;
+    for n in &nodes {
+        // Every office computes its own figures with the revised policy…
+        let own = n.node.coverage(n.org, Some(0), as_of);
+        let want = coverage::coverage(&n.node.view(), &orgs, &revised, n.org, Some(0), as_of);
+        if figures(&own) != figures(&want) {
+            return Err(fail(format!(
+                "{} does not follow the revised policy",
+                n.code
+            )));
+        }
+    }
+    // …and the national figures equal the rules under it on every file.
+    let want = coverage::coverage(&oracle, &orgs, &revised, national.me(), None, as_of);
+    if figures(&national.coverage(national.me(), None, as_of)) != figures(&want) {
+        return Err(fail(
+            "the national coverage differs from the revised rules applied to the offices' files",
+        ));
+    }
+    let after = national.coverage(national.me(), Some(0), as_of).nodes[0].subtree;
+    let rate = |r: Option<f64>| r.map_or("-".to_owned(), |r| format!("{:.1}%", r * 100.0));
+    step(
+        io,
+        started,
+        &format!(
+            "every office received it and computes with it; national rotation coverage {} → {}, \
+             general cadres meeting the hour rule {} → {} of {}",
+            rate(before.rotation.rate),
+            rate(after.rotation.rate),
+            before.hours.general.compliant,
+            after.hours.general.compliant,
+            after.hours.general.people,
+        ),
     )?;
 
     // 7. The national coverage tree.

@@ -96,10 +96,45 @@ fn demo_converges_and_equals_the_rules_on_the_offices_files() {
     let orgs = OrgDirectory::builtin();
     let view = oracle(&data.join("files"), &orgs);
     let national = orgs.get("100000").unwrap();
-    let want = coverage::coverage(
+    // The demo publishes a revised policy effective 30 days before its date:
+    // its figures follow it, and a date before keeps the documents' numbers.
+    let revised = Policy::from_toml(lunxun_hub::demo::REVISED_POLICY, "revised").unwrap();
+    let before = coverage::coverage(
         &view,
         &orgs,
         &Policy::default(),
+        national,
+        None,
+        "2026-05-30".parse().unwrap(),
+    );
+    let got_before = hub(&[
+        "--data",
+        data.join("nodes/100000").to_str().unwrap(),
+        "coverage",
+        "--as-of",
+        "2026-05-30",
+        "--format",
+        "json",
+    ]);
+    let got_before: serde_json::Value = serde_json::from_slice(&got_before.stdout).unwrap();
+    assert_eq!(
+        got_before["nodes"][0]["subtree"]["rotation"],
+        serde_json::to_value(before.nodes[0].subtree.rotation).unwrap(),
+        "before the revision's effective date, the documents' policy"
+    );
+    let county = hub(&[
+        "--data",
+        data.join("nodes/410102").to_str().unwrap(),
+        "bulletins",
+        "--format",
+        "json",
+    ]);
+    let county: serde_json::Value = serde_json::from_slice(&county.stdout).unwrap();
+    assert_eq!(county["held"], 1, "a county holds the revision: {county}");
+    let want = coverage::coverage(
+        &view,
+        &orgs,
+        &revised,
         national,
         None,
         "2026-06-30".parse().unwrap(),

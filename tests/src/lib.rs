@@ -39,6 +39,7 @@ pub mod forge;
 pub mod logs;
 pub mod node;
 pub mod pki;
+pub mod previous;
 pub mod proxy;
 pub mod raw;
 

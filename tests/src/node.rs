@@ -167,6 +167,19 @@ impl Node {
         security: Security,
         pki: Option<&Pki>,
     ) -> Node {
+        Node::init_using(root, org, upstream, security, pki, None)
+    }
+
+    /// [`Node::init`] with another binary (`bin`: another release's
+    /// `lunxun-node` or `lunxun-hub`), used for every command of the node.
+    pub fn init_using(
+        root: &Path,
+        org: &str,
+        upstream: Option<&str>,
+        security: Security,
+        pki: Option<&Pki>,
+        bin: Option<PathBuf>,
+    ) -> Node {
         let id = orgs()
             .get(org)
             .unwrap_or_else(|| panic!("{org} is not in the org directory"));
@@ -177,11 +190,13 @@ impl Node {
             org: org.to_owned(),
             dir: work.join("data"),
             work,
-            bin: if is_hub {
-                bins().hub.clone()
-            } else {
-                bins().node.clone()
-            },
+            bin: bin.unwrap_or_else(|| {
+                if is_hub {
+                    bins().hub.clone()
+                } else {
+                    bins().node.clone()
+                }
+            }),
             is_hub,
             security,
             daemon: None,

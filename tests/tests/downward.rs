@@ -13,6 +13,9 @@
 //!   visible under its last name.
 //! - Revocation: a county's certificate revoked by bulletin is refused by
 //!   its own parent, which never had it in its config.
+//! - Faults: the national node killed (`kill -9`) right after publishing and
+//!   a prefecture right after receiving keep the bulletin; a second round
+//!   brings nothing twice.
 
 use std::collections::BTreeMap;
 
@@ -105,8 +108,29 @@ fn bulletins_put_one_policy_one_tree_and_revocations_in_force_everywhere() {
         "{}",
         refused.stderr
     );
+    // Killed right after: what was published is durable, and what a hub
+    // received is too (kill -9 of 郑州 after its session, then restart).
+    nodes.get_mut("100000").unwrap().kill9();
+    nodes.get_mut("100000").unwrap().serve();
+    for org in ["410000", "420000", "410100"] {
+        nodes[org].sync_ok();
+    }
+    nodes.get_mut("410100").unwrap().kill9();
+    nodes.get_mut("410100").unwrap().serve();
+    // The rest of the round; then a second one, which brings nothing new
+    // (each bulletin is taken once).
+    for org in TOP_DOWN.iter().skip(3) {
+        nodes[*org].sync_ok();
+    }
     for org in TOP_DOWN {
         nodes[org].sync_ok();
+        let listed: Value =
+            serde_json::from_str(&nodes[org].ok(&["bulletins", "--format", "json"])).unwrap();
+        assert_eq!(
+            listed["bulletins"].as_array().map(Vec::len),
+            Some(1),
+            "{org}: {listed}"
+        );
     }
     let revised = Policy::from_toml(REVISED, "revised").unwrap();
     let dir = orgs();

@@ -546,8 +546,9 @@ impl Staging {
             let trust = node
                 .trust()
                 .map_err(|e| refuse(format!("this node cannot verify signatures: {e}")))?;
+            let (orgs, revoked) = (node.orgs(), node.revoked_with(&node.config().revoked));
             for bytes in checkpoints {
-                match trust.verify(&node.orgs(), &node.config().revoked, node.me(), bytes) {
+                match trust.verify(&orgs, &revoked, node.me(), bytes) {
                     Ok(c) => signed.push(c),
                     Err(Ok(Some(r))) => {
                         self.rejected

@@ -147,6 +147,13 @@ pub fn status_error(url: &str, status: &tonic::Status) -> SyncError {
         // Failures below gRPC (a broken pipe, a closed connection) surface
         // as Unknown "transport error": the link's doing, not the parent's.
         tonic::Code::Unknown => SyncError::Link(text),
+        // A parent of protocol 1 refuses our Hello in these words.
+        tonic::Code::FailedPrecondition if older_parent(status.message()).is_some() => {
+            SyncError::ParentTooOld {
+                url: url.to_owned(),
+                parent: older_parent(status.message()).unwrap_or(1),
+            }
+        }
         tonic::Code::PermissionDenied | tonic::Code::Unauthenticated => SyncError::Parent(format!(
             "{}: {}",
             code_name(status.code()),
@@ -162,6 +169,21 @@ pub fn status_error(url: &str, status: &tonic::Status) -> SyncError {
             status.message()
         )),
     }
+}
+
+/// The protocol of a parent that refused our Hello as too new, from its
+/// refusal ("protocol 2 is not spoken here (this node speaks 1)", the words
+/// of protocol 1), if that is what it says and it speaks an older one.
+fn older_parent(message: &str) -> Option<u32> {
+    const SPEAKS: &str = "is not spoken here (this node speaks ";
+    let at = message.find(SPEAKS)? + SPEAKS.len();
+    let spoken: u32 = message[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .ok()?;
+    (spoken < PROTOCOL_VERSION).then_some(spoken)
 }
 
 /// With TLS 1.3 a refused client certificate surfaces at the first request,
