@@ -20,6 +20,8 @@
 //!   u64 BE): the dashboard's accounts and the audit log ([`accounts`]).
 //! - tree `imports` (key: the import id, u64 BE): the ledger of this node's
 //!   own imports, deletions and undos ([`imports`]).
+//! - tree `returned` (key: a person's packed id, u64 BE): the trainings the
+//!   parent returns, one set per person ([`returned`]); never part of the log.
 //!
 //! # Durability
 //!
@@ -52,6 +54,7 @@ mod accounts;
 mod checkpoints;
 mod imports;
 mod meta;
+mod returned;
 pub use meta::{ChildState, Conflict, Hold, UpstreamState};
 
 /// sled's page cache size. Small on purpose: the node keeps its own
@@ -117,6 +120,7 @@ pub struct Store {
     accounts: sled::Tree,
     audit: sled::Tree,
     imports: sled::Tree,
+    returned: sled::Tree,
     /// Whether [`Store::flush`] `fsync`s the files after sled's flush: always,
     /// but for benchmarks measuring what that costs.
     file_sync: AtomicBool,
@@ -215,6 +219,7 @@ impl Store {
         let accounts = db.open_tree("accounts").map_err(engine)?;
         let audit = db.open_tree("audit").map_err(engine)?;
         let imports = db.open_tree("imports").map_err(engine)?;
+        let returned = db.open_tree("returned").map_err(engine)?;
         Ok(Store {
             path,
             db,
@@ -224,6 +229,7 @@ impl Store {
             accounts,
             audit,
             imports,
+            returned,
             file_sync: AtomicBool::new(true),
             failed: OnceLock::new(),
             failure: tokio::sync::Notify::new(),
