@@ -68,34 +68,21 @@ impl Returns {
             let sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
             plan(sent.get(&child), child_digest, &now)
         };
-        let mut chunks = Vec::new();
-        let mut chunk = pb::TrainingsChunk {
-            full: plan.full,
-            ..Default::default()
-        };
-        let mut bytes = CHUNK_OVERHEAD_BYTES;
-        for person in &plan.people {
-            let items = if now.contains_key(person) {
-                person_set(&view, orgs, child, *person)
-            } else {
-                Vec::new()
-            };
-            let encoded = codec::encode_person_trainings(orgs, *person, &items);
-            let size = codec::person_trainings_len(&encoded) + 8;
-            if !chunk.people.is_empty()
-                && (chunk.people.len() >= CHUNK_PEOPLE_MAX || bytes + size > CHUNK_BYTES_MAX)
-            {
-                chunks.push(std::mem::take(&mut chunk));
-                bytes = CHUNK_OVERHEAD_BYTES;
-            }
-            bytes += size;
-            chunk.people.push(encoded);
-        }
+        let people: Vec<pb::PersonTrainings> = plan
+            .people
+            .iter()
+            .map(|person| {
+                let items = if now.contains_key(person) {
+                    person_set(&view, orgs, child, *person)
+                } else {
+                    Vec::new()
+                };
+                codec::encode_person_trainings(orgs, *person, &items)
+            })
+            .collect();
         drop(view);
         let sent = Sent::new(now);
-        chunk.last = true;
-        chunk.digest = Bytes::copy_from_slice(&sent.combined);
-        chunks.push(chunk);
+        let chunks = chunks(people, plan.full, &sent.combined);
         self.sent
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -107,6 +94,39 @@ impl Returns {
             left_out,
         }
     }
+}
+
+/// `people` in chunks of at most [`CHUNK_PEOPLE_MAX`] people and
+/// [`CHUNK_BYTES_MAX`] bytes (a person fits an empty chunk: [`LIMITS`]),
+/// `full` on the first, `last` and `digest` on the last; one chunk when
+/// there is nobody to send.
+fn chunks(
+    people: Vec<pb::PersonTrainings>,
+    full: bool,
+    digest: &Digest,
+) -> Vec<pb::TrainingsChunk> {
+    let mut chunks = Vec::new();
+    let mut chunk = pb::TrainingsChunk {
+        full,
+        ..Default::default()
+    };
+    let mut bytes = CHUNK_OVERHEAD_BYTES;
+    for person in people {
+        // The person's bytes and their field's tag and length.
+        let size = codec::person_trainings_len(&person) + 8;
+        if !chunk.people.is_empty()
+            && (chunk.people.len() >= CHUNK_PEOPLE_MAX || bytes + size > CHUNK_BYTES_MAX)
+        {
+            chunks.push(std::mem::take(&mut chunk));
+            bytes = CHUNK_OVERHEAD_BYTES;
+        }
+        bytes += size;
+        chunk.people.push(person);
+    }
+    chunk.last = true;
+    chunk.digest = Bytes::copy_from_slice(digest);
+    chunks.push(chunk);
+    chunks
 }
 
 /// Resolves when the server shuts down; never, if nothing can say so any more.
@@ -159,4 +179,52 @@ pub fn serve<S: Send + 'static>(
         }
     });
     Ok(rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(n: usize, name_bytes: usize) -> pb::PersonTrainings {
+        pb::PersonTrainings {
+            person_id: format!("{n:018}"),
+            items: vec![pb::ReturnedTraining {
+                origin: "410100".into(),
+                class: None,
+                attendance: Some(pb::Attendance {
+                    name: "x".repeat(name_bytes),
+                    ..Default::default()
+                }),
+            }],
+        }
+    }
+
+    #[test]
+    fn chunks_are_bounded_by_count_and_bytes_and_flagged_first_and_last() {
+        let digest = [7u8; DIGEST_LEN];
+        let cases = [
+            (0, 10, 1),
+            (CHUNK_PEOPLE_MAX, 10, 1),
+            (CHUNK_PEOPLE_MAX + 1, 10, 2),
+            (3 * CHUNK_PEOPLE_MAX, 10, 3),
+            // A quarter of a chunk's bytes each: beside the chunk's own room,
+            // three fit, not four.
+            (7, CHUNK_BYTES_MAX / 4, 3),
+        ];
+        for (people, name_bytes, expected) in cases {
+            let sent: Vec<_> = (0..people).map(|n| person(n, name_bytes)).collect();
+            let out = chunks(sent.clone(), true, &digest);
+            assert_eq!(out.len(), expected, "{people} people of {name_bytes} bytes");
+            for (i, c) in out.iter().enumerate() {
+                assert_eq!(c.full, i == 0);
+                assert_eq!(c.last, i + 1 == out.len());
+                assert_eq!(c.digest.is_empty(), !c.last);
+                assert!(c.people.len() <= CHUNK_PEOPLE_MAX);
+                let bytes: usize = c.people.iter().map(codec::person_trainings_len).sum();
+                assert!(bytes <= CHUNK_BYTES_MAX, "{bytes}");
+            }
+            let all: Vec<_> = out.into_iter().flat_map(|c| c.people).collect();
+            assert_eq!(all, sent, "every person once, in order");
+        }
+    }
 }

@@ -194,8 +194,16 @@ async fn a_good_answer_is_kept_and_shown_and_the_same_again_changes_nothing() {
         2,
         "the returned classes count for p"
     );
-    // Nothing of it is in the log: nothing to forward.
-    assert!(node.heads_by_code().keys().all(|o| o == "410102"));
+    // Nothing of it is in the log: nothing to forward, restore or bundle.
+    let own = vec!["410102".to_owned()];
+    assert_eq!(node.heads_by_code().into_keys().collect::<Vec<_>>(), own);
+    assert_eq!(node.sendable_heads().into_keys().collect::<Vec<_>>(), own);
+    assert!(
+        node.store()
+            .scan_all()
+            .all(|e| e.unwrap().origin == "410102"),
+        "only the own origin's changes in the log"
+    );
     let kept = snapshot(&node);
     assert_eq!(fetch(&node).await.unwrap(), 0);
     assert_eq!(
