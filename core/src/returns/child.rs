@@ -230,7 +230,8 @@ impl Held {
     /// Replaces what `person` holds by `items` (canonical order, digest
     /// `digest`; empty: nothing any more) and returns the records that make
     /// the view follow, in order: tombstones of the attendance gone, the new
-    /// classes and attendance, then tombstones of classes no one holds now.
+    /// classes (or their tombstones, where the parent lacks the class) and
+    /// attendance, then tombstones of classes no one holds now.
     pub fn replace(
         &mut self,
         person: PersonId,
@@ -255,9 +256,14 @@ impl Held {
             ));
         }
         for r in items {
-            if let Some(class) = r.class {
-                out.push((r.origin, Record::Class(class)));
-            }
+            // An answer is one snapshot of the parent's view: when it lacks
+            // a class record, every set naming that class says so, and every
+            // one that said otherwise changed and comes in the same answer.
+            let class = match r.class {
+                Some(class) => Record::Class(class),
+                None => Record::Tombstone(RecordKey::Class(r.attendance.class_id.clone())),
+            };
+            out.push((r.origin, class));
             out.push((r.origin, Record::Attendance(r.attendance)));
         }
         for key in &new_keys {

@@ -404,6 +404,12 @@ fn replacing_a_set_drops_what_is_gone_and_a_class_with_its_last_attendee() {
     apply(&mut held, &mut view, p, vec![item(p, "A")]);
     assert!(view.class(pref, &"B".parse::<ClassId>().unwrap()).is_none());
     assert!(view.class(pref, &"A".parse::<ClassId>().unwrap()).is_some());
+    // The parent no longer holds class A's record: the view follows.
+    let mut without = item(p, "A");
+    without.class = None;
+    apply(&mut held, &mut view, p, vec![without]);
+    assert!(view.class(pref, &"A".parse::<ClassId>().unwrap()).is_none());
+    assert_eq!(held.records(), 2);
     apply(&mut held, &mut view, q, Vec::new());
     apply(&mut held, &mut view, p, Vec::new());
     assert!(view.class(pref, &"A".parse::<ClassId>().unwrap()).is_none());
@@ -438,6 +444,10 @@ enum Edit {
         class: u8,
         hours: u32,
     },
+    Unclass {
+        org: usize,
+        class: u8,
+    },
     Roster {
         who: u32,
         on: bool,
@@ -452,6 +462,7 @@ fn edit() -> impl Strategy<Value = Edit> {
             .prop_map(|(org, who, class, hours)| Edit::Attend { org, who, class, hours }),
         1 => (0..5usize, 0..6u32, 0..4u8).prop_map(|(org, who, class)| Edit::Leave { org, who, class }),
         1 => (0..5usize, 0..4u8, 1..40u32).prop_map(|(org, class, hours)| Edit::Class { org, class, hours }),
+        1 => (0..5usize, 0..4u8).prop_map(|(org, class)| Edit::Unclass { org, class }),
         1 => (0..6u32, any::<bool>()).prop_map(|(who, on)| Edit::Roster { who, on }),
     ]
 }
@@ -498,6 +509,12 @@ proptest! {
                     Edit::Class { org, class: c, hours } => {
                         let o = dir.get(ORGANIZERS[org]).unwrap();
                         let record = Record::Class(class(&format!("K{c}"), hours));
+                        parent.apply(o, record.clone());
+                        if o == county { child.apply(o, record); }
+                    }
+                    Edit::Unclass { org, class: c } => {
+                        let o = dir.get(ORGANIZERS[org]).unwrap();
+                        let record = Record::Tombstone(RecordKey::Class(format!("K{c}").parse().unwrap()));
                         parent.apply(o, record.clone());
                         if o == county { child.apply(o, record); }
                     }
