@@ -2,8 +2,8 @@
 //! `lunxun_core::returns`), one value per person — key the person's packed
 //! id (u64 BE), value the person's set as its owner encodes it (a
 //! `lunxun.v1.PersonTrainings`). Apart from the log on purpose: nothing
-//! here is a change of any origin, so nothing here is ever forwarded,
-//! restored to a child or bundled.
+//! here is a change of any origin, so nothing here is ever forwarded
+//! nor restored to a child.
 
 use super::{DISK_BYTES_PER_BYTE, Store, StoreError};
 
