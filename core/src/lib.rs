@@ -21,6 +21,7 @@
 //! - [`rollup`]: coverage figures maintained incrementally as changes arrive.
 //! - [`coverage`]: the contract's coverage report for a subtree.
 //! - [`archive`]: one person's training archive (培训档案), year by year.
+//! - [`returns`]: trainings a parent returns to a child (people of its rosters, classes held elsewhere).
 //! - [`obligations`]: which of the four bureau obligations each node of a subtree met in a year.
 //! - [`session`]: the sync session machines, the child's and the parent's.
 
@@ -36,6 +37,7 @@ pub mod obligations;
 pub mod orgs;
 pub mod placement;
 pub mod policy;
+pub mod returns;
 pub mod rollup;
 pub mod rules;
 pub mod session;

@@ -414,6 +414,45 @@ impl View {
             .collect()
     }
 
+    /// Every attendance of `person` as the record its organizer wrote (with
+    /// the recorded name), with the organizer and the class if held: what a
+    /// parent returns to a child ([`crate::returns`]).
+    pub fn attendance_records_of(
+        &self,
+        person: PersonId,
+    ) -> Vec<(OrgId, Attendance, Option<&Class>)> {
+        let Some(list) = self.attendance.get(&person) else {
+            return Vec::new();
+        };
+        list.iter()
+            .map(|a| {
+                let slot = &self.classes[a.class as usize];
+                let attendance = Attendance {
+                    class_id: slot.class_id.clone(),
+                    person,
+                    hours: a.hours,
+                    outcome: a.outcome,
+                    name: self.attendance_name(a, person),
+                };
+                (slot.origin, attendance, slot.class.as_ref())
+            })
+            .collect()
+    }
+
+    /// Everyone on the roster of an org inside `root`'s subtree (active or
+    /// not), each once, in id order.
+    pub fn people_within(&self, orgs: &crate::orgs::OrgDirectory, root: OrgId) -> Vec<PersonId> {
+        let mut people: Vec<PersonId> = self
+            .rosters
+            .iter()
+            .filter(|(org, _)| orgs.is_within(**org, root))
+            .flat_map(|(_, roster)| roster.keys().copied())
+            .collect();
+        people.sort_unstable();
+        people.dedup();
+        people
+    }
+
     /// A name for `person`: from a roster entry, else from an attendance.
     pub fn name_of(&self, person: PersonId) -> Option<&str> {
         if let Some((_, e)) = self.roster_entries_of(person).into_iter().next() {

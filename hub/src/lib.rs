@@ -8,6 +8,7 @@
 //!
 //! - [`cli`]: the hub's command line, a superset of the node's, and `serve`.
 //! - [`service`]: the children-facing sync service (sessions, restore).
+//! - [`returns`]: the trainings returned to each child (`Sync.Trainings`).
 //! - [`quota`]: per-child quotas (changes and bytes per day, roster entries).
 //! - [`dashboard`]: the web dashboard and the HTTP API (`serve --http`).
 //! - [`error`]: the service's errors, and the one place they become a `tonic::Status`.
@@ -22,4 +23,5 @@ pub mod error;
 pub mod identity;
 pub mod listener;
 pub mod quota;
+pub mod returns;
 pub mod service;

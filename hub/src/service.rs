@@ -1,4 +1,5 @@
-//! The children-facing sync service: `Sync.Session` and `Sync.Restore`.
+//! The children-facing sync service: `Sync.Session`, `Sync.Restore` and
+//! `Sync.Trainings` (whose answer is [`crate::returns`]'s).
 //!
 //! A session: identify the child (its certificate, or with `--insecure` its
 //! Hello), check it is one of our direct children and has a session slot,
@@ -45,6 +46,7 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::error::Error;
 use crate::identity::{Gate, Identity, peer_chain};
 use crate::quota::{Quotas, SessionQuota};
+use crate::returns::Returns;
 
 pub use lunxun_core::session::parent::{CHILD_SESSIONS_MAX, GROUP_BATCHES_MAX, SESSIONS_MAX};
 
@@ -69,6 +71,8 @@ pub struct SyncService {
     admissions: Arc<Mutex<Admissions>>,
     /// Every child's quotas.
     quotas: Arc<Quotas>,
+    /// What each child was last returned (`Sync.Trainings`).
+    returns: Arc<Returns>,
     /// Turns true when the server shuts down: every session and restore stops.
     shutdown: watch::Receiver<bool>,
 }
@@ -100,6 +104,7 @@ impl SyncService {
         SyncService {
             gate: Arc::new(Gate::new(node.clone(), identity)),
             quotas: Arc::new(Quotas::new(node.clone())),
+            returns: Arc::default(),
             node,
             admissions: Arc::default(),
             shutdown: watch::channel(false).1,
@@ -473,6 +478,7 @@ async fn send_restore(
 impl Sync for SyncService {
     type SessionStream = ReceiverStream<Result<pb::ParentMessage, Status>>;
     type RestoreStream = ReceiverStream<Result<pb::Batch, Status>>;
+    type TrainingsStream = ReceiverStream<Result<pb::TrainingsChunk, Status>>;
 
     async fn session(
         &self,
@@ -598,6 +604,25 @@ impl Sync for SyncService {
                 let _ = tx.send(Err(Error::ShuttingDown.into())).await;
             }
         });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn trainings(
+        &self,
+        request: Request<pb::TrainingsRequest>,
+    ) -> Result<Response<Self::TrainingsStream>, Status> {
+        let peer = request.remote_addr();
+        let claimed = request.get_ref().org.chars().take(40).collect::<String>();
+        let (child, slot) = self.admit(peer_chain(&request), &claimed, peer)?;
+        let digest = request.into_inner().digest;
+        let rx = crate::returns::serve(
+            self.node.clone(),
+            self.returns.clone(),
+            child,
+            &digest,
+            slot,
+            self.shutdown.clone(),
+        )?;
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 }

@@ -71,6 +71,9 @@ pub enum Error {
     /// A request that makes no sense for this node.
     #[error("{0}")]
     Usage(String),
+    /// The parent's returned trainings were refused; nothing was changed.
+    #[error("returned trainings refused, nothing changed: {0}")]
+    Returned(lunxun_core::returns::child::Refused),
     /// The node cannot sign its writes (its tls dir's key or certificate).
     #[error("cannot sign this node's writes: {0}")]
     Sign(#[from] crate::certs::sign::SignError),

@@ -21,6 +21,9 @@ pub struct StatusJson {
     pub last_write: Option<String>,
     pub writable: bool,
     pub counts: crate::view::ViewCounts,
+    /// The trainings the parent returns (held apart from the log; included
+    /// in `counts`).
+    pub returned: ReturnedJson,
     pub unknown_origin_changes: u64,
     pub upstream: Option<UpstreamJson>,
     pub children: Vec<ChildJson>,
@@ -40,6 +43,18 @@ pub struct BulletinsJson {
     pub policy_in_force: Option<u64>,
     /// The day that policy took effect.
     pub policy_effective: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReturnedJson {
+    /// People with at least one training returned by the parent.
+    pub people: usize,
+    /// Attendance records returned by the parent.
+    pub records: usize,
+    /// When they last changed here.
+    pub changed: Option<String>,
+    /// When the parent's answer was last taken (changed or not).
+    pub checked: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -112,8 +127,15 @@ pub fn status(node: &Node) -> StatusJson {
         let view = node.view();
         (view.head(node.me()).copied(), view.counts())
     };
+    let state = crate::sync::worker::UpstreamState::load(node);
+    let returned = node.returned_counts();
+    let returned = ReturnedJson {
+        people: returned.people,
+        records: returned.records,
+        changed: ts(returned.changed_at_ms),
+        checked: ts(state.returned_at),
+    };
     let upstream = node.config().upstream.as_ref().map(|url| {
-        let state = crate::sync::worker::UpstreamState::load(node);
         let (pending, lag) = state.pending(node);
         UpstreamJson {
             url: url.clone(),
@@ -198,6 +220,7 @@ pub fn status(node: &Node) -> StatusJson {
         last_write: own.map(|h| format_timestamp(h.received_at_ms)),
         writable: node.writable(),
         counts,
+        returned,
         unknown_origin_changes: node.unknown_origin_changes(),
         upstream,
         children,

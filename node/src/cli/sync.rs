@@ -26,6 +26,14 @@ pub(super) fn sync_once(app: &App, io: &mut Output<'_>) -> CliResult {
                 o.applied,
                 o.skipped
             )?;
+            let returned = node.returned_counts();
+            if returned.people > 0 {
+                writeln!(
+                    io.out,
+                    "returned by the parent: {} attendance records of {} people of our rosters",
+                    returned.records, returned.people
+                )?;
+            }
             Ok(())
         }
         Ok(o) => {
@@ -146,6 +154,16 @@ pub(super) fn status(node: &Node, args: StatusArgs, io: &mut Output<'_>) -> CliR
             ),
         }
     )?;
+    if s.returned.people > 0 || s.returned.checked.is_some() {
+        writeln!(
+            out,
+            "returned   {} attendance records of {} people from the parent (classes held outside this subtree), changed {}, last taken {}",
+            s.returned.records,
+            s.returned.people,
+            s.returned.changed.as_deref().unwrap_or("never"),
+            s.returned.checked.as_deref().unwrap_or("never")
+        )?;
+    }
     if s.unknown_origin_changes > 0 {
         writeln!(
             out,

@@ -23,6 +23,11 @@ use lunxun_core::session::parent::Ack;
 
 mod bulletin;
 pub use bulletin::{decode_bulletin, decode_sealed, encode_bulletin, encode_sealed};
+mod trainings;
+pub use trainings::{
+    decode_person_trainings, decode_stored_trainings, encode_person_trainings,
+    encode_stored_trainings, person_trainings_len, trainings_request,
+};
 
 /// Largest encoded record accepted (a record is a few hundred bytes at most).
 pub const RECORD_BYTES_MAX: usize = 16 * 1024;
@@ -159,6 +164,56 @@ fn key_from_pb(key: pb::RecordKey) -> Result<RecordKey, Invalid> {
     }
 }
 
+fn class_to_pb(c: &Class) -> pb::Class {
+    pb::Class {
+        class_id: c.class_id.to_string(),
+        title: c.title.clone(),
+        category: c.category.clone(),
+        mode: mode_to_pb(c.mode) as i32,
+        off_job: c.off_job,
+        start: date_to_days(c.start),
+        end: date_to_days(c.end),
+        hours_tenths: c.hours.tenths(),
+        days: c.days.unwrap_or(0),
+    }
+}
+
+/// A class from its wire form, not yet validated.
+fn class_from_pb(c: pb::Class) -> Result<Class, Invalid> {
+    Ok(Class {
+        class_id: class_id_from_pb(&c.class_id)?,
+        title: c.title,
+        category: c.category,
+        mode: mode_from_pb(c.mode)?,
+        off_job: c.off_job,
+        start: date_from_pb("start", c.start)?,
+        end: date_from_pb("end", c.end)?,
+        hours: hours_from_pb(c.hours_tenths),
+        days: (c.days != 0).then_some(c.days),
+    })
+}
+
+fn attendance_to_pb(a: &Attendance) -> pb::Attendance {
+    pb::Attendance {
+        class_id: a.class_id.to_string(),
+        person_id: a.person.to_string(),
+        hours_tenths: a.hours.tenths(),
+        outcome: outcome_to_pb(a.outcome) as i32,
+        name: a.name.clone(),
+    }
+}
+
+/// An attendance from its wire form, not yet validated.
+fn attendance_from_pb(a: pb::Attendance) -> Result<Attendance, Invalid> {
+    Ok(Attendance {
+        class_id: class_id_from_pb(&a.class_id)?,
+        person: person_from_pb(&a.person_id)?,
+        hours: hours_from_pb(a.hours_tenths),
+        outcome: outcome_from_pb(a.outcome)?,
+        name: a.name,
+    })
+}
+
 /// Encodes a record (deterministically: prost writes fields in tag order).
 pub fn encode_record(record: &Record) -> Bytes {
     use pb::record::Kind;
@@ -173,24 +228,8 @@ pub fn encode_record(record: &Record) -> Bytes {
             position: r.position.clone(),
             group: r.group.clone(),
         }),
-        Record::Class(c) => Kind::Class(pb::Class {
-            class_id: c.class_id.to_string(),
-            title: c.title.clone(),
-            category: c.category.clone(),
-            mode: mode_to_pb(c.mode) as i32,
-            off_job: c.off_job,
-            start: date_to_days(c.start),
-            end: date_to_days(c.end),
-            hours_tenths: c.hours.tenths(),
-            days: c.days.unwrap_or(0),
-        }),
-        Record::Attendance(a) => Kind::Attendance(pb::Attendance {
-            class_id: a.class_id.to_string(),
-            person_id: a.person.to_string(),
-            hours_tenths: a.hours.tenths(),
-            outcome: outcome_to_pb(a.outcome) as i32,
-            name: a.name.clone(),
-        }),
+        Record::Class(c) => Kind::Class(class_to_pb(c)),
+        Record::Attendance(a) => Kind::Attendance(attendance_to_pb(a)),
         Record::Obligation(o) => Kind::Obligation(pb::Obligation {
             kind: obligation_to_pb(o.kind) as i32,
             date: date_to_days(o.date),
@@ -222,24 +261,8 @@ pub fn decode_record(bytes: &[u8]) -> Result<Record, Invalid> {
             position: r.position,
             group: r.group,
         }),
-        Some(Kind::Class(c)) => Record::Class(Class {
-            class_id: class_id_from_pb(&c.class_id)?,
-            title: c.title,
-            category: c.category,
-            mode: mode_from_pb(c.mode)?,
-            off_job: c.off_job,
-            start: date_from_pb("start", c.start)?,
-            end: date_from_pb("end", c.end)?,
-            hours: hours_from_pb(c.hours_tenths),
-            days: (c.days != 0).then_some(c.days),
-        }),
-        Some(Kind::Attendance(a)) => Record::Attendance(Attendance {
-            class_id: class_id_from_pb(&a.class_id)?,
-            person: person_from_pb(&a.person_id)?,
-            hours: hours_from_pb(a.hours_tenths),
-            outcome: outcome_from_pb(a.outcome)?,
-            name: a.name,
-        }),
+        Some(Kind::Class(c)) => Record::Class(class_from_pb(c)?),
+        Some(Kind::Attendance(a)) => Record::Attendance(attendance_from_pb(a)?),
         Some(Kind::Obligation(o)) => Record::Obligation(Obligation {
             kind: obligation_from_pb(o.kind)?,
             date: date_from_pb("date", o.date)?,

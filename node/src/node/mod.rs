@@ -31,8 +31,10 @@ use crate::view::View;
 
 pub mod downward;
 mod replay;
+mod returned;
 mod write;
 use replay::{replay, undo_unfinished_write};
+pub use returned::{ReturnedApplied, ReturnedCounts};
 
 /// Changes encoded per chunk of an own write (the encoder runs a chunk ahead
 /// of the inserts).
@@ -86,6 +88,10 @@ pub struct Node {
     /// each built at the first query of its date and kept up to date by
     /// every append (see [`crate::rollup`]). Lock order: view first.
     rollups: Mutex<Rollups>,
+    /// The trainings the parent returned, as held beside the view (each
+    /// person's digest and keys); changed only under the write lock, after
+    /// the store. Lock order: view before it.
+    returned: Mutex<lunxun_core::returns::child::Held>,
     /// The roots checkpoints are verified to (loaded at the first use).
     trust: std::sync::OnceLock<std::result::Result<Trust, String>>,
 }
@@ -148,7 +154,8 @@ impl Node {
             Err(e) => warn!(dir = %dir.display(), error = %e, "cannot make the data dir private"),
         }
         undo_unfinished_write(&store, &config.org)?;
-        let (view, unknown_origin_changes) = replay(&store, &orgs)?;
+        let (mut view, unknown_origin_changes) = replay(&store, &orgs)?;
+        let returned = returned::load(&store, &orgs, me, &mut view)?;
         let local_seq = view.head(me).map_or(0, |h| h.seq);
         // A ledger entry whose changes a crash (or the undo of an
         // unfinished write) did not keep.
@@ -197,6 +204,7 @@ impl Node {
             incarnation: random_incarnation(),
             changed,
             rollups: Mutex::new(Rollups::default()),
+            returned: Mutex::new(returned),
             trust: std::sync::OnceLock::new(),
         };
         debug!(org = %node.config.org, "node opened");
@@ -447,8 +455,11 @@ impl Node {
     pub fn truncate_origin(&self, origin: &str, keep: u64) -> Result<usize> {
         let _writing = self.lock_writes();
         let removed = self.store.truncate_after(origin, keep)?;
-        let (view, _) = replay(&self.store, &self.orgs())?;
+        let orgs = self.orgs();
+        let (mut view, _) = replay(&self.store, &orgs)?;
+        let returned = returned::load(&self.store, &orgs, self.me, &mut view)?;
         *self.view.write().unwrap_or_else(|p| p.into_inner()) = view;
+        *self.returned.lock().unwrap_or_else(|p| p.into_inner()) = returned;
         self.rollups
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -11,6 +11,7 @@
 //! | `upstream` | the [`UpstreamState`], JSON |
 //! | `child/CODE` | a child's [`ChildState`], JSON |
 //! | `refusals` | refusals of unidentified peers by reason, JSON |
+//! | `returned_at` | when the parent's returned trainings last changed here (ms since the epoch) |
 //! | `quota/CODE` | a child's [`Usage`] of its daily quotas, JSON `{day, changes, bytes}`, written with the append it counts |
 
 use std::collections::BTreeMap;
@@ -27,6 +28,7 @@ const UPSTREAM: &str = "upstream";
 const CHILD_PREFIX: &str = "child/";
 const REFUSALS: &str = "refusals";
 const QUOTA_PREFIX: &str = "quota/";
+const RETURNED_AT: &str = "returned_at";
 
 /// Why a node refuses to write: its own log disagrees with its parent's copy,
 /// and a new write would fork it (same origin and seq, another hash).
@@ -100,6 +102,10 @@ pub struct UpstreamState {
     pub last_sent: u64,
     /// Origins the parent holds back: (origin, seq, reason).
     pub held: Vec<(String, u64, String)>,
+    /// When the parent's returned trainings were last taken (an answer
+    /// checked and applied, changed or not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub returned_at: Option<i64>,
 }
 
 /// One child's sync record at its parent.
@@ -294,6 +300,23 @@ impl Store {
                 format!("{QUOTA_PREFIX}{code}").as_bytes(),
                 value.to_string().as_bytes(),
             )
+            .map(|_| ())
+            .map_err(|e| self.engine(e))
+    }
+
+    /// When the parent's returned trainings last changed here, if ever.
+    pub fn returned_at(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .meta(RETURNED_AT)?
+            .and_then(|v| String::from_utf8(v).ok())
+            .and_then(|t| t.parse().ok()))
+    }
+
+    /// Writes when the returned trainings changed *without flushing*: part
+    /// of the write that changed them ([`Store::replace_returned`]).
+    pub(super) fn stage_returned_at(&self, at_ms: i64) -> Result<(), StoreError> {
+        self.meta
+            .insert(RETURNED_AT.as_bytes(), at_ms.to_string().as_bytes())
             .map(|_| ())
             .map_err(|e| self.engine(e))
     }

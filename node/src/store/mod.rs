@@ -20,6 +20,8 @@
 //!   u64 BE): the dashboard's accounts and the audit log ([`accounts`]).
 //! - tree `imports` (key: the import id, u64 BE): the ledger of this node's
 //!   own imports, deletions and undos ([`imports`]).
+//! - tree `returned` (key: a person's packed id, u64 BE): the trainings the
+//!   parent returns, one set per person ([`returned`]); never part of the log.
 //!
 //! # Durability
 //!
@@ -53,6 +55,7 @@ mod bulletins;
 mod checkpoints;
 mod imports;
 mod meta;
+mod returned;
 pub use meta::{ChildState, Conflict, Hold, UpstreamState};
 
 /// sled's page cache size. Small on purpose: the node keeps its own
@@ -119,6 +122,7 @@ pub struct Store {
     audit: sled::Tree,
     imports: sled::Tree,
     bulletins: sled::Tree,
+    returned: sled::Tree,
     /// Whether [`Store::flush`] `fsync`s the files after sled's flush: always,
     /// but for benchmarks measuring what that costs.
     file_sync: AtomicBool,
@@ -218,6 +222,7 @@ impl Store {
         let audit = db.open_tree("audit").map_err(engine)?;
         let imports = db.open_tree("imports").map_err(engine)?;
         let bulletins = db.open_tree("bulletins").map_err(engine)?;
+        let returned = db.open_tree("returned").map_err(engine)?;
         Ok(Store {
             path,
             db,
@@ -228,6 +233,7 @@ impl Store {
             audit,
             imports,
             bulletins,
+            returned,
             file_sync: AtomicBool::new(true),
             failed: OnceLock::new(),
             failure: tokio::sync::Notify::new(),

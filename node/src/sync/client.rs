@@ -86,6 +86,10 @@ pub enum SyncError {
     /// of what its vector announced: nothing of it was applied.
     #[error("restore from the parent at {url} refused, the local store is unchanged: {reason}")]
     Restore { url: String, reason: String },
+    /// The parent's returned trainings broke a bound or failed the checks:
+    /// nothing of them was kept.
+    #[error("returned trainings from the parent at {url} refused, nothing changed: {reason}")]
+    Trainings { url: String, reason: String },
     /// The local store failed.
     #[error(transparent)]
     Node(#[from] crate::error::Error),

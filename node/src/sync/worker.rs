@@ -14,8 +14,9 @@ use tracing::{info, warn};
 
 use super::client::{self, SyncError};
 use super::session::Outcome;
+use super::trainings;
 use crate::error::Result;
-use crate::node::{Node, now_ms};
+use crate::node::{Node, ReturnedApplied, now_ms};
 
 /// Period of the background sync when nothing changes.
 pub const SYNC_INTERVAL: Duration = Duration::from_secs(60);
@@ -145,11 +146,44 @@ impl UpstreamWorker {
         result
     }
 
+    /// Fetches the trainings the parent returns ([`trainings::fetch`]) on
+    /// the worker's connection (opened if none is), and records when an
+    /// answer was last taken, or why not, in the persisted state.
+    pub async fn fetch_trainings(&self) -> std::result::Result<Option<ReturnedApplied>, SyncError> {
+        let node = &self.node;
+        let mut connection = self.link.lock().await;
+        let result = async {
+            let (url, mut client) = match connection.take() {
+                Some(c) => c,
+                None => client::connect(node).await?,
+            };
+            let applied = trainings::fetch(node, &url, &mut client).await?;
+            *connection = Some((url, client));
+            Ok::<_, SyncError>(applied)
+        }
+        .await;
+        let mut state = UpstreamState::load(node);
+        match &result {
+            Ok(Some(_)) => state.returned_at = Some(now_ms()),
+            Ok(None) => {}
+            Err(e) => {
+                state.failures += 1;
+                state.last_error = Some(e.to_string());
+            }
+        }
+        if let Err(e) = state.save(node) {
+            warn!(error = %e, "could not record the upstream state");
+        }
+        result
+    }
+
     /// Sessions until the parent holds everything or a session ends short
     /// for another reason than the session budget: a backlog beyond one
     /// session's budget continues in further sessions at once. Stops early
     /// (with a truncated outcome) when `shutdown` turns true. The outcome's
-    /// counts are summed over the sessions.
+    /// counts are summed over the sessions. Then the trainings the parent
+    /// returns are fetched ([`UpstreamWorker::fetch_trainings`]); a refused
+    /// answer is this call's error.
     pub async fn sync_until_done(
         &self,
         shutdown: Option<&watch::Receiver<bool>>,
@@ -165,6 +199,11 @@ impl UpstreamWorker {
             );
             let stopping = shutdown.is_some_and(|s| *s.borrow());
             if !(o.truncated && o.held.is_empty()) || stopping {
+                // The parent holds what we sent: what it returns to us now
+                // reflects our rosters as it holds them.
+                if !stopping {
+                    self.fetch_trainings().await?;
+                }
                 return Ok(Outcome {
                     batches,
                     sent,
