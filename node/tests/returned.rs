@@ -141,7 +141,11 @@ fn answer(node: &Node, sets: &[(PersonId, Vec<Returned>)]) -> pb::TrainingsChunk
         let mut items = items.clone();
         sort(&node.orgs(), &mut items);
         held.replace(*person, items.clone(), person_digest(&node.orgs(), &items));
-        people.push(codec::encode_person_trainings(&node.orgs(), *person, &items));
+        people.push(codec::encode_person_trainings(
+            &node.orgs(),
+            *person,
+            &items,
+        ));
     }
     pb::TrainingsChunk {
         people,
