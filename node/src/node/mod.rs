@@ -31,6 +31,7 @@ use crate::store::{Hold, LogEntry, Store};
 use crate::view::View;
 
 mod replay;
+mod trends;
 mod write;
 use replay::{replay, undo_unfinished_write};
 
@@ -85,6 +86,8 @@ pub struct Node {
     /// each built at the first query of its date and kept up to date by
     /// every append (see [`crate::rollup`]). Lock order: view first.
     rollups: Mutex<Rollups>,
+    /// The last few trends computed (see [`trends`]).
+    trends: Mutex<trends::TrendCache>,
     /// The roots checkpoints are verified to (loaded at the first use).
     trust: std::sync::OnceLock<std::result::Result<Trust, String>>,
 }
@@ -195,6 +198,7 @@ impl Node {
             incarnation: random_incarnation(),
             changed,
             rollups: Mutex::new(Rollups::default()),
+            trends: Mutex::new(trends::TrendCache::default()),
             trust: std::sync::OnceLock::new(),
         };
         debug!(org = %node.config.org, "node opened");
@@ -458,6 +462,7 @@ impl Node {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        trends::TrendCache::clear(&self.trends);
         Ok(removed)
     }
 
