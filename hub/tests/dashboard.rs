@@ -1122,7 +1122,14 @@ async fn obligations_imported_at_a_county_show_at_its_parent() {
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
     assert_eq!(
         header[13..],
-        ["专题研究", "座谈交流", "年度计划", "调训通报"]
+        [
+            "专题研究",
+            "座谈交流",
+            "年度计划",
+            "调训通报",
+            "上期覆盖率",
+            "变化"
+        ]
     );
     let row: Vec<&str> = csv
         .lines()
@@ -1130,7 +1137,7 @@ async fn obligations_imported_at_a_county_show_at_its_parent() {
         .expect("中原区's row")
         .split(',')
         .collect();
-    assert_eq!(row[13..], ["是", "否", "是", "否"]);
+    assert_eq!(row[13..17], ["是", "否", "是", "否"]);
 }
 
 #[tokio::test]

@@ -55,7 +55,7 @@ fn albers(lon: f64, lat: f64) -> (f64, f64) {
     let rho = |phi: f64| (c - 2.0 * n * phi.sin()).max(0.0).sqrt() / n;
     let theta = n * (lon - 105.0).to_radians();
     let r = rho(lat.to_radians());
-    (r * theta.sin(), -(rho(0.0) - r * theta.cos()))
+    (r * theta.sin(), rho(0.0) - r * theta.cos())
 }
 
 /// A projected box: min x, min y, max x, max y (y grows north).
