@@ -112,21 +112,28 @@ pub struct OwnFigures {
 pub fn own_figures(statuses: &[PersonStatus<'_>]) -> OwnFigures {
     let mut f = OwnFigures::default();
     for s in statuses {
-        f.rotation.add(s.rotation);
+        f.add(s);
+    }
+    f
+}
+
+impl OwnFigures {
+    /// Counts one more active entry with its statuses.
+    pub fn add(&mut self, s: &PersonStatus<'_>) {
+        self.rotation.add(s.rotation);
         match s.entry.rank {
-            Rank::Leading => f
+            Rank::Leading => self
                 .hours
                 .leading
                 .add(s.hours.centralized.is_some_and(|t| t.met)),
-            Rank::General => f
+            Rank::General => self
                 .hours
                 .general
                 .add(s.hours.centralized.is_some_and(|t| t.met)),
             Rank::Grassroots => {}
         }
         if let Some(online) = s.hours.online {
-            f.hours.online.add(online.met);
+            self.hours.online.add(online.met);
         }
     }
-    f
 }

@@ -20,6 +20,7 @@
 //! - [`figures`]: one roster entry's statuses and the counts they add up to.
 //! - [`rollup`]: coverage figures maintained incrementally as changes arrive.
 //! - [`coverage`]: the contract's coverage report for a subtree.
+//! - [`trend`]: a node's coverage and hour compliance at each month end of the plan period.
 //! - [`archive`]: one person's training archive (培训档案), year by year.
 //! - [`returns`]: trainings a parent returns to a child (people of its rosters, classes held elsewhere).
 //! - [`obligations`]: which of the four bureau obligations each node of a subtree met in a year.
@@ -41,4 +42,5 @@ pub mod returns;
 pub mod rollup;
 pub mod rules;
 pub mod session;
+pub mod trend;
 pub mod view;

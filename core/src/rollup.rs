@@ -309,4 +309,4 @@ impl Rollups {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

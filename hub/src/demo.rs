@@ -492,6 +492,7 @@ async fn run_async(
             format: node_cli::Format::Table,
             lang: lunxun_node::render::Lang::En,
             reporting_only: true,
+            trend: false,
         }),
         io,
     )?;

@@ -431,10 +431,18 @@ async fn the_org_page_shows_the_figures_children_and_map() {
     assert!(html.contains(&format!(r#"href="/org/410000?as_of={AS_OF}""#)));
     let hubei = html.find(r#"data-child="420000""#).expect("湖北's row");
     assert!(html[hubei..].contains("未报送"));
-    // The map: provinces and prefectures, each linked.
+    // The map: every province an area of its boundary, coloured by its
+    // band and linked; 台湾, 香港, 澳门 drawn; the 南海诸岛 inset.
     assert!(html.contains("<svg"));
-    assert!(html.contains(r#"<circle data-org="410100""#));
-    assert!(html.contains(r#"<circle data-org="420000""#));
+    assert_eq!(html.matches(r#"<path data-org=""#).count(), 31);
+    assert!(html.contains(&format!(
+        r#"<a href="/org/410000?as_of={AS_OF}"><path data-org="410000" class="area b"#
+    )));
+    assert!(html.contains(r#"<path data-org="420000" class="area b0""#));
+    assert!(html.contains(r#"class="inset""#) && html.contains(r#"class="dash""#));
+    assert!(html.matches(r#"<path class="ctx""#).count() >= 3);
+    // Trends: two charts of the plan period's month ends.
+    assert_eq!(html.matches("<figure>").count(), 2);
 
     // Drill down to 河南: its figures and children.
     let report = f
@@ -1114,7 +1122,14 @@ async fn obligations_imported_at_a_county_show_at_its_parent() {
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
     assert_eq!(
         header[13..],
-        ["专题研究", "座谈交流", "年度计划", "调训通报"]
+        [
+            "专题研究",
+            "座谈交流",
+            "年度计划",
+            "调训通报",
+            "上期覆盖率",
+            "变化"
+        ]
     );
     let row: Vec<&str> = csv
         .lines()
@@ -1122,7 +1137,7 @@ async fn obligations_imported_at_a_county_show_at_its_parent() {
         .expect("中原区's row")
         .split(',')
         .collect();
-    assert_eq!(row[13..], ["是", "否", "是", "否"]);
+    assert_eq!(row[13..17], ["是", "否", "是", "否"]);
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ use crate::policy::Policy;
 use crate::render::{Column, Lang, col, num};
 use crate::rules::{self, HoursStatus, RotationStatus, TrainingFact};
 use crate::view::View;
+use lunxun_core::trend::previous_quarter;
 
 // ---------------------------------------------------------------------------
 // One person
@@ -330,6 +331,11 @@ pub struct ReportRow {
     pub freshness: Option<String>,
     /// The subordinate's own obligations (DOMAIN.md §5) in the report's year.
     pub obligations: YearObligations,
+    /// Its subtree's rotation coverage on the comparison date.
+    pub previous_rate: Option<f64>,
+    /// `rotation_rate - previous_rate`, when both exist (a fraction: 0.05
+    /// is five percentage points).
+    pub change: Option<f64>,
 }
 
 /// The 通报 for `root` on `as_of`: every direct subordinate with its
@@ -342,6 +348,9 @@ pub struct Report {
     /// The calendar year of `as_of`, whose obligations the rows show.
     pub year: i32,
     pub generated: String,
+    /// The date the previous period's figures are from (`report
+    /// --compare`; default one quarter earlier, [`previous_quarter`]).
+    pub compare_as_of: String,
     pub total: ReportRow,
     pub rows: Vec<ReportRow>,
 }
@@ -366,6 +375,8 @@ fn report_row(n: &NodeCoverage, obligations: &ObligationsReport) -> ReportRow {
             .node(&n.org)
             .map(|o| o.kinds)
             .unwrap_or_default(),
+        previous_rate: None,
+        change: None,
     }
 }
 
@@ -395,15 +406,46 @@ pub fn tongbao(
         as_of: coverage.as_of.clone(),
         year: obligations.year,
         generated: format_timestamp(crate::node::now_ms()),
+        compare_as_of: String::new(),
         total: report_row(root, obligations),
         rows,
     })
 }
 
+/// Adds the previous period to a report: each row's subtree rotation
+/// coverage in `previous` (a coverage report of the same root to depth 1 on
+/// an earlier date), and the change since.
+pub fn compare(report: &mut Report, previous: &crate::coverage::CoverageReport) {
+    report.compare_as_of = previous.as_of.clone();
+    let rate_of = |org: &str| {
+        previous
+            .nodes
+            .iter()
+            .find(|n| n.org == org)
+            .and_then(|n| n.subtree.rotation.rate)
+    };
+    for row in report.rows.iter_mut().chain([&mut report.total]) {
+        row.previous_rate = rate_of(&row.org);
+        row.change = row.rotation_rate.zip(row.previous_rate).map(|(a, b)| a - b);
+    }
+}
+
 /// The 通报 of `node` for `root`'s direct subordinates on `as_of`, with the
-/// obligations of `as_of`'s year: what `report` and the dashboard export.
+/// obligations of `as_of`'s year, compared with one quarter earlier
+/// ([`previous_quarter`]): what `report` and the dashboard export.
 pub fn tongbao_of(node: &crate::node::Node, root: OrgId, as_of: Date) -> Option<Report> {
+    tongbao_compared(node, root, as_of, previous_quarter(as_of))
+}
+
+/// [`tongbao_of`], compared with the figures on `previous`.
+pub fn tongbao_compared(
+    node: &crate::node::Node,
+    root: OrgId,
+    as_of: Date,
+    previous: Date,
+) -> Option<Report> {
     let coverage = node.coverage(root, Some(1), as_of);
+    let earlier = node.coverage(root, Some(1), previous);
     let obligations = crate::obligations::obligations(
         &node.view(),
         &node.orgs(),
@@ -411,12 +453,14 @@ pub fn tongbao_of(node: &crate::node::Node, root: OrgId, as_of: Date) -> Option<
         Some(1),
         crate::model::year_of(as_of),
     );
-    tongbao(&coverage, &obligations)
+    let mut report = tongbao(&coverage, &obligations)?;
+    compare(&mut report, &earlier);
+    Some(report)
 }
 
-/// The columns of the 通报. The obligations come last: programs read the
-/// earlier columns by position.
-pub const REPORT_COLUMNS: [Column; 17] = [
+/// The columns of the 通报. The obligations and the comparison come last:
+/// programs read the earlier columns by position.
+pub const REPORT_COLUMNS: [Column; 19] = [
     num("rank", "排名"),
     col("org", "机构代码"),
     col("name", "单位"),
@@ -434,7 +478,14 @@ pub const REPORT_COLUMNS: [Column; 17] = [
     col("trainee_meeting", "座谈交流"),
     col("annual_plan", "年度计划"),
     col("callup_report", "调训通报"),
+    num("previous_rate", "上期覆盖率"),
+    col("change", "变化"),
 ];
+
+/// A change of rate in percentage points, signed (`+3.2`, `-0.5`, `0.0`).
+pub fn points_cell(change: Option<f64>) -> String {
+    change.map_or_else(|| "-".to_owned(), |c| format!("{:+.1}", c * 100.0))
+}
 
 /// An obligation met or not, as a CSV or spreadsheet cell.
 pub fn met_cell(met: bool, lang: Lang) -> &'static str {
@@ -473,6 +524,8 @@ pub fn report_table(report: &Report) -> Vec<Vec<String>> {
                 .iter()
                 .map(|k| met_cell(r.obligations.get(*k).met, Lang::Zh).to_owned()),
         );
+        cells.push(crate::render::percent(r.previous_rate));
+        cells.push(points_cell(r.change));
         cells
     };
     let mut rows: Vec<Vec<String>> = report

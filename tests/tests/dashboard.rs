@@ -6,8 +6,12 @@
 //! 河南's subtree, whose figures equal the national node's `coverage
 //! --format json`, drills down by the page's own links, gets a 404 for
 //! anything outside, searches a person by the form; the national admin sees
-//! the national page and the audit log; a brute-force loop is slowed. A
-//! screenshot of 河南's page is kept under `target/test-artifacts/`.
+//! the national page and the audit log; a brute-force loop is slowed. The
+//! maps are boundary choropleths: every province with data is a coloured
+//! `<path>` of its band on the national map, every child of a page is drawn
+//! or listed as without a boundary, and the national map has its 南海诸岛
+//! inset. Screenshots of the national and 河南's pages are kept under
+//! `target/test-artifacts/`.
 //!
 //! Needs Chromium (see [`lunxun_tests::browser`]).
 
@@ -114,14 +118,99 @@ fn check_page(dom: &str, coverage: &BTreeMap<String, Value>, org: &str) {
         problems.len(),
         problems.join("\n")
     );
-    // Every child is listed once, as a link, and drawn on the map if it
-    // has coordinates.
+    // Every child is listed once, as a link, and on the map: an area of
+    // its boundary, or named under the map as without one.
     let links = dom.matches(r#"<a class="child""#).count();
     assert_eq!(links, children.len(), "{org}: one row per child");
-    let circles = dom.matches("<circle data-org=").count();
+    let mut drawn = 0;
+    for child in &children {
+        let code = child["org"].as_str().expect("org");
+        let area = dom.contains(&format!(r#"<path data-org="{code}""#));
+        let listed = dom.contains(&format!(r#"data-unmapped="{code}""#));
+        assert!(
+            area != listed,
+            "{org}: {code} drawn {area}, listed {listed}"
+        );
+        drawn += usize::from(area);
+    }
+    assert!(drawn > children.len() / 2, "{org}: {drawn} areas drawn");
+    assert!(dom.contains(r#"<section class="trend">"#), "{org}: trends");
+}
+
+/// The band class the dashboard gives a coverage rate.
+fn band(rate: &Value) -> &'static str {
+    match rate.as_f64() {
+        None => "b0",
+        Some(r) if r >= 0.9 => "b5",
+        Some(r) if r >= 0.75 => "b4",
+        Some(r) if r >= 0.6 => "b3",
+        Some(r) if r >= 0.4 => "b2",
+        Some(_) => "b1",
+    }
+}
+
+/// Checks the map's areas in the browser's DOM: each province of the
+/// coverage JSON is a `<path>` whose class is its band, one with data is
+/// filled in colour (not the no-data grey), and the 南海诸岛 inset with
+/// the ten-dash line is there.
+fn check_national_map(
+    browser: &mut Browser,
+    page: &lunxun_tests::browser::Page,
+    coverage: &BTreeMap<String, Value>,
+) {
+    let areas = browser.eval(
+        page,
+        "JSON.stringify(Array.from(document.querySelectorAll('.map path[data-org]')).map(p => [p.getAttribute('data-org'), p.getAttribute('class'), getComputedStyle(p).fill]))",
+    );
+    let areas: Vec<(String, String, String)> =
+        serde_json::from_str(areas.as_str().expect("the areas")).expect("areas JSON");
+    let provinces: Vec<&Value> = coverage
+        .values()
+        .filter(|n| n["level"] == "province")
+        .collect();
+    assert_eq!(provinces.len(), 31);
+    let grey = "rgb(163, 172, 185)";
+    let mut with_data = 0;
+    for p in &provinces {
+        let code = p["org"].as_str().expect("org");
+        let (_, class, fill) = areas
+            .iter()
+            .find(|(org, _, _)| org == code)
+            .unwrap_or_else(|| panic!("no area for province {code}"));
+        let want = band(&p["subtree"]["rotation"]["rate"]);
+        assert_eq!(class, &format!("area {want}"), "{code}");
+        if p["subtree"]["rotation"]["roster"].as_u64() > Some(0) {
+            with_data += 1;
+            assert_ne!(want, "b0", "{code} has data");
+            assert!(
+                fill.starts_with("rgb(") && fill != grey,
+                "{code}: fill {fill}"
+            );
+        } else {
+            assert_eq!(fill, grey, "{code} has no data");
+        }
+    }
+    assert!(with_data >= 1, "a province with data");
+    let count = |browser: &mut Browser, selector: &str| {
+        browser
+            .eval(
+                page,
+                &format!("document.querySelectorAll('{selector}').length"),
+            )
+            .as_u64()
+    };
+    assert_eq!(
+        count(browser, ".map .inset path.dash"),
+        Some(1),
+        "the ten-dash line"
+    );
     assert!(
-        circles > children.len() / 2,
-        "{org}: the map has {circles} circles"
+        count(browser, ".map .inset path.area").is_some_and(|n| n >= 3),
+        "广东, 广西, 海南 in the inset"
+    );
+    assert!(
+        count(browser, ".map path.ctx").is_some_and(|n| n >= 3),
+        "台湾, 香港, 澳门 on the map"
     );
 }
 
@@ -252,7 +341,7 @@ fn a_browser_logs_in_sees_its_subtree_only_and_drills_down() {
     assert!(!dom.contains(r#"href="/org/100000"#), "no way up from 河南");
     for child in ["410100", "419001"] {
         assert!(
-            dom.contains(&format!(r#"<circle data-org="{child}""#)),
+            dom.contains(&format!(r#"<path data-org="{child}" class="area b"#)),
             "{child} on the map"
         );
     }
@@ -310,6 +399,10 @@ fn a_browser_logs_in_sees_its_subtree_only_and_drills_down() {
     let dom = browser.html(&admin);
     assert!(dom.contains(r#"<html lang="zh-CN">"#));
     check_page(&dom, &coverage, "100000");
+    check_national_map(&mut browser, &admin, &coverage);
+    let shot = artifacts.join("dashboard-national.png");
+    browser.screenshot(&admin, &shot);
+    println!("screenshot of the national page: {}", shot.display());
     assert_eq!(
         child_link(&dom, "410000"),
         format!("/org/410000?as_of={as_of}")

@@ -10,7 +10,7 @@ use crate::model::{
     Attendance, Class, ClassId, Hours, Mode, Outcome, Record, RecordKey, RosterEntry,
 };
 
-fn person(i: u32) -> PersonId {
+pub(crate) fn person(i: u32) -> PersonId {
     let first17 = format!(
         "4101021980{:02}{:02}{:03}",
         1 + i % 12,
@@ -24,13 +24,13 @@ fn person(i: u32) -> PersonId {
         .expect("valid id")
 }
 
-fn date(days: i64) -> Date {
+pub(crate) fn date(days: i64) -> Date {
     Date::from_ymd_opt(2022, 1, 1).expect("date") + chrono::TimeDelta::days(days)
 }
 
 /// A random slice of the real tree: the national node, a province, some of
 /// its prefectures and counties, and a county directly under it.
-fn hierarchy(rng: &mut ChaCha8Rng, orgs: &OrgDirectory) -> Vec<OrgId> {
+pub(crate) fn hierarchy(rng: &mut ChaCha8Rng, orgs: &OrgDirectory) -> Vec<OrgId> {
     let province = orgs
         .get(["410000", "420000", "460000"][rng.random_range(0..3)])
         .expect("province");
@@ -50,7 +50,7 @@ fn hierarchy(rng: &mut ChaCha8Rng, orgs: &OrgDirectory) -> Vec<OrgId> {
 
 /// One random change: mostly new versions, some deletions, some class edits
 /// after attendance exists.
-fn change(rng: &mut ChaCha8Rng, nodes: &[OrgId], people: u32) -> (OrgId, Record) {
+pub(crate) fn change(rng: &mut ChaCha8Rng, nodes: &[OrgId], people: u32) -> (OrgId, Record) {
     let org = nodes[rng.random_range(0..nodes.len())];
     let p = person(rng.random_range(0..people));
     let class: ClassId = format!("C{}", rng.random_range(0..6))

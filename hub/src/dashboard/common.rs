@@ -32,9 +32,11 @@ pub const PERSON_ID_CHARS_MAX: usize = 32;
 /// Coverage and report computations running at once; further requests wait.
 pub const JOBS_MAX: usize = 4;
 
-/// Most nodes drawn on a map: the subtree down to the deepest level that
-/// keeps within it (the national map stops at prefectures).
-pub const MAP_NODES_MAX: usize = 1_500;
+/// Oldest trend the org page shows without recounting, in milliseconds:
+/// at the national scale a trend counts every roster entry at every month
+/// end, so the page reuses one computed before the latest batches for this
+/// long (the CLI's `coverage --trend` always recounts after a change).
+pub const TREND_AGE_MS_MAX: i64 = 10 * 60 * 1000;
 
 /// The dashboard's shared state.
 #[derive(Clone)]
@@ -453,10 +455,22 @@ td.cov{white-space:nowrap;min-width:170px}
 .map{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px}
 .map svg{display:block}
 .sea{fill:#f3f6f9}
-circle{stroke:#fff;stroke-width:1}
-circle.d1{stroke-width:1.5}
-circle.root{fill:none;stroke:#1f2933;stroke-width:2.5}
-a:hover circle{stroke:#1f2933;stroke-width:2}
+.map path{fill-rule:evenodd;stroke-linejoin:round}
+path.area{stroke:#fff;stroke-width:1;vector-effect:non-scaling-stroke}
+path.base{fill:#e9ecf0;stroke:#9aa5b1;stroke-width:1;vector-effect:non-scaling-stroke}
+path.ctx,rect.ctx{fill:#d9dee4;stroke:#fff;stroke-width:1;vector-effect:non-scaling-stroke}
+path.dash{fill:none;stroke:#4a5866;stroke-width:2;vector-effect:non-scaling-stroke}
+.inset rect.frame{fill:none;stroke:#6b7785;stroke-width:1;vector-effect:non-scaling-stroke}
+.inset-lbl{text-anchor:end;font-size:20px}
+a:hover path.area{stroke:#1f2933;stroke-width:2}
+.map svg .lbl{font-size:22px;stroke-width:5px}
+.unmapped{font-size:13px}
+.trend svg{display:block;max-width:100%}
+.trend .axis{stroke:#9aa5b1;stroke-width:1}.trend .grid{stroke:#e3e7eb;stroke-width:1}
+.trend text{font-size:11px;fill:#5b6672}
+.trend polyline{fill:none;stroke-width:2}
+.trend .l1{stroke:#1f6feb}.trend .l2{stroke:#d4a106}.trend .l3{stroke:#1a7f37}.trend .l4{stroke:#a33ea1}
+.trend .k1{fill:#1f6feb}.trend .k2{fill:#d4a106}.trend .k3{fill:#1a7f37}.trend .k4{fill:#a33ea1}
 .lbl{font-size:12px;fill:#37414b;paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round;pointer-events:none}
 .legend{display:flex;flex-wrap:wrap;gap:6px 16px;align-items:center;font-size:13px;margin-top:8px}
 .legend-title{font-weight:600}

@@ -6,7 +6,8 @@
 //! - `GET /login`, `POST /login`, `POST /logout` — accounts ([`auth`]).
 //! - `/` and `/org/{code}` — one org of the account's subtree: its own and
 //!   subtree figures, its children as a drill-down table with coverage bars
-//!   and freshness, a map of the subtree, links to the 通报 downloads.
+//!   and freshness, a map of the subtree (boundaries coloured by coverage), the
+//!   trends over the plan period, links to the 通报 downloads.
 //! - `GET /person` (the form) and `POST /person` (field `id`: an ID number
 //!   never goes in a URL) — every roster entry and training of one person in
 //!   the account's subtree, with statuses; the ID number masked; audited.
@@ -54,12 +55,12 @@ mod org;
 mod person;
 mod report;
 mod sessions;
+mod shapes;
+mod trend;
 
 pub use auth::SESSION_COOKIE;
 use common::{Dashboard, Fail, Viewer};
-pub use common::{
-    FORM_BYTES_MAX, HTTP_ADDR_FILE, JOBS_MAX, MAP_NODES_MAX, PERSON_ID_CHARS_MAX, QUERY_BYTES_MAX,
-};
+pub use common::{FORM_BYTES_MAX, HTTP_ADDR_FILE, JOBS_MAX, PERSON_ID_CHARS_MAX, QUERY_BYTES_MAX};
 use org::{home, org_page};
 use person::{person_page, person_search};
 use report::{api_coverage, report_csv, report_xlsx};
@@ -175,10 +176,7 @@ async fn not_found(
 mod tests {
     use super::common::{BANDS, band, esc};
     use super::map::short_name;
-    use super::org::map_depth;
     use super::report::rfc5987;
-    use super::*;
-    use lunxun_node::orgs::OrgDirectory;
 
     #[test]
     fn escapes_and_encodes() {
@@ -200,21 +198,5 @@ mod tests {
         for (rate, _) in BANDS {
             assert!(band(rate).1.starts_with('#'));
         }
-    }
-
-    #[test]
-    fn map_depth_stays_within_the_bound() {
-        let orgs = OrgDirectory::builtin();
-        let national = orgs.get("100000").unwrap();
-        let depth = map_depth(&orgs, national);
-        assert_eq!(depth, 2);
-        assert!(orgs.subtree(national, Some(depth)).len() <= MAP_NODES_MAX);
-        let henan = orgs.get("410000").unwrap();
-        assert_eq!(
-            orgs.subtree(henan, Some(map_depth(&orgs, henan))).len(),
-            orgs.subtree_len(henan)
-        );
-        // A county: its own node only, and still depth 1.
-        assert_eq!(map_depth(&orgs, orgs.get("410102").unwrap()), 1);
     }
 }

@@ -1,5 +1,6 @@
 //! The org page: an org's own and subtree figures, its children as a
-//! drill-down table, the map of its subtree, and the bureau obligations of
+//! drill-down table, the map of its subtree, its trends over the plan
+//! period, and the bureau obligations of
 //! the org and its children for the year.
 
 use std::fmt::Write as _;
@@ -11,11 +12,12 @@ use axum::response::{Html, IntoResponse, Response};
 use lunxun_node::coverage::{NodeCoverage, RuleCount};
 use lunxun_node::model::{ObligationKind, year_of};
 use lunxun_node::obligations::ObligationsReport;
-use lunxun_node::orgs::{OrgDirectory, OrgId};
+use lunxun_node::orgs::OrgDirectory;
 use lunxun_node::render::percent;
 
 use super::common::*;
 use super::map::map;
+use super::trend::trend_section;
 
 pub(super) async fn home(
     State(d): State<Dashboard>,
@@ -46,29 +48,6 @@ pub(super) async fn org_response(
     }
 }
 
-/// The levels below `root` a map shows: as deep as keeps within
-/// [`MAP_NODES_MAX`] nodes, at least one.
-pub(super) fn map_depth(orgs: &OrgDirectory, root: OrgId) -> u32 {
-    let mut per_depth: Vec<usize> = Vec::new();
-    for (_, d) in orgs.subtree(root, None) {
-        let d = d as usize;
-        if per_depth.len() <= d {
-            per_depth.resize(d + 1, 0);
-        }
-        per_depth[d] += 1;
-    }
-    let mut total = 0;
-    let mut depth = 0;
-    for (d, n) in per_depth.iter().enumerate() {
-        total += n;
-        if total > MAP_NODES_MAX {
-            break;
-        }
-        depth = d as u32;
-    }
-    depth.max(1)
-}
-
 pub(super) async fn org_html(
     d: &Dashboard,
     viewer: &Viewer,
@@ -78,10 +57,10 @@ pub(super) async fn org_html(
     let p = params(uri)?;
     let as_of = AsOf::parse(&d.node, &p)?;
     let org = resolve(&d.node, viewer, code.as_deref())?;
-    let (report, obligations) = d
+    let (report, obligations, trend) = d
         .run(move |node| {
-            let depth = map_depth(&node.orgs(), org);
-            let coverage = node.coverage(org, Some(depth), as_of.date);
+            let coverage = node.coverage(org, Some(1), as_of.date);
+            let trend = node.trend_within(org, as_of.date, TREND_AGE_MS_MAX);
             let obligations = lunxun_node::obligations::obligations(
                 &node.view(),
                 &node.orgs(),
@@ -89,7 +68,7 @@ pub(super) async fn org_html(
                 Some(1),
                 year_of(as_of.date),
             );
-            (coverage, obligations)
+            (coverage, obligations, trend)
         })
         .await?;
     let node = &d.node;
@@ -152,29 +131,17 @@ pub(super) async fn org_html(
     cards(&mut h, root);
 
     // The figures, and beside them the map of the subtree.
-    let located = report
-        .nodes
-        .iter()
-        .filter(|n| n.depth > 0)
-        .filter(|n| {
-            orgs.get(&n.org)
-                .and_then(|id| orgs.org(id).location)
-                .is_some()
-        })
-        .count();
     out!(h, r#"<div class="split">"#);
     figures_table(&mut h, root);
-    if located > 0 {
-        out!(
-            h,
-            r#"<section class="map-section"><h2>分布图 <span class="en">Map</span></h2>"#
-        );
-        map(&mut h, &orgs, &report.nodes, as_of);
-        out!(
-            h,
-            r#"<p class="note">按经纬度绘制，颜色为下辖合计轮训覆盖率；点击进入该单位 <span class="en">Placed by longitude and latitude, coloured by subtree rotation coverage; click a node to open it.</span></p></section>"#
-        );
-    }
+    out!(
+        h,
+        r#"<section class="map-section"><h2>分布图 <span class="en">Map</span></h2>"#
+    );
+    map(&mut h, &orgs, &report.nodes, as_of);
+    out!(
+        h,
+        r#"<p class="note">颜色为下辖合计轮训覆盖率；点击进入该单位 <span class="en">Coloured by subtree rotation coverage; click an area to open it.</span></p></section>"#
+    );
     out!(h, "</div>");
 
     if !children.is_empty() {
@@ -186,6 +153,8 @@ pub(super) async fn org_html(
         children_table(&mut h, &orgs, &children, as_of, zone);
         out!(h, "</section>");
     }
+
+    trend_section(&mut h, &trend);
 
     obligations_table(&mut h, &obligations, as_of);
 

@@ -331,6 +331,11 @@ pub struct ReportArgs {
     /// Whose subordinates (default: this node's).
     #[arg(long)]
     pub org: Option<String>,
+    /// The previous period's date, YYYY-MM-DD, whose coverage each row is
+    /// compared with (default: one quarter before `--as-of`; from a month's
+    /// last day, the last day three months earlier).
+    #[arg(long)]
+    pub compare: Option<String>,
     #[arg(long, value_enum, default_value_t = TableFormat::Table)]
     pub format: TableFormat,
     /// Write to this file instead of stdout (required for xlsx).
@@ -480,6 +485,10 @@ pub struct CoverageArgs {
     /// In tables, list only nodes that report or have a roster.
     #[arg(long)]
     pub reporting_only: bool,
+    /// The root's trend instead: its figures at every month end of the plan
+    /// period up to `--as-of` (and on that date), one row per date.
+    #[arg(long, conflicts_with_all = ["depth", "reporting_only"])]
+    pub trend: bool,
 }
 
 #[derive(Debug, Args)]

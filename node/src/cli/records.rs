@@ -111,6 +111,9 @@ const COVERAGE_COLUMNS: [Column; 14] = [
 pub(super) fn coverage(node: &Node, args: CoverageArgs, io: &mut Output<'_>) -> CliResult {
     let as_of = parse_as_of(node, args.as_of.as_deref())?;
     let root = resolve_org(node, args.org.as_deref())?;
+    if args.trend {
+        return trend(node, root, as_of, args.format, args.lang, io);
+    }
     let report = node.coverage(root, args.depth, as_of);
     match args.format {
         Format::Json => render::json(io.out, &report)?,
@@ -162,6 +165,68 @@ pub(super) fn coverage(node: &Node, args: CoverageArgs, io: &mut Output<'_>) -> 
                 render::csv(io.out, &COVERAGE_COLUMNS, &rows, args.lang)?;
             }
         }
+    }
+    Ok(())
+}
+
+const TREND_COLUMNS: [Column; 11] = [
+    col("as_of", "日期"),
+    num("roster", "在册"),
+    num("rotation_rate", "轮训覆盖率"),
+    num("subtree_roster", "下辖在册"),
+    num("subtree_rate", "下辖覆盖率"),
+    num("leading_ok", "县处级达标"),
+    num("general_ok", "乡科级达标"),
+    num("online_ok", "网络学时达标"),
+    num("subtree_leading_ok", "下辖县处级达标"),
+    num("subtree_general_ok", "下辖乡科级达标"),
+    num("subtree_online_ok", "下辖网络学时达标"),
+];
+
+/// `coverage --trend`: the root's figures at each month end of the plan
+/// period (see `lunxun_core::trend`).
+fn trend(
+    node: &Node,
+    root: crate::orgs::OrgId,
+    as_of: Date,
+    format: Format,
+    lang: Lang,
+    io: &mut Output<'_>,
+) -> CliResult {
+    let trend = node.trend(root, as_of);
+    if format == Format::Json {
+        render::json(io.out, &trend)?;
+        return Ok(());
+    }
+    let ratio = |c: &coverage::RuleCount| format!("{}/{}", c.compliant, c.people);
+    let rows: Vec<Vec<String>> = trend
+        .points
+        .iter()
+        .map(|p| {
+            vec![
+                p.as_of.to_string(),
+                p.rotation.roster.to_string(),
+                render::percent(p.rotation.rate),
+                p.subtree_rotation.roster.to_string(),
+                render::percent(p.subtree_rotation.rate),
+                ratio(&p.hours.leading),
+                ratio(&p.hours.general),
+                ratio(&p.hours.online),
+                ratio(&p.subtree_hours.leading),
+                ratio(&p.subtree_hours.general),
+                ratio(&p.subtree_hours.online),
+            ]
+        })
+        .collect();
+    if format == Format::Table {
+        writeln!(
+            io.out,
+            "trend of {} {} from {} to {} (趋势)",
+            trend.org, trend.name, trend.plan_period_start, trend.as_of
+        )?;
+        render::table(io.out, &TREND_COLUMNS, &rows)?;
+    } else {
+        render::csv(io.out, &TREND_COLUMNS, &rows, lang)?;
     }
     Ok(())
 }

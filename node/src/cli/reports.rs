@@ -326,11 +326,22 @@ pub(super) fn lists(node: &Node, args: ListsArgs, io: &mut Output<'_>) -> CliRes
 pub(super) fn report(node: &Node, args: ReportArgs, io: &mut Output<'_>) -> CliResult {
     let as_of = parse_as_of(node, args.as_of.as_deref())?;
     let root = resolve_org(node, args.org.as_deref())?;
-    let report = crate::reports::tongbao_of(node, root, as_of)
+    let compare = match args.compare.as_deref() {
+        Some(text) => crate::model::parse_date("--compare", text)
+            .map_err(|e| CliError::new(exit::USAGE, e.0))?,
+        None => lunxun_core::trend::previous_quarter(as_of),
+    };
+    if compare > as_of {
+        return Err(CliError::new(
+            exit::USAGE,
+            format!("--compare {compare} is after --as-of {as_of}"),
+        ));
+    }
+    let report = crate::reports::tongbao_compared(node, root, as_of, compare)
         .ok_or_else(|| CliError::new(exit::FAILED, "nothing to report"))?;
     let title = format!(
-        "{} 干部轮训覆盖情况通报 coverage report, {}",
-        report.name, report.as_of
+        "{} 干部轮训覆盖情况通报 coverage report, {} (上期 compared with {})",
+        report.name, report.as_of, report.compare_as_of
     );
     let table = crate::reports::report_table(&report);
     super::accounts::audit_cli(

@@ -373,5 +373,6 @@ impl Node {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        super::trends::TrendCache::clear(&self.trends);
     }
 }

@@ -32,6 +32,7 @@ use crate::view::View;
 pub mod downward;
 mod replay;
 mod returned;
+mod trends;
 mod write;
 use replay::{replay, undo_unfinished_write};
 pub use returned::{ReturnedApplied, ReturnedCounts};
@@ -92,6 +93,8 @@ pub struct Node {
     /// person's digest and keys); changed only under the write lock, after
     /// the store. Lock order: view before it.
     returned: Mutex<lunxun_core::returns::child::Held>,
+    /// The last few trends computed (see [`trends`]).
+    trends: Mutex<trends::TrendCache>,
     /// The roots checkpoints are verified to (loaded at the first use).
     trust: std::sync::OnceLock<std::result::Result<Trust, String>>,
 }
@@ -205,6 +208,7 @@ impl Node {
             changed,
             rollups: Mutex::new(Rollups::default()),
             returned: Mutex::new(returned),
+            trends: Mutex::new(trends::TrendCache::default()),
             trust: std::sync::OnceLock::new(),
         };
         debug!(org = %node.config.org, "node opened");
@@ -464,6 +468,7 @@ impl Node {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        trends::TrendCache::clear(&self.trends);
         Ok(removed)
     }
 
