@@ -2,6 +2,7 @@
 //! line, or the daemon running a command for a client on the same data dir.
 //! Each operation returns plain results; the CLI only parses and renders.
 //!
+//! - [`bundle`]: offline bundles and their acknowledgements, both ways.
 //! - [`init`]: create a node (with an org-directory extension).
 //! - [`import`]: read a roster or training file into records, and write them.
 //! - [`sync`]: sync with the parent until it holds everything.
@@ -17,6 +18,7 @@ use crate::error::Result;
 use crate::node::Node;
 use crate::sync::worker::UpstreamWorker;
 
+pub mod bundle;
 pub mod import;
 pub mod init;
 pub mod ledger;

@@ -70,6 +70,11 @@ pub struct UpstreamJson {
     pub lag_seconds: Option<i64>,
     pub parent_incarnation: Option<String>,
     pub held_by_parent: Vec<HeldJson>,
+    /// What the parent holds of our subtree (origin → seq), as of the last
+    /// session or bundle acknowledgement, whichever told more lately.
+    pub parent_holds: std::collections::BTreeMap<String, u64>,
+    /// When the parent's last bundle acknowledgement was imported.
+    pub last_bundle_ack: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -91,6 +96,12 @@ pub struct ChildJson {
     pub refused_reason: Option<String>,
     /// What the child had applied here today, against its daily quotas.
     pub quota_used: Option<QuotaUsedJson>,
+    /// Bundles of the child imported (offline transport).
+    pub bundles: u64,
+    /// When its last bundle was imported.
+    pub last_bundle: Option<String>,
+    /// What that bundle covered: per origin, its first and last seq.
+    pub last_bundle_covered: std::collections::BTreeMap<String, (u64, u64)>,
 }
 
 #[derive(Debug, Serialize)]
@@ -135,7 +146,13 @@ pub fn status(node: &Node) -> StatusJson {
         changed: ts(returned.changed_at_ms),
         checked: ts(state.returned_at),
     };
-    let upstream = node.config().upstream.as_ref().map(|url| {
+    // A node that only ever exchanges bundles has no URL but a parent all the same.
+    let url = node.config().upstream.clone().or_else(|| {
+        state
+            .last_bundle_ack
+            .map(|_| "none (bundles only)".to_owned())
+    });
+    let upstream = url.map(|url| {
         let (pending, lag) = state.pending(node);
         UpstreamJson {
             url: url.clone(),
@@ -155,6 +172,8 @@ pub fn status(node: &Node) -> StatusJson {
                     reason: reason.clone(),
                 })
                 .collect(),
+            parent_holds: state.parent.clone(),
+            last_bundle_ack: ts(state.last_bundle_ack),
         }
     });
     let children = node
@@ -165,8 +184,8 @@ pub fn status(node: &Node) -> StatusJson {
             let orgs = node.orgs();
             let code = orgs.code(c);
             let state = crate::sync::children::ChildState::load(node, code);
-            // Children that never connected are listed only at hubs that hear from any.
-            state.last_session?;
+            // Children never heard from (by a session or a bundle) are not listed.
+            state.last_session.or(state.last_bundle)?;
             Some(ChildJson {
                 org: code.to_owned(),
                 name: node.orgs().org(c).name.clone(),
@@ -191,6 +210,9 @@ pub fn status(node: &Node) -> StatusJson {
                         changes: u.changes,
                         bytes: u.bytes,
                     }),
+                bundles: state.bundles,
+                last_bundle: ts(state.last_bundle),
+                last_bundle_covered: state.last_bundle_covered.clone(),
             })
         })
         .collect();

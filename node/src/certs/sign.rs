@@ -180,6 +180,15 @@ impl Signer {
         }
     }
 
+    /// A signature over `bytes` for one use only, `context` (say
+    /// `lunxun.bundle.v1`): what is signed is `context ‖ 0x00 ‖ bytes`, so
+    /// no signature made for one use verifies for another. Returns the
+    /// signature and this signer's chain.
+    pub fn sign_bytes(&self, context: &[u8], bytes: &[u8]) -> (Bytes, Vec<Bytes>) {
+        let signature = self.signature(&with_context(context, bytes));
+        (Bytes::from(signature), self.chain.clone())
+    }
+
     fn signature(&self, message: &[u8]) -> Vec<u8> {
         match &self.key {
             // Signing fails only if the system's random source does, which
@@ -191,6 +200,15 @@ impl Signer {
             Key::Ed25519(k) => k.sign(message).as_ref().to_vec(),
         }
     }
+}
+
+/// The message [`Signer::sign_bytes`] signs: the context, a zero byte, the bytes.
+fn with_context(context: &[u8], bytes: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(context.len() + 1 + bytes.len());
+    m.extend_from_slice(context);
+    m.push(0);
+    m.extend_from_slice(bytes);
+    m
 }
 
 /// Encodes a checkpoint.
@@ -405,6 +423,44 @@ impl Trust {
             return Err("the signature does not verify".into());
         }
         Ok(())
+    }
+
+    /// Verifies a [`Signer::sign_bytes`] signature made for `context` at
+    /// `signed_at_ms`: the chain to our roots at that time (every CA an
+    /// ancestor, none revoked), then the signature. Returns the org the
+    /// signer's certificate stands for; the caller says whose it must be.
+    #[allow(clippy::too_many_arguments)]
+    pub fn verify_bytes(
+        &self,
+        orgs: &OrgDirectory,
+        revoked: &Revoked,
+        context: &[u8],
+        bytes: &[u8],
+        signature: &[u8],
+        chain: &[Bytes],
+        signed_at_ms: i64,
+    ) -> Result<String, String> {
+        if chain.len() > CHAIN_CERTS_MAX {
+            return Err(format!(
+                "the signer's chain holds {} certificates, more than {CHAIN_CERTS_MAX}",
+                chain.len()
+            ));
+        }
+        let known = self.chain(orgs, chain, signed_at_ms)?;
+        if let Some(serial) = known.serials.iter().find(|s| revoked.serials.contains(s)) {
+            return Err(format!("signed by revoked certificate {serial}"));
+        }
+        let leaf = CertificateDer::from(chain[0].as_ref());
+        let ee = EndEntityCert::try_from(&leaf)
+            .map_err(|e| format!("the signer's certificate does not parse: {e:?}"))?;
+        let message = with_context(context, bytes);
+        let good = ALGORITHMS
+            .iter()
+            .any(|alg| ee.verify_signature(*alg, &message, signature).is_ok());
+        if !good {
+            return Err("the signature does not verify".into());
+        }
+        Ok(known.org)
     }
 
     /// The checkpoint's chain, verified to our roots at its signing time and

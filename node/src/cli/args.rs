@@ -39,6 +39,9 @@ pub enum Command {
     Orgs(OrgsCommand),
     /// The bulletins this node holds (policy revisions, directory changes, revocations from the national bureau), and which are in force.
     Bulletins(BulletinsArgs),
+    /// Offline transport: a signed file of this node's changes for its parent (export), taken at the parent (import, which writes an acknowledgement beside it), and that acknowledgement taken back at the child (import).
+    #[command(subcommand)]
+    Bundle(BundleCommand),
     /// Send this node's changes (and its subtree's) to the parent now.
     Sync(SyncArgs),
     /// Rebuild this node's records from its parent (after a lost disk or an old backup).
@@ -577,6 +580,37 @@ pub struct PublishArgs {
 
 #[derive(Debug, Args)]
 pub struct BulletinsArgs {
+    #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
+    pub format: StatusFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Write every change the parent lacks (above what it last acknowledged, by a session or a bundle) into one signed file.
+    Export(BundleExportArgs),
+    /// At the parent, take a child's bundle and write its acknowledgement beside it (FILE.ack, path printed); at the child, take that acknowledgement.
+    Import(BundleImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BundleExportArgs {
+    /// The bundle file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Start above this vector instead (a JSON file: {"ORIGIN": SEQ, ...}).
+    #[arg(long, conflicts_with = "all")]
+    pub since: Option<PathBuf>,
+    /// Everything this node may send, whatever the parent acknowledged.
+    #[arg(long)]
+    pub all: bool,
+    #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
+    pub format: StatusFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct BundleImportArgs {
+    /// A child's bundle, or the parent's acknowledgement.
+    pub file: PathBuf,
     #[arg(long, value_enum, default_value_t = StatusFormat::Table)]
     pub format: StatusFormat,
 }

@@ -11,6 +11,7 @@
 //! - `sync`: sync, restore, status.
 //! - `accounts`: user, audit.
 //! - `ledger`: imports, undo, history.
+//! - `bundle`: bundle export and import (offline transport).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use crate::orgs::OrgId;
 
 mod accounts;
 pub mod args;
+mod bundle;
 mod downward;
 mod ledger;
 mod records;
@@ -137,6 +139,15 @@ pub fn run_in_daemon(app: &App, command: Command, cwd: &Path, io: &mut Output<'_
         Command::Orgs(OrgsCommand::Publish(mut args)) => {
             args.file = cwd.join(&args.file);
             run_in(app, Command::Orgs(OrgsCommand::Publish(args)), io)
+        }
+        Command::Bundle(BundleCommand::Export(mut args)) => {
+            args.out = cwd.join(&args.out);
+            args.since = args.since.map(|s| cwd.join(s));
+            run_in(app, Command::Bundle(BundleCommand::Export(args)), io)
+        }
+        Command::Bundle(BundleCommand::Import(mut args)) => {
+            args.file = cwd.join(&args.file);
+            run_in(app, Command::Bundle(BundleCommand::Import(args)), io)
         }
         command => run_in(app, command, io),
     }
@@ -301,5 +312,7 @@ pub fn run_in(app: &App, command: Command, io: &mut Output<'_>) -> CliResult {
         Command::Imports(args) => ledger::list(node, args, io),
         Command::Undo(args) => ledger::undo(node, args, io),
         Command::History(args) => ledger::history(node, args, io),
+        Command::Bundle(BundleCommand::Export(args)) => bundle::export(node, args, io),
+        Command::Bundle(BundleCommand::Import(args)) => bundle::import(node, args, io),
     }
 }

@@ -185,6 +185,17 @@ pub(super) fn status(node: &Node, args: StatusArgs, io: &mut Output<'_>) -> CliR
                     .map(|l| format!(" (oldest {l}s old)"))
                     .unwrap_or_default()
             )?;
+            if let Some(at) = &u.last_bundle_ack {
+                writeln!(out, "           last bundle acknowledgement imported {at}")?;
+            }
+            if !u.parent_holds.is_empty() {
+                let held: Vec<String> = u
+                    .parent_holds
+                    .iter()
+                    .map(|(o, seq)| format!("{o} {seq}"))
+                    .collect();
+                writeln!(out, "           the parent holds {}", held.join(", "))?;
+            }
             if let Some(e) = &u.last_error {
                 writeln!(out, "           last error ({} in a row): {e}", u.failures)?;
             }
@@ -214,6 +225,10 @@ pub(super) fn status(node: &Node, args: StatusArgs, io: &mut Output<'_>) -> CliR
                         .unwrap_or_else(|| "-".into()),
                     c.applied.to_string(),
                     c.refused.to_string(),
+                    c.last_bundle
+                        .as_ref()
+                        .map(|at| format!("{} ({})", at, c.bundles))
+                        .unwrap_or_else(|| "-".into()),
                     c.last_error.clone().unwrap_or_default(),
                 ]
             })
@@ -229,6 +244,7 @@ pub(super) fn status(node: &Node, args: StatusArgs, io: &mut Output<'_>) -> CliR
                 num("pending", "待传"),
                 num("received", "已收"),
                 num("refused", "拒收"),
+                col("last_bundle", "最近文件包"),
                 col("last_error", "最近错误"),
             ],
             &rows,

@@ -22,6 +22,7 @@ use crate::orgs::is_valid_code;
 use lunxun_core::session::parent::Ack;
 
 mod bulletin;
+pub mod bundle;
 pub use bulletin::{decode_bulletin, decode_sealed, encode_bulletin, encode_sealed};
 mod trainings;
 pub use trainings::{

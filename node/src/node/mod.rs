@@ -293,7 +293,7 @@ impl Node {
 
     /// The signing identity, read from the tls dir now (so a renewed
     /// certificate signs from the next write on); None without one.
-    fn signer(&self) -> Result<Option<Signer>> {
+    pub fn signer(&self) -> Result<Option<Signer>> {
         match self.config.tls_dir.as_deref() {
             Some(dir) => Ok(Some(Signer::load(dir, self.code())?)),
             None => Ok(None),

@@ -106,6 +106,11 @@ pub struct UpstreamState {
     /// checked and applied, changed or not).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub returned_at: Option<i64>,
+    /// When the parent's last bundle acknowledgement was imported (ms since
+    /// the epoch): `parent` is then as of that acknowledgement or of a
+    /// later session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_bundle_ack: Option<i64>,
 }
 
 /// One child's sync record at its parent.
@@ -136,6 +141,15 @@ pub struct ChildState {
     /// of it succeeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused_reason: Option<String>,
+    /// Bundles of the child imported (offline transport).
+    #[serde(default)]
+    pub bundles: u64,
+    /// When the child's last bundle was imported (ms since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_bundle: Option<i64>,
+    /// What the last bundle covered: per origin, its first and last seq.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub last_bundle_covered: BTreeMap<String, (u64, u64)>,
 }
 
 impl Store {
