@@ -98,6 +98,9 @@ pub struct UpstreamState {
     pub parent_incarnation: Option<String>,
     /// Changes sent in the last session.
     pub last_sent: u64,
+    /// Changes sent in every session, summed.
+    #[serde(default)]
+    pub sent_total: u64,
     /// Origins the parent holds back: (origin, seq, reason).
     pub held: Vec<(String, u64, String)>,
 }
@@ -130,6 +133,19 @@ pub struct ChildState {
     /// of it succeeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused_reason: Option<String>,
+    /// Sessions that ended with everything acked.
+    #[serde(default)]
+    pub ok: u64,
+    /// Sessions that ended with an error (a refusal or a broken link).
+    #[serde(default)]
+    pub failed: u64,
+    /// When this record was first written: the child has been known here
+    /// since (a record older than the field: since its first update after).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<i64>,
+    /// When the child was last refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_refusal: Option<i64>,
 }
 
 impl Store {
