@@ -14,6 +14,7 @@
 //! - [`ingest`]: verifying and placing changes written elsewhere (sync, restore).
 //! - [`sync`]: upward sync, the child's side: the session machine, transport, worker.
 //! - [`import`]: CSV/XLSX rosters, trainings and obligation events into validated records.
+//! - [`alerts`]: alerts about the direct subordinates (silent, refused, held back, over a quota).
 //! - [`app`]: the application layer the CLI and the daemon call: init, import, sync until done, restore (and its fork policy), status.
 //! - [`coverage`]: rotation and hour coverage per node and subtree.
 //! - [`rollup`]: coverage rollups maintained incrementally as changes arrive.
@@ -35,6 +36,7 @@ pub use lunxun_core::{
 
 pub mod accounts;
 pub mod admin;
+pub mod alerts;
 pub mod app;
 pub mod archive_xlsx;
 pub mod certs;

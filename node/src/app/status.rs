@@ -28,6 +28,24 @@ pub struct StatusJson {
     pub held: Vec<HeldJson>,
     /// Peers refused before they were known as one of our children, by reason.
     pub refused_peers: std::collections::BTreeMap<String, u64>,
+    /// Days without a session or data before a child is alerted as silent.
+    pub silent_days: u32,
+    /// Alerts about the direct children (silent, quota, refused, held).
+    pub alerts: Vec<AlertJson>,
+}
+
+/// One alert of `status --format json`.
+#[derive(Debug, Serialize)]
+pub struct AlertJson {
+    pub kind: crate::alerts::AlertKind,
+    pub child: String,
+    pub name: String,
+    /// When it began (UTC), or null for a child that never delivered anything.
+    pub since: Option<String>,
+    /// The same in ms since the epoch, for the table (in the bureau's zone).
+    #[serde(skip)]
+    pub since_ms: Option<i64>,
+    pub detail: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -183,5 +201,17 @@ pub fn status(node: &Node) -> StatusJson {
         children,
         held,
         refused_peers: crate::sync::children::unidentified_refusals(node),
+        silent_days: node.config().alerts.silent_days,
+        alerts: crate::alerts::of_node(node, now)
+            .into_iter()
+            .map(|a| AlertJson {
+                kind: a.kind,
+                child: a.child,
+                name: a.name,
+                since: ts(a.since),
+                since_ms: a.since,
+                detail: a.detail,
+            })
+            .collect(),
     }
 }
