@@ -20,6 +20,7 @@
 //! - [`rollup`]: coverage rollups maintained incrementally as changes arrive.
 //! - [`obligations`]: which bureau obligations each node of a subtree met in a year.
 //! - [`reports`]: one person's record, the personnel lists, the 通报, XLSX/CSV export.
+//! - [`tongbao_docx`]: the 通报 as a Word document (title, summary, ranking, obligations).
 //! - [`archive_xlsx`]: the personal training archive (培训档案) as the workbook a personnel office files.
 //! - [`daemon`], [`admin`]: `serve`'s tasks, and the local endpoint other commands use while it runs.
 //! - [`command`]: what running a command means (its output, its failure and exit code).
@@ -57,3 +58,4 @@ pub mod reports;
 pub mod store;
 pub mod sync;
 pub mod tls;
+pub mod tongbao_docx;
