@@ -69,6 +69,7 @@ fn tls_node(
             quotas: Default::default(),
             dashboard: Default::default(),
             store: Default::default(),
+            alerts: Default::default(),
         },
     )?))
 }
@@ -115,6 +116,7 @@ fn node(dir: &Path, org: &str, upstream: Option<SocketAddr>) -> anyhow::Result<A
             quotas: Default::default(),
             dashboard: Default::default(),
             store: Default::default(),
+            alerts: Default::default(),
         },
     )?))
 }

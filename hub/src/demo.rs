@@ -254,6 +254,7 @@ async fn run_async(
                     quotas: Default::default(),
                     dashboard: Default::default(),
                     store: Default::default(),
+                    alerts: Default::default(),
                 },
             )
             .map_err(fail)?,

@@ -127,6 +127,7 @@ mod tests {
             quotas: Default::default(),
             dashboard: Default::default(),
             store: Default::default(),
+            alerts: Default::default(),
         };
         let node = Arc::new(Node::init(tmp.path(), config).unwrap());
         let gate = Gate::new(node, Identity::Certificate);

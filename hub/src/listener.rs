@@ -667,6 +667,7 @@ mod tests {
             quotas: Default::default(),
             dashboard: Default::default(),
             store: Default::default(),
+            alerts: Default::default(),
         };
         let node = Arc::new(Node::init(tmp.path(), config).unwrap());
         let (tx, rx) = mpsc::channel(1);

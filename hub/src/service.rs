@@ -407,6 +407,7 @@ fn record(
             Verdict::Held => state.last_error = Some(HELD_MESSAGE.into()),
             Verdict::Unfinished { .. } => {}
             Verdict::Failed(e) => {
+                state.failed += 1;
                 let message = e.to_string();
                 if let Some(reason) = e.reason() {
                     state.count_refusal(reason, &message);

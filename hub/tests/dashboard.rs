@@ -43,6 +43,7 @@ fn init(dir: &Path, org: &str) -> Node {
             quotas: Default::default(),
             dashboard: Default::default(),
             store: Default::default(),
+            alerts: Default::default(),
         },
     )
     .expect("init")
@@ -1011,6 +1012,7 @@ async fn a_trusted_proxy_names_the_account_only_from_its_addresses() {
         quotas: Default::default(),
         dashboard: Default::default(),
         store: Default::default(),
+        alerts: Default::default(),
     };
     config.dashboard.trusted_proxy = Some(lunxun_node::config::TrustedProxy {
         header: "X-Remote-User".into(),

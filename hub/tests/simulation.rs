@@ -229,6 +229,7 @@ fn node(dir: &std::path::Path, org: &str, parent: Option<&str>) -> Arc<Node> {
                 quotas: Default::default(),
                 dashboard: Default::default(),
                 store: Default::default(),
+                alerts: Default::default(),
             },
         )
         .expect("init"),

@@ -85,6 +85,7 @@ fn main() -> anyhow::Result<()> {
         quotas: Default::default(),
         dashboard: Default::default(),
         store: Default::default(),
+        alerts: Default::default(),
     };
     let node = Arc::new(Node::init(&tmp.path().join("node"), config)?);
     let opts = ImportOptions { progress: false };

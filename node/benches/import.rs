@@ -56,6 +56,7 @@ fn county_config() -> Config {
         quotas: Default::default(),
         dashboard: Default::default(),
         store: Default::default(),
+        alerts: Default::default(),
     }
 }
 

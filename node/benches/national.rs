@@ -79,6 +79,7 @@ fn main() -> anyhow::Result<()> {
             quotas: Default::default(),
             dashboard: Default::default(),
             store: Default::default(),
+            alerts: Default::default(),
         },
     )?;
     let national = node.me();

@@ -286,6 +286,7 @@ fn measure(
             quotas: Default::default(),
             dashboard: Default::default(),
             store: Default::default(),
+            alerts: Default::default(),
         },
     )?;
     let mut chains = HashMap::new();

@@ -318,6 +318,7 @@ mod tests {
             quotas: Default::default(),
             dashboard: Default::default(),
             store: Default::default(),
+            alerts: Default::default(),
         };
         Node::init(&dir.join(org), config).expect("init")
     }

@@ -82,6 +82,57 @@ pub struct Config {
     /// `[store]`: the disk the store is on.
     #[serde(default, skip_serializing_if = "StoreConfig::is_default")]
     pub store: StoreConfig,
+    /// `[alerts]`: when a direct subordinate is alerted as silent.
+    #[serde(default, skip_serializing_if = "AlertsConfig::is_default")]
+    pub alerts: AlertsConfig,
+}
+
+/// `[alerts]`: what `status`, the dashboard and `/metrics` alert on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Days a direct subordinate may go without a completed session and
+    /// without new data before it is alerted as silent (default 7, at most
+    /// [`AlertsConfig::SILENT_DAYS_MAX`]; 0 alerts every one not heard from
+    /// this very moment, for drills and tests).
+    #[serde(default = "AlertsConfig::default_silent_days")]
+    pub silent_days: u32,
+}
+
+impl AlertsConfig {
+    pub const DEFAULT_SILENT_DAYS: u32 = 7;
+    /// Ten years: beyond that a threshold is a typo, not a policy.
+    pub const SILENT_DAYS_MAX: u32 = 3_650;
+
+    fn default_silent_days() -> u32 {
+        Self::DEFAULT_SILENT_DAYS
+    }
+
+    pub fn is_default(&self) -> bool {
+        *self == AlertsConfig::default()
+    }
+
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.silent_days > Self::SILENT_DAYS_MAX {
+            return Err((
+                "alerts.silent_days",
+                format!(
+                    "{} days is more than {} (ten years)",
+                    self.silent_days,
+                    Self::SILENT_DAYS_MAX
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for AlertsConfig {
+    fn default() -> AlertsConfig {
+        AlertsConfig {
+            silent_days: Self::DEFAULT_SILENT_DAYS,
+        }
+    }
 }
 
 /// `[store]`: how much of its disk the store leaves free.
@@ -128,11 +179,92 @@ pub struct DashboardConfig {
     /// the account in a header. Absent: accounts log in with passwords only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trusted_proxy: Option<TrustedProxy>,
+    /// Networks besides loopback whose connections may read `GET /metrics`
+    /// (no login), e.g. `["10.0.0.0/8", "192.0.2.7"]`: the monitoring
+    /// server's. Empty: loopback only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics_from: Vec<Network>,
 }
 
 impl DashboardConfig {
     pub fn is_default(&self) -> bool {
         *self == DashboardConfig::default()
+    }
+
+    /// Whether a connection from `ip` may read `GET /metrics`: loopback, or
+    /// one of [`DashboardConfig::metrics_from`].
+    pub fn metrics_allowed(&self, ip: std::net::IpAddr) -> bool {
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        ip.is_loopback() || self.metrics_from.iter().any(|n| n.contains(ip))
+    }
+}
+
+/// An address block, `ADDRESS/PREFIX` (`10.0.0.0/8`, `fd00::/8`) or one
+/// address (`192.0.2.7`), as written in `config.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Network {
+    pub addr: std::net::IpAddr,
+    /// Leading bits that must match: 0..=32 for IPv4, 0..=128 for IPv6.
+    pub prefix: u8,
+}
+
+impl Network {
+    /// Whether `ip` lies in the block (an IPv4 address never lies in an
+    /// IPv6 block, nor the other way round).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr::{V4, V6};
+        let mask = |bits: u32, width: u32| -> u128 {
+            if bits == 0 {
+                0
+            } else {
+                (!0u128 << (width - bits)) & (u128::MAX >> (128 - width))
+            }
+        };
+        match (self.addr, ip) {
+            (V4(net), V4(ip)) => {
+                let m = mask(u32::from(self.prefix), 32);
+                u128::from(u32::from(net)) & m == u128::from(u32::from(ip)) & m
+            }
+            (V6(net), V6(ip)) => {
+                let m = mask(u32::from(self.prefix), 128);
+                u128::from(net) & m == u128::from(ip) & m
+            }
+            _ => false,
+        }
+    }
+}
+
+impl TryFrom<String> for Network {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Network, String> {
+        let bad = || format!("{text:?} is not an address or ADDRESS/PREFIX (e.g. 10.0.0.0/8)");
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (text.as_str(), None),
+        };
+        let addr: std::net::IpAddr = addr.trim().parse().map_err(|_| bad())?;
+        let width = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => width,
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= width)
+                .ok_or_else(bad)?,
+        };
+        Ok(Network { addr, prefix })
+    }
+}
+
+impl From<Network> for String {
+    fn from(n: Network) -> String {
+        format!("{}/{}", n.addr, n.prefix)
     }
 }
 
@@ -289,6 +421,9 @@ impl Config {
         self.quotas
             .validate()
             .map_err(|(field, reason)| invalid(field, reason))?;
+        self.alerts
+            .validate()
+            .map_err(|(field, reason)| invalid(field, reason))?;
         if let Some(url) = &self.upstream {
             let scheme_ok = if self.insecure {
                 url.starts_with("http://") || url.starts_with("https://")
@@ -323,7 +458,9 @@ impl Config {
                       # tls_dir: ca.pem, node.pem, node.key; insecure: plaintext links;\n\
                       # [revoked] serials / orgs: certificates and orgs refused from children;\n\
                       # [quotas] changes_per_day / bytes_per_day / roster_entries: per child,\n\
-                      # [quotas.children.\"CODE\"] for one child.\n\n";
+                      # [quotas.children.\"CODE\"] for one child;\n\
+                      # [alerts] silent_days: days before a quiet subordinate is alerted;\n\
+                      # [dashboard] metrics_from: networks that may read /metrics.\n\n";
         // Written aside and renamed over: a reader (a hub re-reading its
         // revocation list) sees the old file or the new one, never a part.
         let partial = dir.join(format!("{CONFIG_FILE}.partial"));
@@ -421,6 +558,7 @@ mod tests {
             quotas: Default::default(),
             dashboard: Default::default(),
             store: Default::default(),
+            alerts: Default::default(),
         };
         c.save(dir.path()).unwrap();
         assert_eq!(Config::load(dir.path()).unwrap(), c);
@@ -494,6 +632,62 @@ mod tests {
                 "quotas.children",
             ),
             ("[quotas.children.\"410102\"]\nbytes = 1\n", "bytes"),
+        ] {
+            std::fs::write(
+                dir.path().join(CONFIG_FILE),
+                format!("org = \"410100\"\n{text}"),
+            )
+            .unwrap();
+            let e = Config::load(dir.path()).unwrap_err().to_string();
+            assert!(e.contains(named), "{e}");
+        }
+    }
+
+    #[test]
+    fn alerts_and_metrics_networks_are_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), "org = \"410100\"\n").unwrap();
+        let c = Config::load(dir.path()).unwrap();
+        assert_eq!(c.alerts.silent_days, AlertsConfig::DEFAULT_SILENT_DAYS);
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        // Loopback only by default, IPv4 mapped into IPv6 included.
+        assert!(c.dashboard.metrics_allowed(ip("127.0.0.1")));
+        assert!(c.dashboard.metrics_allowed(ip("::1")));
+        assert!(c.dashboard.metrics_allowed(ip("::ffff:127.0.0.1")));
+        assert!(!c.dashboard.metrics_allowed(ip("10.1.2.3")));
+        std::fs::write(
+            dir.path().join(CONFIG_FILE),
+            "org = \"410100\"\n[alerts]\nsilent_days = 0\n\
+             [dashboard]\nmetrics_from = [\"10.0.0.0/8\", \"192.0.2.7\", \"fd00::/8\"]\n",
+        )
+        .unwrap();
+        let c = Config::load(dir.path()).unwrap();
+        assert_eq!(c.alerts.silent_days, 0);
+        for (addr, allowed) in [
+            ("10.200.0.1", true),
+            ("::ffff:10.0.0.9", true),
+            ("11.0.0.1", false),
+            ("192.0.2.7", true),
+            ("192.0.2.8", false),
+            ("fd12::1", true),
+            ("fe80::1", false),
+        ] {
+            assert_eq!(c.dashboard.metrics_allowed(ip(addr)), allowed, "{addr}");
+        }
+        // Written back and read again, the same.
+        c.save(dir.path()).unwrap();
+        assert_eq!(Config::load(dir.path()).unwrap(), c);
+        let all = Network::try_from("0.0.0.0/0".to_owned()).unwrap();
+        assert!(all.contains(ip("203.0.113.1")) && !all.contains(ip("::2")));
+        for (text, named) in [
+            ("[alerts]\nsilent_days = 4000\n", "alerts.silent_days"),
+            ("[alerts]\nsilent_days = -1\n", "-1"),
+            ("[alerts]\nsilent = 1\n", "silent"),
+            (
+                "[dashboard]\nmetrics_from = [\"10.0.0.0/33\"]\n",
+                "10.0.0.0/33",
+            ),
+            ("[dashboard]\nmetrics_from = [\"intranet\"]\n", "intranet"),
         ] {
             std::fs::write(
                 dir.path().join(CONFIG_FILE),

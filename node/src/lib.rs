@@ -14,11 +14,13 @@
 //! - [`ingest`]: verifying and placing changes written elsewhere (sync, restore).
 //! - [`sync`]: upward sync, the child's side: the session machine, transport, worker.
 //! - [`import`]: CSV/XLSX rosters, trainings and obligation events into validated records.
+//! - [`alerts`]: alerts about the direct subordinates (silent, refused, held back, over a quota).
 //! - [`app`]: the application layer the CLI and the daemon call: init, import, sync until done, restore (and its fork policy), status.
 //! - [`coverage`]: rotation and hour coverage per node and subtree.
 //! - [`rollup`]: coverage rollups maintained incrementally as changes arrive.
 //! - [`obligations`]: which bureau obligations each node of a subtree met in a year.
 //! - [`reports`]: one person's record, the personnel lists, the 通报, XLSX/CSV export.
+//! - [`tongbao_docx`]: the 通报 as a Word document (title, summary, ranking, obligations).
 //! - [`archive_xlsx`]: the personal training archive (培训档案) as the workbook a personnel office files.
 //! - [`daemon`], [`admin`]: `serve`'s tasks, and the local endpoint other commands use while it runs.
 //! - [`command`]: what running a command means (its output, its failure and exit code).
@@ -35,6 +37,7 @@ pub use lunxun_core::{
 
 pub mod accounts;
 pub mod admin;
+pub mod alerts;
 pub mod app;
 pub mod archive_xlsx;
 pub mod certs;
@@ -55,3 +58,4 @@ pub mod reports;
 pub mod store;
 pub mod sync;
 pub mod tls;
+pub mod tongbao_docx;

@@ -299,6 +299,7 @@ mod tests {
             quotas: Default::default(),
             dashboard: Default::default(),
             store: Default::default(),
+            alerts: Default::default(),
         };
         let node = Node::init(&tmp.path().join("wuhan"), config.clone()).unwrap();
         let ca = std::fs::read(root.join(CA_FILE)).unwrap();

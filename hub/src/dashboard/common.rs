@@ -481,6 +481,10 @@ a:hover path.area{stroke:#1f2933;stroke-width:2}
 .res-failed,.res-absent_unjustified{background:#fde8e8;color:#a61b1b}
 .ok{color:#13652b;font-size:13px}.no{color:#a61b1b;font-size:13px}
 .error{background:#fde8e8;color:#8a1414;border-radius:6px;padding:8px 12px}
+section.alerts{border:2px solid #d12c2c;border-radius:8px;background:#fff7f7;padding:4px 16px 10px;margin-top:14px}
+section.alerts h2{margin:10px 0 8px;color:#a61b1b}
+section.alerts:has(p.ok){border-color:#9fd3ad;background:#f3fbf5}section.alerts:has(p.ok) h2{color:#13652b}
+.alert-kind{background:#fde8e8;color:#a61b1b;border-radius:4px;padding:1px 7px;font-size:13px;white-space:nowrap}
 .downloads p{display:flex;gap:10px;flex-wrap:wrap}
 header.top nav{align-items:center}
 .who{opacity:.9;font-size:14px}

@@ -4,24 +4,27 @@
 //! Routes (every one takes `as_of=YYYY-MM-DD`, default today):
 //!
 //! - `GET /login`, `POST /login`, `POST /logout` — accounts ([`auth`]).
-//! - `/` and `/org/{code}` — one org of the account's subtree: its own and
-//!   subtree figures, its children as a drill-down table with coverage bars
-//!   and freshness, a map of the subtree (boundaries coloured by coverage), the
-//!   trends over the plan period, links to the 通报 downloads.
+//! - `/` and `/org/{code}` — one org of the account's subtree (`/` with the
+//!   告警 Alerts box of the subordinates in it): its own and subtree figures,
+//!   its children as a drill-down table with coverage bars and freshness, a
+//!   map of the subtree (boundaries coloured by coverage), the trends over the
+//!   plan period, links to the 通报 downloads.
 //! - `GET /person` (the form) and `POST /person` (field `id`: an ID number
 //!   never goes in a URL) — every roster entry and training of one person in
 //!   the account's subtree, with statuses; the ID number masked; audited.
 //! - `POST /person/archive.xlsx` (the same form's second button) — that
 //!   person's training archive (培训档案) as `person --format xlsx` writes
 //!   it; audited as an export ([`archive`]).
-//! - `/report.xlsx?org=` and `/report.csv?org=` — the 通报 of the org's
-//!   direct subordinates, as `report` writes it; audited.
+//! - `/report.xlsx?org=`, `/report.csv?org=` and `/report.docx?org=` — the
+//!   通报 of the org's direct subordinates, as `report` writes it; audited.
+//! - `GET /metrics` — the Prometheus text format, without a session but only
+//!   from loopback or `[dashboard] metrics_from` ([`metrics`]).
 //! - `/api/coverage?org=&depth=&as_of=` — byte for byte what
 //!   `coverage --format json` prints for the same arguments.
 //! - `/admin` (admin accounts) — the accounts of its subtree (add, remove)
 //!   and the audit log.
 //!
-//! Every route but the login's needs a session ([`auth`]); an org outside
+//! Every route but the login's and `/metrics` needs a session ([`auth`]); an org outside
 //! the account's subtree is a 404. No JavaScript. Handlers compute on the
 //! blocking pool, at most [`JOBS_MAX`] at a time; query strings and form
 //! bodies are bounded ([`QUERY_BYTES_MAX`], [`FORM_BYTES_MAX`]); bad input is
@@ -47,10 +50,12 @@ macro_rules! out {
 }
 
 mod admin;
+mod alerts;
 mod archive;
 mod auth;
 mod common;
 mod map;
+mod metrics;
 mod org;
 mod person;
 mod report;
@@ -63,7 +68,7 @@ use common::{Dashboard, Fail, Viewer};
 pub use common::{FORM_BYTES_MAX, HTTP_ADDR_FILE, JOBS_MAX, PERSON_ID_CHARS_MAX, QUERY_BYTES_MAX};
 use org::{home, org_page};
 use person::{person_page, person_search};
-use report::{api_coverage, report_csv, report_xlsx};
+use report::{api_coverage, report_csv, report_docx, report_xlsx};
 pub use sessions::{
     FREE_FAILURES, LOCK_MAX_MS, LOGIN_JOBS_MAX, SESSION_MS, SESSIONS_MAX, THROTTLE_KEYS_MAX,
 };
@@ -82,6 +87,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .route("/person/archive.xlsx", post(archive::person_archive))
         .route("/report.xlsx", get(report_xlsx))
         .route("/report.csv", get(report_csv))
+        .route("/report.docx", get(report_docx))
         .route("/api/coverage", get(api_coverage))
         .route("/admin", get(admin::page))
         .route("/admin/accounts", post(admin::add_account))
@@ -94,6 +100,7 @@ pub fn router(node: Arc<Node>) -> Router {
         ));
     Router::new()
         .route("/login", get(auth::login_get).post(auth::login_post))
+        .route("/metrics", get(metrics::metrics))
         .merge(private)
         .layer(axum::extract::DefaultBodyLimit::max(FORM_BYTES_MAX))
         .layer(axum::middleware::map_response(security_headers))

@@ -56,6 +56,8 @@ pub(super) async fn org_html(
 ) -> Result<String, Fail> {
     let p = params(uri)?;
     let as_of = AsOf::parse(&d.node, &p)?;
+    // The front page (`/`) carries the alerts box.
+    let code_is_home = code.is_none();
     let org = resolve(&d.node, viewer, code.as_deref())?;
     let (report, obligations, trend) = d
         .run(move |node| {
@@ -128,6 +130,12 @@ pub(super) async fn org_html(
         freshness(root, now, zone)
     );
 
+    if code_is_home {
+        let alerts = super::alerts::alerts_within(d, org).await?;
+        let silent_days = node.config().alerts.silent_days;
+        super::alerts::alerts_box(&mut h, &alerts, silent_days, zone);
+    }
+
     cards(&mut h, root);
 
     // The figures, and beside them the map of the subtree.
@@ -160,7 +168,7 @@ pub(super) async fn org_html(
 
     out!(
         h,
-        r#"<section class="downloads"><h2>下载 <span class="en">Downloads</span></h2><p><a class="button" href="/report.xlsx?org={code}{and}">通报 XLSX <span class="en">report</span></a> <a class="button" href="/report.csv?org={code}{and}">通报 CSV <span class="en">report</span></a> <a class="button light" href="/api/coverage?org={code}&amp;depth=1{and}">JSON API</a></p><p class="note">通报：直属下级单位按轮训覆盖率排名 <span class="en">The 通报 ranks the direct subordinates by rotation coverage.</span></p></section>"#,
+        r#"<section class="downloads"><h2>下载 <span class="en">Downloads</span></h2><p><a class="button" href="/report.xlsx?org={code}{and}">通报 XLSX <span class="en">report</span></a> <a class="button" href="/report.csv?org={code}{and}">通报 CSV <span class="en">report</span></a> <a class="button" href="/report.docx?org={code}{and}">通报 Word <span class="en">document</span></a> <a class="button light" href="/api/coverage?org={code}&amp;depth=1{and}">JSON API</a></p><p class="note">通报：直属下级单位按轮训覆盖率排名 <span class="en">The 通报 ranks the direct subordinates by rotation coverage.</span></p></section>"#,
         code = esc(&o.code),
         and = esc(&as_of.and()),
     );

@@ -1,5 +1,6 @@
-//! Downloads and the API: the 通报 as XLSX or CSV (with the subordinates'
-//! obligations for the report's year at the end), and `/api/coverage`
+//! Downloads and the API: the 通报 as XLSX, CSV (with the subordinates'
+//! obligations for the report's year at the end) or a Word document (title,
+//! summary, ranking, obligations: `lunxun_node::tongbao_docx`), and `/api/coverage`
 //! (byte for byte what `coverage --format json` prints).
 
 use std::fmt::Write as _;
@@ -17,6 +18,7 @@ use super::common::*;
 pub(super) enum Format {
     Xlsx,
     Csv,
+    Docx,
 }
 
 impl Format {
@@ -24,6 +26,7 @@ impl Format {
         match self {
             Format::Xlsx => "xlsx",
             Format::Csv => "csv",
+            Format::Docx => "docx",
         }
     }
 }
@@ -42,6 +45,14 @@ pub(super) async fn report_csv(
     uri: Uri,
 ) -> Response {
     report_download(d, viewer, uri, Format::Csv).await
+}
+
+pub(super) async fn report_docx(
+    State(d): State<Dashboard>,
+    Extension(viewer): Extension<Viewer>,
+    uri: Uri,
+) -> Response {
+    report_download(d, viewer, uri, Format::Docx).await
 }
 
 pub(super) async fn report_download(
@@ -87,6 +98,8 @@ pub(super) async fn report_bytes(
                 }
                 Format::Csv => reports::csv_bytes(None, &reports::REPORT_COLUMNS, &table, lang)
                     .map_err(|e| Fail::internal(e.to_string()))?,
+                Format::Docx => lunxun_node::tongbao_docx::docx_bytes(&report)
+                    .map_err(|e| Fail::internal(e.to_string()))?,
             };
             Ok::<_, Fail>((report, bytes))
         })
@@ -107,6 +120,10 @@ pub(super) async fn report_bytes(
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         ),
         Format::Csv => ("csv", "text/csv; charset=utf-8"),
+        Format::Docx => (
+            "docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
     };
     let ascii = format!("lunxun-report-{}-{}.{ext}", report.org, report.as_of);
     let utf8 = format!("{}轮训覆盖情况通报-{}.{ext}", report.name, report.as_of);

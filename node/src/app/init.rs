@@ -63,6 +63,7 @@ pub fn init(data: &Path, request: InitRequest) -> Result<Node, InitError> {
         quotas: Default::default(),
         dashboard: Default::default(),
         store: Default::default(),
+        alerts: Default::default(),
     };
     if config.insecure {
         tracing::warn!("--insecure: links to the parent will be plaintext");

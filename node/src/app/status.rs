@@ -33,6 +33,10 @@ pub struct StatusJson {
     pub refused_peers: std::collections::BTreeMap<String, u64>,
     /// The national bureau's bulletins held, and which is in force.
     pub bulletins: BulletinsJson,
+    /// Days without a session or data before a child is alerted as silent.
+    pub silent_days: u32,
+    /// Alerts about the direct children (silent, quota, refused, held).
+    pub alerts: Vec<AlertJson>,
 }
 
 #[derive(Debug, Serialize)]
@@ -55,6 +59,20 @@ pub struct ReturnedJson {
     pub changed: Option<String>,
     /// When the parent's answer was last taken (changed or not).
     pub checked: Option<String>,
+}
+
+/// One alert of `status --format json`.
+#[derive(Debug, Serialize)]
+pub struct AlertJson {
+    pub kind: crate::alerts::AlertKind,
+    pub child: String,
+    pub name: String,
+    /// When it began (UTC), or null for a child that never delivered anything.
+    pub since: Option<String>,
+    /// The same in ms since the epoch, for the table (in the bureau's zone).
+    #[serde(skip)]
+    pub since_ms: Option<i64>,
+    pub detail: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -249,5 +267,17 @@ pub fn status(node: &Node) -> StatusJson {
         held,
         refused_peers: crate::sync::children::unidentified_refusals(node),
         bulletins,
+        silent_days: node.config().alerts.silent_days,
+        alerts: crate::alerts::of_node(node, now)
+            .into_iter()
+            .map(|a| AlertJson {
+                kind: a.kind,
+                child: a.child,
+                name: a.name,
+                since: ts(a.since),
+                since_ms: a.since,
+                detail: a.detail,
+            })
+            .collect(),
     }
 }

@@ -27,7 +27,7 @@ pub enum Command {
     Person(PersonArgs),
     /// Personnel lists for a year (DOMAIN §4): off-job trainings, over two months, failed, unjustified absences.
     Lists(ListsArgs),
-    /// The periodic report (通报): every subordinate's coverage, ranked, with freshness.
+    /// The periodic report (通报): every subordinate's coverage, ranked, with freshness and the year's obligations; a table, JSON, CSV, an Excel workbook, or a Word document to circulate (--format docx --out FILE).
     Report(ReportArgs),
     /// Bureau obligations (DOMAIN §5) per node of a subtree for a year: 专题研究, 座谈交流, 年度计划, 调训通报 met or not.
     Obligations(ObligationsArgs),
@@ -326,6 +326,20 @@ pub struct ListsArgs {
     pub lang: Lang,
 }
 
+/// How the 通报 is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Csv,
+    /// An Excel workbook (needs --out).
+    Xlsx,
+    /// A Word document to circulate (needs --out): title naming the period,
+    /// a summary paragraph written from the figures, the ranking table and
+    /// the year's obligations.
+    Docx,
+}
+
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// The report's date, YYYY-MM-DD (default: today).
@@ -339,9 +353,9 @@ pub struct ReportArgs {
     /// last day, the last day three months earlier).
     #[arg(long)]
     pub compare: Option<String>,
-    #[arg(long, value_enum, default_value_t = TableFormat::Table)]
-    pub format: TableFormat,
-    /// Write to this file instead of stdout (required for xlsx).
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// Write to this file instead of stdout (required for xlsx and docx).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Language of CSV column names.

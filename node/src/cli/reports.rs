@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::{
     CliError, CliResult, Format, ListsArgs, ObligationsArgs, Output, PersonArgs, PersonFormat,
-    ReportArgs, TableFormat, exit, parse_as_of, resolve_org,
+    ReportArgs, ReportFormat, TableFormat, exit, parse_as_of, resolve_org,
 };
 use crate::model::ObligationKind;
 use crate::node::Node;
@@ -355,10 +355,32 @@ pub(super) fn report(node: &Node, args: ReportArgs, io: &mut Output<'_>) -> CliR
                 .map_or("stdout".into(), |p| p.display().to_string())
         ),
     )?;
+    let format = match args.format {
+        ReportFormat::Table => TableFormat::Table,
+        ReportFormat::Json => TableFormat::Json,
+        ReportFormat::Csv => TableFormat::Csv,
+        ReportFormat::Xlsx => TableFormat::Xlsx,
+        ReportFormat::Docx => {
+            let path = args
+                .out
+                .as_deref()
+                .ok_or_else(|| CliError::new(exit::USAGE, "--format docx needs --out FILE"))?;
+            crate::tongbao_docx::write_docx(path, &report)
+                .map_err(|e| CliError::new(exit::FAILED, e.to_string()))?;
+            writeln!(
+                io.out,
+                "{}: {} subordinates written to {}",
+                crate::tongbao_docx::title(as_of),
+                report.rows.len(),
+                path.display()
+            )?;
+            return Ok(());
+        }
+    };
     emit_table(
         io,
         Destination {
-            format: args.format,
+            format,
             out: args.out.as_deref(),
             lang: args.lang,
         },

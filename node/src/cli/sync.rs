@@ -257,5 +257,40 @@ pub(super) fn status(node: &Node, args: StatusArgs, io: &mut Output<'_>) -> CliR
             h.origin, h.seq, h.reason
         )?;
     }
+    if !s.alerts.is_empty() {
+        let zone = node.config().zone();
+        let rows: Vec<Vec<String>> = s
+            .alerts
+            .iter()
+            .map(|a| {
+                vec![
+                    format!("{} {}", a.kind.zh(), a.kind.as_str()),
+                    a.child.clone(),
+                    a.name.clone(),
+                    a.since_ms
+                        .map(|t| crate::clock::local_minutes(zone, t))
+                        .unwrap_or_else(|| "never".into()),
+                    a.detail.clone(),
+                ]
+            })
+            .collect();
+        writeln!(
+            out,
+            "ALERTS     {} (silent after {} days)",
+            s.alerts.len(),
+            s.silent_days
+        )?;
+        render::table(
+            *out,
+            &[
+                col("alert", "告警"),
+                col("org", "机构代码"),
+                col("name", "名称"),
+                col("since", "起始时间"),
+                col("detail", "说明"),
+            ],
+            &rows,
+        )?;
+    }
     Ok(())
 }

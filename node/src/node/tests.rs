@@ -19,6 +19,7 @@ fn config(org: &str) -> Config {
         quotas: Default::default(),
         dashboard: Default::default(),
         store: Default::default(),
+        alerts: Default::default(),
     }
 }
 

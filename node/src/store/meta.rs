@@ -100,6 +100,9 @@ pub struct UpstreamState {
     pub parent_incarnation: Option<String>,
     /// Changes sent in the last session.
     pub last_sent: u64,
+    /// Changes sent in every session, summed.
+    #[serde(default)]
+    pub sent_total: u64,
     /// Origins the parent holds back: (origin, seq, reason).
     pub held: Vec<(String, u64, String)>,
     /// When the parent's returned trainings were last taken (an answer
@@ -150,6 +153,19 @@ pub struct ChildState {
     /// What the last bundle covered: per origin, its first and last seq.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub last_bundle_covered: BTreeMap<String, (u64, u64)>,
+    /// Sessions that ended with everything acked.
+    #[serde(default)]
+    pub ok: u64,
+    /// Sessions that ended with an error (a refusal or a broken link).
+    #[serde(default)]
+    pub failed: u64,
+    /// When this record was first written: the child has been known here
+    /// since (a record older than the field: since its first update after).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<i64>,
+    /// When the child was last refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_refusal: Option<i64>,
 }
 
 impl Store {

@@ -95,6 +95,7 @@ impl ChildState {
         static UPDATING: Mutex<()> = Mutex::new(());
         let _updating = UPDATING.lock().unwrap_or_else(|p| p.into_inner());
         let mut state = ChildState::load(node, code);
+        state.first_seen.get_or_insert_with(crate::node::now_ms);
         change(&mut state);
         state.save(node, code)
     }
@@ -102,6 +103,7 @@ impl ChildState {
     /// Counts a refusal of this child for `reason`, with its message.
     pub fn count_refusal(&mut self, reason: &str, message: &str) {
         self.refused += 1;
+        self.last_refusal = Some(crate::node::now_ms());
         *self.refusals.entry(reason.to_owned()).or_default() += 1;
         self.last_error = Some(message.to_owned());
         if reason == QUOTA_REASON {
@@ -111,6 +113,7 @@ impl ChildState {
 
     /// A session of the child succeeded: nothing refuses it any more.
     pub fn succeeded(&mut self, at_ms: i64) {
+        self.ok += 1;
         self.last_success = Some(at_ms);
         self.last_error = None;
         self.refused_reason = None;
@@ -144,6 +147,7 @@ mod tests {
             quotas: Default::default(),
             dashboard: Default::default(),
             store: Default::default(),
+            alerts: Default::default(),
         };
         let node = Node::init(tmp.path(), config).unwrap();
         for _ in 0..3 {

@@ -124,6 +124,7 @@ impl UpstreamWorker {
             Ok(outcome) => {
                 state.parent_incarnation = Some(hex(&outcome.parent_incarnation));
                 state.last_sent = outcome.sent;
+                state.sent_total += outcome.sent;
                 state.held = outcome.held.clone();
                 state.parent = outcome.parent_vector.clone();
                 if outcome.complete() {
