@@ -221,11 +221,13 @@ fn xlsx_replace_and_the_reports_last_columns() {
             "trainee_meeting",
             "annual_plan",
             "callup_report",
+            "previous_rate",
+            "change",
         ]
     );
     let total: Vec<&str> = csv.lines().last().unwrap().split(',').collect();
     assert_eq!(total[0], "合计");
-    assert_eq!(&total[13..], ["否", "是", "是", "否"]);
+    assert_eq!(&total[13..17], ["否", "是", "是", "否"]);
     let report: Value = serde_json::from_str(&ok(
         &data,
         &["report", "--as-of", "2025-12-31", "--format", "json"],
