@@ -118,6 +118,12 @@ pub fn own_figures(statuses: &[PersonStatus<'_>]) -> OwnFigures {
 }
 
 impl OwnFigures {
+    /// Adds another roster's (or subtree's) figures.
+    pub fn merge(&mut self, other: &OwnFigures) {
+        self.rotation.merge(&other.rotation);
+        self.hours.merge(&other.hours);
+    }
+
     /// Counts one more active entry with its statuses.
     pub fn add(&mut self, s: &PersonStatus<'_>) {
         self.rotation.add(s.rotation);

@@ -16,7 +16,8 @@
 //! - [`bulletin`]: the national series sent down the tree (policy, directory, revocations) and what is in force on a date.
 //! - [`checkpoint`]: an origin's signature over its log up to a seq, and the rule that applies it.
 //! - [`placement`]: what each received change is against the heads held (next, duplicate, fork, gap, quarantine).
-//! - [`view`]: the in-memory materialized view every query reads.
+//! - [`view`]: the in-memory materialized view every query reads, and its snapshot.
+//! - [`bytes`]: a bounded compact binary encoding for the snapshot.
 //! - [`figures`]: one roster entry's statuses and the counts they add up to.
 //! - [`rollup`]: coverage figures maintained incrementally as changes arrive.
 //! - [`coverage`]: the contract's coverage report for a subtree.
@@ -28,6 +29,7 @@
 
 pub mod archive;
 pub mod bulletin;
+pub mod bytes;
 pub mod changelog;
 pub mod checkpoint;
 pub mod corrections;

@@ -32,6 +32,11 @@ impl OrgId {
     pub fn index(self) -> usize {
         self.0 as usize
     }
+
+    /// The id at a dense index, for this crate's tables indexed by org.
+    pub(crate) fn from_index(index: u32) -> OrgId {
+        OrgId(index)
+    }
 }
 
 /// One bureau.
@@ -443,6 +448,29 @@ impl OrgDirectory {
 
     pub fn children(&self, id: OrgId) -> &[OrgId] {
         &self.children[id.index()]
+    }
+
+    /// The org at dense index `index`, if there is one (for state this
+    /// process derived and keeps with [`OrgDirectory::digest`]).
+    pub fn id_at(&self, index: u32) -> Option<OrgId> {
+        ((index as usize) < self.orgs.len()).then_some(OrgId(index))
+    }
+
+    /// A digest of what dense ids mean here: every org's code, parent and
+    /// dates, in id order. State kept with ids is only read back under a
+    /// directory with the same digest.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut h = blake3::Hasher::new();
+        for org in &self.orgs {
+            h.update(org.code.as_bytes());
+            h.update(&[0]);
+            h.update(&org.parent.map_or(u32::MAX, |p| p.0).to_le_bytes());
+            for d in [org.since, org.retired] {
+                h.update(d.map_or_else(String::new, |d| d.to_string()).as_bytes());
+                h.update(&[0]);
+            }
+        }
+        *h.finalize().as_bytes()
     }
 
     /// Every org, in directory order (parents before children).

@@ -73,6 +73,12 @@ impl EntryFigures {
     }
 }
 
+/// Which of `parts` parts `person` is counted in by [`Rollup::build_part`].
+fn part_of(person: PersonId, parts: u64) -> u64 {
+    // Ids are dense in their birth dates and serials: mix before reducing.
+    (person.to_u64().wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) % parts
+}
+
 /// Rollups for one `as_of`.
 #[derive(Debug, Clone)]
 pub struct Rollup {
@@ -81,8 +87,10 @@ pub struct Rollup {
     entries: HashMap<OrgId, HashMap<PersonId, EntryFigures>>,
     /// The orgs each counted person has an entry on (to take them back out).
     counted: HashMap<PersonId, Vec<OrgId>>,
-    own: HashMap<OrgId, OwnFigures>,
-    subtree: HashMap<OrgId, OwnFigures>,
+    /// Each org's own figures and its subtree's, by the org's dense index
+    /// (grown as orgs are counted).
+    own: Vec<OwnFigures>,
+    subtree: Vec<OwnFigures>,
     /// People whose figures may have changed since they were counted.
     dirty: HashSet<PersonId>,
     /// Class slots changed since: their attendees' figures may have.
@@ -92,26 +100,77 @@ pub struct Rollup {
 impl Rollup {
     /// Every active roster entry of the view, counted from scratch.
     pub fn build(view: &View, orgs: &OrgDirectory, policy: &Policy, as_of: Date) -> Rollup {
-        let mut rollup = Rollup {
-            as_of,
-            entries: HashMap::new(),
-            counted: HashMap::new(),
-            own: HashMap::new(),
-            subtree: HashMap::new(),
-            dirty: HashSet::new(),
-            dirty_classes: HashSet::new(),
-        };
+        Rollup::build_part(view, orgs, policy, as_of, 0, 1)
+    }
+
+    /// The share of [`Rollup::build`] for the people of part `part` of
+    /// `parts` (by a hash of their id): the parts of one view and date, built
+    /// on as many threads and [merged](Rollup::merge), count what `build`
+    /// counts.
+    pub fn build_part(
+        view: &View,
+        orgs: &OrgDirectory,
+        policy: &Policy,
+        as_of: Date,
+        part: usize,
+        parts: usize,
+    ) -> Rollup {
+        let parts = parts.max(1) as u64;
+        let mut rollup = Rollup::empty(as_of);
         let mut facts = Vec::new();
         let mut people: Vec<PersonId> = Vec::new();
         for org in view.roster_orgs() {
-            people.extend(view.roster(org).map(|e| e.person));
+            people.extend(
+                view.roster(org)
+                    .map(|e| e.person)
+                    .filter(|p| part_of(*p, parts) == part as u64),
+            );
         }
         people.sort_unstable();
         people.dedup();
+        rollup.counted.reserve(people.len());
         for person in people {
             rollup.count(view, orgs, policy, person, &mut facts);
         }
         rollup
+    }
+
+    /// One rollup from the parts [`Rollup::build_part`] built for one date.
+    pub fn merge(mut parts: Vec<Rollup>) -> Option<Rollup> {
+        parts.sort_by_key(|r| std::cmp::Reverse(r.counted.len()));
+        let mut parts = parts.into_iter();
+        let mut all = parts.next()?;
+        for part in parts {
+            debug_assert_eq!(part.as_of, all.as_of);
+            all.counted.extend(part.counted);
+            for (org, entries) in part.entries {
+                all.entries.entry(org).or_default().extend(entries);
+            }
+            if all.own.len() < part.own.len() {
+                all.own.resize(part.own.len(), OwnFigures::default());
+                all.subtree
+                    .resize(part.subtree.len(), OwnFigures::default());
+            }
+            for (i, (own, subtree)) in part.own.iter().zip(&part.subtree).enumerate() {
+                all.own[i].merge(own);
+                all.subtree[i].merge(subtree);
+            }
+            all.dirty.extend(part.dirty);
+            all.dirty_classes.extend(part.dirty_classes);
+        }
+        Some(all)
+    }
+
+    fn empty(as_of: Date) -> Rollup {
+        Rollup {
+            as_of,
+            entries: HashMap::new(),
+            counted: HashMap::new(),
+            own: Vec::new(),
+            subtree: Vec::new(),
+            dirty: HashSet::new(),
+            dirty_classes: HashSet::new(),
+        }
     }
 
     pub fn as_of(&self) -> Date {
@@ -156,10 +215,14 @@ impl Rollup {
     }
 
     fn shift(&mut self, orgs: &OrgDirectory, org: OrgId, figures: &EntryFigures, up: bool) {
-        figures.apply(self.own.entry(org).or_default(), up);
+        if self.own.len() < orgs.len() {
+            self.own.resize(orgs.len(), OwnFigures::default());
+            self.subtree.resize(orgs.len(), OwnFigures::default());
+        }
+        figures.apply(&mut self.own[org.index()], up);
         let mut cur = Some(org);
         while let Some(o) = cur {
-            figures.apply(self.subtree.entry(o).or_default(), up);
+            figures.apply(&mut self.subtree[o.index()], up);
             cur = orgs.parent(o);
         }
     }
@@ -211,23 +274,18 @@ impl Rollup {
 
     /// `org`'s own figures (its roster). Call [`Rollup::refresh`] first.
     pub fn own(&self, org: OrgId) -> OwnFigures {
-        self.own.get(&org).copied().unwrap_or_default()
+        self.own.get(org.index()).copied().unwrap_or_default()
     }
 
     /// The figures of `org` and all its descendants.
     pub fn subtree(&self, org: OrgId) -> OwnFigures {
-        self.subtree.get(&org).copied().unwrap_or_default()
+        self.subtree.get(org.index()).copied().unwrap_or_default()
     }
 
     /// Whether two rollups count the same (for tests).
     pub fn same_figures(&self, other: &Rollup) -> Result<(), String> {
-        let keys: HashSet<OrgId> = self
-            .subtree
-            .keys()
-            .chain(other.subtree.keys())
-            .copied()
-            .collect();
-        for org in keys {
+        let orgs = self.subtree.len().max(other.subtree.len());
+        for org in (0..orgs as u32).map(OrgId::from_index) {
             if self.own(org) != other.own(org) {
                 return Err(format!(
                     "own figures of {org:?} differ: {:?} vs {:?}",
@@ -290,9 +348,25 @@ impl Rollups {
         as_of: Date,
         today: Date,
     ) -> &Rollup {
+        self.get_or_build(view, orgs, policy, as_of, today, || {
+            Rollup::build(view, orgs, policy, as_of)
+        })
+    }
+
+    /// [`Rollups::get`], with `build` building a date not kept (the node
+    /// builds it in parts on several threads).
+    pub fn get_or_build(
+        &mut self,
+        view: &View,
+        orgs: &OrgDirectory,
+        policy: &Policy,
+        as_of: Date,
+        today: Date,
+        build: impl FnOnce() -> Rollup,
+    ) -> &Rollup {
         let rollup = match self.kept.iter().position(|r| r.as_of() == as_of) {
             Some(i) => self.kept.remove(i),
-            None => Rollup::build(view, orgs, policy, as_of),
+            None => build(),
         };
         self.kept.push(rollup);
         while self.kept.iter().filter(|r| r.as_of() != today).count() > PAST_DATES_MAX {
@@ -307,6 +381,8 @@ impl Rollups {
         rollup
     }
 }
+
+mod snapshot;
 
 #[cfg(test)]
 pub(crate) mod tests;

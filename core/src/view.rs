@@ -20,6 +20,7 @@ use crate::rules::TrainingFact;
 mod index;
 #[cfg(test)]
 mod index_tests;
+pub mod snapshot;
 
 use index::{Att, ClassIdx, Members, Trainings};
 

@@ -184,7 +184,7 @@ fn main() -> anyhow::Result<()> {
     }
     println!(
         "coverage at the root, later queries: whole tree (3,499 nodes) p50 {:.1?}; depth 1 p50 {:.1?} (target p50 < 100 ms)",
-        percentile(whole, 0.5),
+        percentile(whole.clone(), 0.5),
         percentile(shallow, 0.5)
     );
     // A county's batch arrives; the next query recounts only its people.
@@ -228,6 +228,43 @@ fn main() -> anyhow::Result<()> {
         t.elapsed()
     );
 
+    let today_p50 = percentile(whole.clone(), 0.5);
+    // Past dates: the 通报 of earlier quarters, the dashboard's date picker.
+    let mut past = Vec::new();
+    for (y, m, d) in [
+        (2024, 3, 31),
+        (2024, 6, 30),
+        (2024, 9, 30),
+        (2024, 12, 31),
+        (2025, 3, 31),
+        (2025, 6, 30),
+        (2025, 9, 30),
+        (2025, 12, 31),
+        (2026, 3, 31),
+    ] {
+        let date = Date::from_ymd_opt(y, m, d).expect("valid date");
+        let t = Instant::now();
+        let r = node.coverage(national, None, date);
+        past.push(t.elapsed());
+        assert_eq!(r.nodes.len(), first.nodes.len());
+    }
+    let past_p50 = percentile(past.clone(), 0.5);
+    println!(
+        "coverage at the root at a past date, first query of the date: p50 {past_p50:.1?}, max {:.1?} over {} quarter ends (target p50 < 300 ms); {:.0}x today's later query, {:.2}x today's first",
+        past.iter().max().copied().unwrap_or_default(),
+        past.len(),
+        past_p50.as_secs_f64() / today_p50.as_secs_f64(),
+        past_p50.as_secs_f64() / first_time.as_secs_f64(),
+    );
+    // The trend: every month end of the plan period, as the org page draws it.
+    let t = Instant::now();
+    let trend = node.trend(national, as_of);
+    println!(
+        "trend of the root (own and subtree, each month end of the plan period): {:.1?} for {} points",
+        t.elapsed(),
+        trend.points.len()
+    );
+
     // Person lookups.
     let people: Vec<_> = node
         .view()
@@ -268,13 +305,57 @@ fn main() -> anyhow::Result<()> {
     println!("peak memory (VmHWM) while ingesting and querying: {peak:.0} MiB (target < 2,048)");
 
     drop(node);
+    let dir = tmp.path().join("national");
+    let _ = std::fs::remove_file(lunxun_node::node::snapshot::snapshot_path(&dir));
     let t = Instant::now();
-    let node = Node::open(&tmp.path().join("national"))?;
+    let node = Node::open(&dir)?;
     println!(
-        "reopen (replay {} changes into the view): {:.1?}; RSS after {:.0} MiB",
+        "reopen without a snapshot (replay {} changes into the view): {:.1?}; RSS after {:.0} MiB",
         node.view().counts().changes,
         t.elapsed(),
         rss_mib().unwrap_or(0.0)
+    );
+    let t = Instant::now();
+    let replayed = node.coverage(national, None, as_of);
+    println!(
+        "coverage at the root after it (builds the rollup): {:.2?}",
+        t.elapsed()
+    );
+    let t = Instant::now();
+    let written = node.write_snapshot()?;
+    println!(
+        "view snapshot written: {:.1?}, {:.0} MiB ({:.1} bytes per change), {} rollup(s)",
+        t.elapsed(),
+        written.bytes as f64 / (1u64 << 20) as f64,
+        written.bytes as f64 / written.changes.max(1) as f64,
+        written.rollups
+    );
+    drop(node);
+    // Where the open's time goes: the store alone, then the whole open (its
+    // phases in the log line).
+    let t = Instant::now();
+    drop(lunxun_node::store::Store::open(
+        &dir.join(lunxun_node::config::STORE_DIR),
+    )?);
+    println!("opening the store alone (sled): {:.2?}", t.elapsed());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("lunxun_node::node::snapshot=info")
+        .try_init();
+    let t = Instant::now();
+    let node = Node::open(&dir)?;
+    let open_time = t.elapsed();
+    assert_eq!(node.changes_since_snapshot(), 0, "opened from the snapshot");
+    let t = Instant::now();
+    let again = node.coverage(national, None, as_of);
+    let first_after = t.elapsed();
+    assert_eq!(again, replayed, "the snapshot's figures are the log's");
+    println!(
+        "reopen from the snapshot: {open_time:.2?} (target < 3 s); first coverage at the root after it {first_after:.1?} (target < 50 ms); RSS after {:.0} MiB",
+        rss_mib().unwrap_or(0.0)
+    );
+    println!(
+        "peak memory (VmHWM) over the whole run: {:.0} MiB",
+        peak_rss_mib().unwrap_or(0.0)
     );
     Ok(())
 }

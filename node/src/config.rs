@@ -135,7 +135,8 @@ impl Default for AlertsConfig {
     }
 }
 
-/// `[store]`: how much of its disk the store leaves free.
+/// `[store]`: how much of its disk the store leaves free, and how often the
+/// view's snapshot is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
@@ -145,13 +146,24 @@ pub struct StoreConfig {
     /// check off.
     #[serde(default = "StoreConfig::default_keep_free_mib")]
     pub keep_free_mib: u64,
+    /// Changes applied after which the daemon writes the view's snapshot
+    /// (`view.snapshot`: the next start reads it and replays only the log
+    /// after it). It also writes one ten minutes after any change, and on a
+    /// clean stop.
+    #[serde(default = "StoreConfig::default_snapshot_after_changes")]
+    pub snapshot_after_changes: u64,
 }
 
 impl StoreConfig {
     pub const DEFAULT_KEEP_FREE_MIB: u64 = 64;
+    pub const DEFAULT_SNAPSHOT_AFTER_CHANGES: u64 = 200_000;
 
     fn default_keep_free_mib() -> u64 {
         Self::DEFAULT_KEEP_FREE_MIB
+    }
+
+    fn default_snapshot_after_changes() -> u64 {
+        Self::DEFAULT_SNAPSHOT_AFTER_CHANGES
     }
 
     pub fn is_default(&self) -> bool {
@@ -163,6 +175,7 @@ impl Default for StoreConfig {
     fn default() -> StoreConfig {
         StoreConfig {
             keep_free_mib: Self::DEFAULT_KEEP_FREE_MIB,
+            snapshot_after_changes: Self::DEFAULT_SNAPSHOT_AFTER_CHANGES,
         }
     }
 }

@@ -17,6 +17,38 @@ use crate::admin::{self, Runner};
 use crate::app::App;
 use crate::node::Node;
 
+/// How often the daemon checks whether the view's snapshot is due (a load
+/// of a counter).
+const SNAPSHOT_CHECK: Duration = Duration::from_secs(1);
+
+/// Changes older than this are put in a snapshot even if there are few.
+const SNAPSHOT_AGE_MAX: Duration = Duration::from_secs(600);
+
+/// Writes the view's snapshot in the background: once `[store]
+/// snapshot_after_changes` changes were applied since the last one, or any
+/// change waited [`SNAPSHOT_AGE_MAX`].
+async fn snapshots(node: Arc<Node>, mut stop: watch::Receiver<bool>) -> Result<(), String> {
+    let after = node.config().store.snapshot_after_changes.max(1);
+    let mut waiting_since: Option<tokio::time::Instant> = None;
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return Ok(()),
+            _ = tokio::time::sleep(SNAPSHOT_CHECK) => {}
+        }
+        let changes = node.changes_since_snapshot();
+        if changes == 0 {
+            waiting_since = None;
+            continue;
+        }
+        let since = *waiting_since.get_or_insert_with(tokio::time::Instant::now);
+        if changes >= after || since.elapsed() >= SNAPSHOT_AGE_MAX {
+            let node = node.clone();
+            let _ = tokio::task::spawn_blocking(move || node.snapshot_if_changed(1)).await;
+            waiting_since = None;
+        }
+    }
+}
+
 /// How long tasks get to finish after the shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -87,6 +119,8 @@ impl Daemon {
             upstream.run(stop).await;
             Ok(())
         });
+        let (node, stop) = (self.node.clone(), self.shutdown());
+        self.spawn("snapshot", snapshots(node, stop));
     }
 
     /// Waits for Ctrl-C, SIGTERM, or a task ending early; then stops every
@@ -133,6 +167,10 @@ impl Daemon {
         }
         if self.node.store().failure().is_none() {
             self.node.store().flush().map_err(|e| e.to_string())?;
+            // A clean stop leaves a snapshot of everything applied, so the
+            // next start replays nothing.
+            let node = self.node.clone();
+            let _ = tokio::task::spawn_blocking(move || node.snapshot_if_changed(1)).await;
         }
         match failure {
             Some(e) => Err(e),

@@ -215,6 +215,17 @@ fn a_parent_killed_mid_push_loses_nothing_and_applies_nothing_twice() {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     // A pass-through proxy in front of 郑州 shows when a push is under way.
     let mut chain = Chain::start("kill9", seed, true, false);
+    // 郑州 writes its view's snapshot every few thousand changes, so kills
+    // also land while one is written, and each restart opens from the last
+    // one and replays the log after it.
+    chain.prefecture.kill9();
+    let config = chain.prefecture.dir().join("config.toml");
+    let mut text = std::fs::read_to_string(&config).expect("郑州's config");
+    assert!(!text.contains("[store]"), "{text}");
+    text.push_str("\n[store]\nsnapshot_after_changes = 3000\n");
+    std::fs::write(&config, text).expect("write 郑州's config");
+    chain.prefecture.serve();
+    wait_serving(&mut chain.prefecture);
     // A county with a large log: tens of thousands of changes.
     let id = orgs().get("410102").expect("中原区");
     let big: NodeData =
@@ -263,6 +274,10 @@ fn a_parent_killed_mid_push_loses_nothing_and_applies_nothing_twice() {
     chain.settle();
     let logs = chain.assert_exactly_once();
     assert_eq!(logs[3].seq("410102"), total);
+    assert!(
+        chain.prefecture.dir().join("view.snapshot").exists(),
+        "郑州 wrote its view's snapshot"
+    );
 }
 
 #[test]

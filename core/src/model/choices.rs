@@ -153,6 +153,9 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// Every mode.
+    pub const ALL: [Mode; 2] = [Mode::Centralized, Mode::Online];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Centralized => "centralized",
@@ -204,6 +207,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome.
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Completed,
+        Outcome::Failed,
+        Outcome::AbsentJustified,
+        Outcome::AbsentUnjustified,
+    ];
+
     /// Whether the person was trained: completed or failed (DOMAIN.md section 2).
     pub fn attended(self) -> bool {
         matches!(self, Outcome::Completed | Outcome::Failed)

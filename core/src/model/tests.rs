@@ -149,3 +149,34 @@ fn ids_in_text_are_masked() {
     let id: PersonId = "410102198001010018".parse().unwrap();
     assert_eq!(mask_ids(&id.to_string()), id.masked());
 }
+
+/// The arithmetic `from_u64` accepts exactly what the text form does.
+#[test]
+fn packed_ids_check_like_their_text() {
+    use rand::{RngExt, SeedableRng};
+    let reference = |packed: u64| -> Option<PersonId> {
+        let (number, check) = (packed / 11, packed % 11);
+        if number >= 100_000_000_000_000_000 {
+            return None;
+        }
+        let last = if check == 10 {
+            'X'
+        } else {
+            char::from(b'0' + check as u8)
+        };
+        format!("{number:017}{last}").parse().ok()
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let valid: PersonId = "11010519491231002X".parse().expect("valid");
+    for i in 0..200_000u64 {
+        let packed = match i % 3 {
+            0 => rng.random::<u64>(),
+            1 => rng.random_range(0..1_100_000_000_000_000_000),
+            // Near a valid id: every check value, nearby dates.
+            _ => valid
+                .to_u64()
+                .wrapping_add(rng.random_range(0..2_000_000) * 11 + i % 11),
+        };
+        assert_eq!(PersonId::from_u64(packed), reference(packed), "{packed}");
+    }
+}

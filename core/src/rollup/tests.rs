@@ -328,3 +328,44 @@ proptest! {
         }
     }
 }
+
+/// Parts built for the people of each share and merged count what one
+/// build counts, for any number of parts, and refresh the same afterwards.
+#[test]
+fn parts_merged_equal_one_build() {
+    for seed in 0..12u64 {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let orgs = OrgDirectory::builtin();
+        let policy = Policy::default();
+        let nodes = hierarchy(&mut rng, &orgs);
+        let as_of = date(rng.random_range(900..1700));
+        let mut view = View::default();
+        for _ in 0..400 {
+            let (org, record) = change(&mut rng, &nodes, 40);
+            view.apply(org, record);
+        }
+        for parts in 1..5 {
+            let whole = Rollup::build(&view, &orgs, &policy, as_of);
+            let built: Vec<Rollup> = (0..parts)
+                .map(|part| Rollup::build_part(&view, &orgs, &policy, as_of, part, parts))
+                .collect();
+            let mut merged = Rollup::merge(built).expect("parts");
+            merged
+                .same_figures(&whole)
+                .unwrap_or_else(|e| panic!("seed {seed}, {parts} parts: {e}"));
+            let mut whole = whole;
+            for _ in 0..50 {
+                let (org, record) = change(&mut rng, &nodes, 40);
+                let touch = view.apply(org, record);
+                merged.touch(&view, touch);
+                whole.touch(&view, touch);
+            }
+            merged.refresh(&view, &orgs, &policy);
+            whole.refresh(&view, &orgs, &policy);
+            merged
+                .same_figures(&Rollup::build(&view, &orgs, &policy, as_of))
+                .unwrap_or_else(|e| panic!("seed {seed}, {parts} parts, refreshed: {e}"));
+            whole.same_figures(&merged).expect("the same");
+        }
+    }
+}

@@ -71,6 +71,21 @@ impl Trainings {
         }
     }
 
+    /// A list read back in its order (a snapshot's); `None` if a class
+    /// comes twice or an entry is a removed one.
+    pub fn from_list(list: Vec<Att>) -> Option<Trainings> {
+        let mut classes: Vec<ClassIdx> = list.iter().map(|a| a.class).collect();
+        classes.sort_unstable();
+        if classes.windows(2).any(|w| w[0] == w[1]) || classes.last() == Some(&GONE) {
+            return None;
+        }
+        let mut t = Trainings { list, index: None };
+        if t.list.len() > LONG {
+            t.build_index();
+        }
+        Some(t)
+    }
+
     /// Sets the attendance of `att.class`; true when the person had none.
     pub fn upsert(&mut self, att: Att) -> bool {
         debug_assert_ne!(att.class, GONE);

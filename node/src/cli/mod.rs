@@ -77,7 +77,12 @@ pub fn run(data: &Path, command: Command, io: &mut Output<'_>) -> CliResult {
         }
         command => {
             let app = App::open(data)?;
-            run_in(&app, command, io)
+            let result = run_in(&app, command, io);
+            // A command that had to replay much of the log leaves a snapshot,
+            // so the next one opens at once.
+            app.node()
+                .snapshot_if_changed(crate::node::snapshot::SNAPSHOT_AFTER_CHANGES);
+            result
         }
     }
 }

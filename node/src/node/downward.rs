@@ -374,5 +374,10 @@ impl Node {
             .unwrap_or_else(|p| p.into_inner())
             .clear();
         super::trends::TrendCache::clear(&self.trends);
+        // The snapshot's directory or rollups no longer hold: write another.
+        self.since_snapshot.fetch_add(
+            super::snapshot::SNAPSHOT_AFTER_CHANGES,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 }

@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -32,6 +33,7 @@ use crate::view::View;
 pub mod downward;
 mod replay;
 mod returned;
+pub mod snapshot;
 mod trends;
 mod write;
 use replay::{replay, undo_unfinished_write};
@@ -93,6 +95,9 @@ pub struct Node {
     /// person's digest and keys); changed only under the write lock, after
     /// the store. Lock order: view before it.
     returned: Mutex<lunxun_core::returns::child::Held>,
+    /// Changes applied to the view since its snapshot was written or read
+    /// (see [`snapshot`]).
+    since_snapshot: AtomicU64,
     /// The last few trends computed (see [`trends`]).
     trends: Mutex<trends::TrendCache>,
     /// The roots checkpoints are verified to (loaded at the first use).
@@ -157,8 +162,28 @@ impl Node {
             Err(e) => warn!(dir = %dir.display(), error = %e, "cannot make the data dir private"),
         }
         undo_unfinished_write(&store, &config.org)?;
-        let (mut view, unknown_origin_changes) = replay(&store, &orgs)?;
-        let returned = returned::load(&store, &orgs, me, &mut view)?;
+        let opened = match snapshot::open(dir, &store, &downward.in_force, me)? {
+            Some(opened) => opened,
+            None => {
+                let (mut view, unknown) = replay(&store, &orgs)?;
+                let held = returned::load(&store, &orgs, me, Some(&mut view))?;
+                let tail = view.heads().map(|(_, h)| h.seq).sum();
+                snapshot::Opened {
+                    view,
+                    rollups: Rollups::default(),
+                    held,
+                    unknown,
+                    tail,
+                }
+            }
+        };
+        let snapshot::Opened {
+            view,
+            rollups,
+            held: returned,
+            unknown: unknown_origin_changes,
+            tail,
+        } = opened;
         let local_seq = view.head(me).map_or(0, |h| h.seq);
         // A ledger entry whose changes a crash (or the undo of an
         // unfinished write) did not keep.
@@ -206,8 +231,9 @@ impl Node {
             unknown_origin_changes,
             incarnation: random_incarnation(),
             changed,
-            rollups: Mutex::new(Rollups::default()),
+            rollups: Mutex::new(rollups),
             returned: Mutex::new(returned),
+            since_snapshot: AtomicU64::new(tail),
             trends: Mutex::new(trends::TrendCache::default()),
             trust: std::sync::OnceLock::new(),
         };
@@ -461,7 +487,7 @@ impl Node {
         let removed = self.store.truncate_after(origin, keep)?;
         let orgs = self.orgs();
         let (mut view, _) = replay(&self.store, &orgs)?;
-        let returned = returned::load(&self.store, &orgs, self.me, &mut view)?;
+        let returned = returned::load(&self.store, &orgs, self.me, Some(&mut view))?;
         *self.view.write().unwrap_or_else(|p| p.into_inner()) = view;
         *self.returned.lock().unwrap_or_else(|p| p.into_inner()) = returned;
         self.rollups
@@ -469,6 +495,11 @@ impl Node {
             .unwrap_or_else(|p| p.into_inner())
             .clear();
         trends::TrendCache::clear(&self.trends);
+        // The snapshot reflects a log that no longer is: write another.
+        self.since_snapshot.fetch_add(
+            snapshot::SNAPSHOT_AFTER_CHANGES,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         Ok(removed)
     }
 
@@ -489,7 +520,9 @@ impl Node {
         let in_force = self.in_force();
         let orgs = in_force.orgs();
         let policy = in_force.policy_at(as_of);
-        let rollup = rollups.get(&view, orgs, policy, as_of, today);
+        let rollup = rollups.get_or_build(&view, orgs, policy, as_of, today, || {
+            build_rollup(&view, orgs, policy, as_of)
+        });
         crate::coverage::report(&view, orgs, rollup, root, depth)
     }
 
@@ -576,6 +609,8 @@ impl Node {
         }
         self.record_holds(&placed)?;
         if !entries.is_empty() {
+            self.since_snapshot
+                .fetch_add(entries.len() as u64, std::sync::atomic::Ordering::Relaxed);
             self.changed.send_modify(|v| *v += 1);
         }
         Ok(placed)
@@ -636,6 +671,45 @@ fn read_own_head(dir: &Path) -> Option<u64> {
 /// Records `seq` as the own head: a temporary file, fsynced, renamed over
 /// the old one, and the directory fsynced, so a power cut leaves the old
 /// value or the new one.
+/// Builds the rollup of `as_of` in parts, one per core (at most
+/// [`ROLLUP_PARTS_MAX`]), and merges them: a date not kept costs its share of
+/// the people on each core instead of all of them on one.
+fn build_rollup(
+    view: &View,
+    orgs: &crate::orgs::OrgDirectory,
+    policy: &crate::policy::Policy,
+    as_of: crate::model::Date,
+) -> crate::rollup::Rollup {
+    use crate::rollup::Rollup;
+    let parts = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(ROLLUP_PARTS_MAX);
+    let entries: usize = view.roster_orgs().map(|o| view.roster_len(o)).sum();
+    if parts <= 1 || entries < ROLLUP_PARALLEL_FROM {
+        return Rollup::build(view, orgs, policy, as_of);
+    }
+    let built = std::thread::scope(|s| {
+        let handles: Vec<_> = (1..parts)
+            .map(|part| s.spawn(move || Rollup::build_part(view, orgs, policy, as_of, part, parts)))
+            .collect();
+        let mut built = vec![Rollup::build_part(view, orgs, policy, as_of, 0, parts)];
+        built.extend(handles.into_iter().filter_map(|h| h.join().ok()));
+        built
+    });
+    if built.len() < parts {
+        // A part's thread died (it cannot, short of a bug): count on this one.
+        return Rollup::build(view, orgs, policy, as_of);
+    }
+    Rollup::merge(built).unwrap_or_else(|| Rollup::build(view, orgs, policy, as_of))
+}
+
+/// Threads a rollup is built on, at most.
+const ROLLUP_PARTS_MAX: usize = 8;
+
+/// Roster entries below which a rollup is built on one thread (the threads
+/// would cost more than they save).
+const ROLLUP_PARALLEL_FROM: usize = 20_000;
+
 fn write_own_head(dir: &Path, seq: u64) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = dir.join(format!("{OWN_HEAD_FILE}.tmp"));

@@ -38,11 +38,17 @@ pub struct ReturnedApplied {
     pub people: usize,
 }
 
-/// Loads the stored sets into `view` (after the log's replay) and returns
-/// what is held. A stored set that no longer reads, or whose organizer is
+/// Loads the stored sets into `view` (after the log's replay; `None` when
+/// the view came from a snapshot that holds them already) and returns what
+/// is held. A stored set that no longer reads, or whose organizer is
 /// now inside our own subtree (a directory change), is dropped from the
 /// store: the parent then sends the whole set again, as the digests differ.
-pub(super) fn load(store: &Store, orgs: &OrgDirectory, me: OrgId, view: &mut View) -> Result<Held> {
+pub(super) fn load(
+    store: &Store,
+    orgs: &OrgDirectory,
+    me: OrgId,
+    mut view: Option<&mut View>,
+) -> Result<Held> {
     let mut held = Held::default();
     let mut dropped = Vec::new();
     for (key, bytes) in store.returned()? {
@@ -65,7 +71,9 @@ pub(super) fn load(store: &Store, orgs: &OrgDirectory, me: OrgId, view: &mut Vie
         sort(orgs, &mut items);
         let digest = person_digest(orgs, &items);
         for (origin, record) in held.replace(person, items, digest) {
-            view.apply(origin, record);
+            if let Some(view) = view.as_deref_mut() {
+                view.apply(origin, record);
+            }
         }
     }
     if !dropped.is_empty() {
@@ -79,7 +87,7 @@ pub(super) fn load(store: &Store, orgs: &OrgDirectory, me: OrgId, view: &mut Vie
 }
 
 impl Node {
-    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+    pub(super) fn held(&self) -> std::sync::MutexGuard<'_, Held> {
         self.returned.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -145,6 +153,8 @@ impl Node {
             }
         }
         debug_assert_eq!(held.combined(), staged.combined);
+        self.since_snapshot
+            .fetch_add(people as u64, std::sync::atomic::Ordering::Relaxed);
         info!(
             people,
             held_people = held.people(),

@@ -236,6 +236,8 @@ impl Node {
                 },
             );
         }
+        self.since_snapshot
+            .fetch_add(written as u64, std::sync::atomic::Ordering::Relaxed);
         self.changed.send_modify(|v| *v += 1);
         info!(org = %origin, written, unchanged = total - written, seq, "records written");
         Ok((
