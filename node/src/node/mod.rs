@@ -29,13 +29,17 @@ use crate::rollup::Rollups;
 use crate::store::{Hold, LogEntry, Store};
 use crate::view::View;
 
+mod ack;
 pub mod downward;
 mod replay;
 mod returned;
+mod returning;
 mod trends;
 mod write;
+pub use ack::{AckRefused, AckReturned, AckTaken, ReturnedTaken};
 use replay::{replay, undo_unfinished_write};
 pub use returned::{ReturnedApplied, ReturnedCounts};
+pub use returning::Returning;
 
 /// Changes encoded per chunk of an own write (the encoder runs a chunk ahead
 /// of the inserts).
@@ -93,6 +97,9 @@ pub struct Node {
     /// person's digest and keys); changed only under the write lock, after
     /// the store. Lock order: view before it.
     returned: Mutex<lunxun_core::returns::child::Held>,
+    /// What this node last returned to each child (see [`returning`]), in
+    /// memory: after a restart each child gets its whole set once.
+    returned_sent: Mutex<std::collections::HashMap<OrgId, lunxun_core::returns::parent::Sent>>,
     /// The last few trends computed (see [`trends`]).
     trends: Mutex<trends::TrendCache>,
     /// The roots checkpoints are verified to (loaded at the first use).
@@ -208,6 +215,7 @@ impl Node {
             changed,
             rollups: Mutex::new(Rollups::default()),
             returned: Mutex::new(returned),
+            returned_sent: Mutex::default(),
             trends: Mutex::new(trends::TrendCache::default()),
             trust: std::sync::OnceLock::new(),
         };
