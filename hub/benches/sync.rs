@@ -18,26 +18,18 @@
 //!
 //! Run: `cargo bench -p lunxun-hub --bench sync`.
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::Arc;
+mod common;
+
 use std::time::{Duration, Instant};
 
-use lunxun_hub::identity::Identity;
-use lunxun_hub::service::SyncService;
-use lunxun_node::config::Config;
 use lunxun_node::model::{Date, Rank, Record, RosterEntry};
 use lunxun_node::node::Node;
 use lunxun_node::orgs::OrgDirectory;
 use lunxun_node::store;
 use lunxun_node::sync::worker;
 use tokio::sync::watch;
-use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 
-/// The allocator the binaries use, so the figures are theirs.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+use common::{node, serve, serve_tls, tls_node};
 
 fn loopback_bytes() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/net/dev").ok()?;
@@ -50,93 +42,9 @@ fn loopback_bytes() -> Option<u64> {
         .ok()
 }
 
-/// A node with a tls dir (mTLS upstream when `upstream` is given).
-fn tls_node(
-    dir: &Path,
-    org: &str,
-    upstream: Option<SocketAddr>,
-    tls_dir: &Path,
-) -> anyhow::Result<Arc<Node>> {
-    Ok(Arc::new(Node::init(
-        dir,
-        Config {
-            org: org.into(),
-            upstream: upstream.map(|a| format!("https://{a}")),
-            tls_dir: Some(tls_dir.to_path_buf()),
-            insecure: false,
-            revoked: Default::default(),
-            time_zone: None,
-            quotas: Default::default(),
-            dashboard: Default::default(),
-            store: Default::default(),
-            alerts: Default::default(),
-        },
-    )?))
-}
-
-/// Serves `node`'s children-facing sync service over mutual TLS, as `serve` does.
-async fn serve_tls(node: Arc<Node>, stop: watch::Receiver<bool>) -> anyhow::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let dir = node.config().tls_dir.clone().expect("a tls dir");
-    let tls = lunxun_hub::listener::server_config(&dir).map_err(anyhow::Error::msg)?;
-    let service = SyncService::new(node.clone(), Identity::Certificate).into_server();
-    tokio::spawn(async move {
-        let mut stop = stop;
-        let incoming = lunxun_hub::listener::incoming(listener, tls, node);
-        let _ = lunxun_hub::listener::configure_server(Server::builder())
-            .add_service(service)
-            .serve_with_incoming_shutdown(incoming, async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await;
-    });
-    Ok(addr)
-}
-
 /// The county's records: 20,000 people and 200,000 attendance rows.
 fn county_records(orgs: &OrgDirectory, county: &Node, as_of: Date) -> Vec<Record> {
-    let data = lunxun_gen::generate_scaled(42, orgs, county.me(), 20_000, 200_000, as_of);
-    let mut records: Vec<Record> = data.roster.into_iter().map(Record::Roster).collect();
-    records.extend(data.classes.into_iter().map(Record::Class));
-    records.extend(data.attendance.into_iter().map(Record::Attendance));
-    records
-}
-
-fn node(dir: &Path, org: &str, upstream: Option<SocketAddr>) -> anyhow::Result<Arc<Node>> {
-    Ok(Arc::new(Node::init(
-        dir,
-        Config {
-            org: org.into(),
-            upstream: upstream.map(|a| format!("http://{a}")),
-            tls_dir: None,
-            insecure: true,
-            revoked: Default::default(),
-            time_zone: None,
-            quotas: Default::default(),
-            dashboard: Default::default(),
-            store: Default::default(),
-            alerts: Default::default(),
-        },
-    )?))
-}
-
-/// Serves `node`'s children-facing sync service on a loopback port.
-async fn serve(node: Arc<Node>, stop: watch::Receiver<bool>) -> anyhow::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let service = SyncService::new(node, Identity::Insecure).into_server();
-    tokio::spawn(async move {
-        let mut stop = stop;
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-        let _ = Server::builder()
-            .add_service(service)
-            .serve_with_incoming_shutdown(incoming, async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await;
-    });
-    Ok(addr)
+    common::county_records(orgs, county, 20_000, 200_000, as_of)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -144,11 +52,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn main() -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(run())
+    common::runtime()?.block_on(run())
 }
 
 async fn run() -> anyhow::Result<()> {
@@ -284,19 +188,7 @@ async fn run() -> anyhow::Result<()> {
     );
 
     // --- 3. The same over mutual TLS, signed and verified.
-    let root = tmp.path().join("pki-root");
-    lunxun_node::certs::init_ca(&root, "100000", None, None, &orgs)?;
-    let (tls_prefecture, tls_county) =
-        (tmp.path().join("tls-410100"), tmp.path().join("tls-410102"));
-    lunxun_node::certs::issue(
-        &root,
-        "410100",
-        &["127.0.0.1".into()],
-        &tls_prefecture,
-        None,
-        &orgs,
-    )?;
-    lunxun_node::certs::issue(&root, "410102", &[], &tls_county, None, &orgs)?;
+    let (tls_prefecture, tls_county) = common::pki(tmp.path(), &orgs)?;
     let signed_prefecture = tls_node(
         &tmp.path().join("tls-prefecture"),
         "410100",

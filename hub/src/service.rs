@@ -46,7 +46,6 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::error::Error;
 use crate::identity::{Gate, Identity, peer_chain};
 use crate::quota::{Quotas, SessionQuota};
-use crate::returns::Returns;
 
 pub use lunxun_core::session::parent::{CHILD_SESSIONS_MAX, GROUP_BATCHES_MAX, SESSIONS_MAX};
 
@@ -71,8 +70,6 @@ pub struct SyncService {
     admissions: Arc<Mutex<Admissions>>,
     /// Every child's quotas.
     quotas: Arc<Quotas>,
-    /// What each child was last returned (`Sync.Trainings`).
-    returns: Arc<Returns>,
     /// Turns true when the server shuts down: every session and restore stops.
     shutdown: watch::Receiver<bool>,
 }
@@ -104,7 +101,6 @@ impl SyncService {
         SyncService {
             gate: Arc::new(Gate::new(node.clone(), identity)),
             quotas: Arc::new(Quotas::new(node.clone())),
-            returns: Arc::default(),
             node,
             admissions: Arc::default(),
             shutdown: watch::channel(false).1,
@@ -618,7 +614,6 @@ impl Sync for SyncService {
         let digest = request.into_inner().digest;
         let rx = crate::returns::serve(
             self.node.clone(),
-            self.returns.clone(),
             child,
             &digest,
             slot,

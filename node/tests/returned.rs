@@ -152,6 +152,7 @@ fn answer(node: &Node, sets: &[(PersonId, Vec<Returned>)]) -> pb::TrainingsChunk
         full: true,
         digest: Bytes::copy_from_slice(&held.combined()),
         last: true,
+        at_ms: 1_000,
     }
 }
 

@@ -27,6 +27,8 @@
 //! - [`data`]: generated rosters and trainings per node (small scale), files
 //!   to import, and the coverage oracle computed in-process by the library's
 //!   own rules.
+//! - [`shown`]: what a node shows of an org's figures and a person's record,
+//!   to compare a child's with its ancestors'.
 //!
 //! Everything waits by polling with a generous bound ([`wait_until`]); no
 //! test asserts on wall-clock speed. Randomness is seeded; the seed is
@@ -42,6 +44,7 @@ pub mod pki;
 pub mod previous;
 pub mod proxy;
 pub mod raw;
+pub mod shown;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;

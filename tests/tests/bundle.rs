@@ -11,6 +11,11 @@
 //! - Faults: a bundle imported twice, out of order, after the same changes
 //!   came by a live session, and a parent killed with SIGKILL during an
 //!   import then importing again: nothing twice, nothing lost.
+//! - Trainings returned through acknowledgements: a county on files only
+//!   gets the class its prefecture gave its people, and then shows the same
+//!   person record and figures as its parent; the same acknowledgement
+//!   twice, an older one after a newer one, change nothing; one whose
+//!   returned trainings were altered is refused in one line.
 //! - Bad files (cut, one byte flipped, signed by another child, of a node
 //!   that is not a child, signed under another root, an acknowledgement for
 //!   another node, a zstd bomb under `prlimit --as`): refused in one line
@@ -26,7 +31,9 @@ use lunxun_node::certs::sign::Signer;
 use lunxun_node::codec::bundle as file;
 use lunxun_proto::v1 as pb;
 use lunxun_tests::data::{assert_coverage_matches, extra_class, oracle};
+use lunxun_tests::shown::{classes_of, own_figures, person_record, returned_records};
 use lunxun_tests::{Logs, Node, Pki, World, assert_exactly_once, build_tree, seed};
+use prost::Message;
 use serde_json::Value;
 
 /// 郑州 serving (with no parent of its own) and `counties` syncing to it.
@@ -420,4 +427,190 @@ fn bad_bundles_are_refused_in_one_line_and_change_nothing() {
     let i = import(&parent, &good);
     assert_eq!(i["applied"], county.own_seq());
     println!("every bad file refused in one line, nothing changed");
+}
+
+/// `bundle export` at `county`, `bundle import` at `parent`: the
+/// prefecture's summary and the acknowledgement's path.
+fn exchange(county: &Node, parent: &Node, bundle: &Path) -> (Value, PathBuf) {
+    export(county, bundle, &[]);
+    let i = import(parent, bundle);
+    let ack = PathBuf::from(i["ack"].as_str().expect("the ack's path"));
+    (i, ack)
+}
+
+/// What returned trainings change at a node: how many it holds, the
+/// person's record, the county's own figures.
+fn returned_state(node: &Node, person: &str, as_of: &str) -> Value {
+    serde_json::json!({
+        "status": node.status_json()["returned"],
+        "person": person_record(node, person, as_of),
+        "figures": own_figures(node, "410102", as_of),
+    })
+}
+
+/// `ack` with its first returned chunk's first training credited an hour
+/// more, re-signed by `signer`: a file its parent might sign, and whose
+/// answer does not add up to the digest it announces.
+fn with_altered_training(ack: &[u8], signer: &Signer) -> Vec<u8> {
+    let p = file::parse(ack).expect("an acknowledgement");
+    let mut h = pb::BundleAck::decode(p.header).expect("its header");
+    let batch = &mut h.returned[0];
+    let raw = zstd::bulk::decompress(&batch.zstd, batch.raw_bytes as usize).unwrap();
+    let mut chunk = pb::TrainingsChunk::decode(raw.as_slice()).unwrap();
+    let item = &mut chunk.people[0].items[0];
+    item.attendance.as_mut().unwrap().hours_tenths += 10;
+    let raw = chunk.encode_to_vec();
+    batch.raw_bytes = raw.len() as u32;
+    batch.zstd = Bytes::from(zstd::bulk::compress(&raw, 1).unwrap());
+    let header = h.encode_to_vec();
+    let mut content = file::MAGIC.to_vec();
+    content.extend_from_slice(&file::FORMAT_VERSION.to_be_bytes());
+    content.push(2);
+    content.extend_from_slice(&(header.len() as u32).to_be_bytes());
+    content.extend_from_slice(&header);
+    let (sig, chain) = signer.sign_bytes(file::SIGNED_CONTEXT, &content);
+    file::seal(content, sig, chain)
+}
+
+#[test]
+fn a_county_on_files_gets_the_trainings_held_above_it_in_acknowledgements() {
+    let world = World::tls("bundle-returned", seed("bundle-returned", 53));
+    let as_of = world.as_of();
+    let mut prefecture = world.hub("410100", None);
+    // No network path: the county knows no URL at all.
+    let mut county = world.node("410102", None);
+    let data = world.data("410102");
+    county.import_data(&data);
+    let worker = data.roster[0].person.to_string();
+    let people = {
+        let mut p: Vec<_> = data.roster.iter().map(|r| r.person).collect();
+        p.sort();
+        p.dedup();
+        p.len() as u64
+    };
+    let stick = world.root().join("stick");
+    std::fs::create_dir_all(&stick).unwrap();
+    let day = world.params.as_of - chrono::TimeDelta::days(40);
+
+    // Round 1: the county's roster reaches 郑州, which trained none of them
+    // yet: the whole (empty) set comes back.
+    let (i, a1) = exchange(&county, &prefecture, &stick.join("r1.lxb"));
+    assert_eq!(
+        (i["returned"].clone(), i["returned_full"].clone()),
+        (0.into(), true.into()),
+        "{i}"
+    );
+    let a = import(&county, &a1);
+    assert_eq!(a["returned"]["stale"], Value::Null, "{a}");
+
+    // 郑州 trains 中原区's people; the next acknowledgement brings the class
+    // back, as only what changed since the answer the county holds.
+    prefecture.import_data(&extra_class(&data, 100, day));
+    let (i, a2) = exchange(&county, &prefecture, &stick.join("r2.lxb"));
+    assert_eq!(
+        (i["returned"].clone(), i["returned_full"].clone()),
+        (people.into(), false.into()),
+        "{i}"
+    );
+    let a = import(&county, &a2);
+    assert_eq!(
+        a["returned"],
+        serde_json::json!({"people": people, "changed": people, "stale": null}),
+        "{a}"
+    );
+    assert!(classes_of(&county, &worker).contains(&"410100:X100".to_owned()));
+    assert_eq!(returned_records(&county), people);
+    assert_eq!(
+        person_record(&county, &worker, &as_of),
+        person_record(&prefecture, &worker, &as_of),
+        "the worker's record, hours and statuses, at 中原区 and at 郑州"
+    );
+    assert_eq!(
+        own_figures(&county, "410102", &as_of),
+        own_figures(&prefecture, "410102", &as_of)
+    );
+
+    // The same acknowledgement again: nothing counted twice.
+    let held = returned_state(&county, &worker, &as_of);
+    let a = import(&county, &a2);
+    assert!(
+        a["returned"]["stale"]
+            .as_str()
+            .unwrap()
+            .contains("not after"),
+        "{a}"
+    );
+    assert_eq!(returned_state(&county, &worker, &as_of), held);
+
+    // Two more rounds written before either acknowledgement comes back;
+    // 郑州 trains them again between the two. The newer comes first.
+    prefecture.import_data(&extra_class(&data, 101, day + chrono::TimeDelta::days(5)));
+    let (_, a3) = exchange(&county, &prefecture, &stick.join("r3.lxb"));
+    prefecture.import_data(&extra_class(&data, 102, day + chrono::TimeDelta::days(10)));
+    let (i, a4) = exchange(&county, &prefecture, &stick.join("r4.lxb"));
+    // Written for what the county held before r3's acknowledgement: whole.
+    assert_eq!(i["returned_full"], true, "{i}");
+    // An altered training in a file its parent signs: the answer does not
+    // add up, and nothing of the file is taken.
+    let parent_signer = Signer::load(&prefecture.tls_dir(), "410100").unwrap();
+    let altered = stick.join("altered.lxb.ack");
+    std::fs::write(
+        &altered,
+        with_altered_training(&std::fs::read(&a4).unwrap(), &parent_signer),
+    )
+    .unwrap();
+    refused(&county, &altered, "digest");
+    // A byte flipped in the returned trainings: the seal no longer holds.
+    let bytes = std::fs::read(&a4).unwrap();
+    let p = file::parse(&bytes).unwrap();
+    let zstd = pb::BundleAck::decode(p.header).unwrap().returned[0]
+        .zstd
+        .clone();
+    let at = bytes
+        .windows(zstd.len())
+        .position(|w| w == zstd.as_ref())
+        .unwrap()
+        + zstd.len() / 2;
+    let mut flipped = bytes.clone();
+    flipped[at] ^= 0x01;
+    let flipped_path = stick.join("flipped.lxb.ack");
+    std::fs::write(&flipped_path, &flipped).unwrap();
+    refused(&county, &flipped_path, "signature");
+
+    let a = import(&county, &a4);
+    assert_eq!(a["returned"]["stale"], Value::Null, "{a}");
+    let held = returned_state(&county, &worker, &as_of);
+    let classes = classes_of(&county, &worker);
+    for class in ["410100:X100", "410100:X101", "410100:X102"] {
+        assert!(
+            classes.contains(&class.to_owned()),
+            "{class} not in {classes:?}"
+        );
+    }
+    assert_eq!(held["person"], person_record(&prefecture, &worker, &as_of));
+    assert_eq!(held["figures"], own_figures(&prefecture, "410102", &as_of));
+    // The older ones after it, the changes since r2's answer and the first,
+    // empty, whole set: neither takes anything back.
+    for (older, why) in [(&a3, "not after"), (&a1, "not after"), (&a2, "not after")] {
+        let a = import(&county, older);
+        let stale = a["returned"]["stale"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{a}"));
+        assert!(stale.contains(why), "{}: {a}", older.display());
+        assert_eq!(
+            returned_state(&county, &worker, &as_of),
+            held,
+            "{}",
+            older.display()
+        );
+    }
+
+    // Nothing returned goes up: the county's log is its own origin only.
+    prefecture.stop();
+    let own = Logs::read(county.dir());
+    assert_eq!(own.origin_codes(), vec!["410102"]);
+    assert_exactly_once("410102", &own, &Logs::read(prefecture.dir()));
+    println!(
+        "returned trainings by acknowledgement: taken once, never older, an altered one refused"
+    );
 }

@@ -10,47 +10,8 @@
 
 use chrono::TimeDelta;
 use lunxun_tests::data::extra_class;
+use lunxun_tests::shown::{classes_of, own_figures, returned_records};
 use lunxun_tests::{Mode, Node, Proxy, World, assert_exactly_once, seed};
-use serde_json::Value;
-
-/// `coverage --org ORG --depth 0 --format json` at `node`: ORG's own entry.
-fn own_figures(node: &Node, org: &str, as_of: &str) -> Value {
-    let out = node.ok(&[
-        "coverage", "--org", org, "--depth", "0", "--format", "json", "--as-of", as_of,
-    ]);
-    let json: Value = serde_json::from_str(&out).expect("coverage JSON");
-    let entry = &json["nodes"][0];
-    assert_eq!(entry["org"], org);
-    serde_json::json!({"rotation": entry["rotation"], "hours": entry["hours"]})
-}
-
-/// The class ids of `person`'s trainings at `node` (empty when it holds
-/// nothing of them).
-fn classes_of(node: &Node, person: &str) -> Vec<String> {
-    let out = node.run(&["person", person, "--format", "json", "--show-ids"]);
-    if out.code != 0 {
-        return Vec::new();
-    }
-    let json: Value = serde_json::from_str(&out.stdout).expect("person JSON");
-    json["trainings"]
-        .as_array()
-        .expect("trainings")
-        .iter()
-        .map(|t| {
-            format!(
-                "{}:{}",
-                t["organizer"].as_str().unwrap(),
-                t["class_id"].as_str().unwrap()
-            )
-        })
-        .collect()
-}
-
-fn returned_records(node: &Node) -> u64 {
-    node.status_json()["returned"]["records"]
-        .as_u64()
-        .expect("status shows returned records")
-}
 
 #[test]
 fn a_county_sees_its_peoples_trainings_held_above_it_and_sends_none_of_them_up() {

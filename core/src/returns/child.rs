@@ -3,7 +3,9 @@
 //! our own subtree's rosters, every organizer outside our subtree, every
 //! class the attendance's own, nothing twice, and the result's digest the
 //! one the parent announced), and what is held is kept as [`Held`], which
-//! turns a person's new set into the records the view applies.
+//! turns a person's new set into the records the view applies. An answer
+//! carried in a file, which can come late, twice or after a newer one, is
+//! first checked to be newer than the one held ([`fresh`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -175,6 +177,58 @@ pub fn stage(
         })
         .collect();
     Ok(Staged { changes, combined })
+}
+
+/// Which of its parent's answers a child holds: who answered, and when on
+/// the parent's clock (ms since the epoch; 0 from a parent too old to say).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    /// The parent's org code.
+    pub parent: String,
+    pub at_ms: i64,
+}
+
+/// Why an answer carried in a file is not taken (the file's other parts
+/// still are): what it would leave is not newer than what is held.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Stale {
+    /// Computed no later than the answer held: the same file again, or an
+    /// older one after a newer answer (a file or a session).
+    #[error("computed at {answer_ms}, not after the answer held ({held_ms})")]
+    Older { answer_ms: i64, held_ms: i64 },
+    /// The changes since a set we no longer hold (or, with no answer of
+    /// this parent's time held, any answer but for the set we hold).
+    #[error("computed for another set than the one held")]
+    OtherBase,
+}
+
+/// Whether an answer of `parent` computed at `at_ms` and carried in a file
+/// is to be taken, holding `version` and `held` (our combined digest).
+/// `base` is what we held when we wrote the file the answer replies to;
+/// `full`: the answer is the whole set, not only the changes since `base`.
+///
+/// Newer than the answer held from the same parent, it is taken when it is
+/// whole, or when it holds the changes since what we hold. Without a time
+/// of that parent's to compare (none taken yet, another parent), only an
+/// answer for exactly what we hold is taken: nothing else proves it newer.
+pub fn fresh(
+    version: Option<&Version>,
+    parent: &str,
+    at_ms: i64,
+    full: bool,
+    base: Option<&Digest>,
+    held: &Digest,
+) -> Result<(), Stale> {
+    let on_base = base == Some(held);
+    match version.filter(|v| v.parent == parent) {
+        Some(v) if at_ms <= v.at_ms => Err(Stale::Older {
+            answer_ms: at_ms,
+            held_ms: v.at_ms,
+        }),
+        Some(_) if full || on_base => Ok(()),
+        None if on_base => Ok(()),
+        _ => Err(Stale::OtherBase),
+    }
 }
 
 /// What a person holds: their set's digest and its keys (organizer, class).

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
-use super::child::{Answer, Held, PersonAnswer, Refused, stage};
+use super::child::{Answer, Held, PersonAnswer, Refused, Stale, Version, fresh, stage};
 use super::parent::{PersonLimits, Sent, diff, digests, encoded_bytes_bound, person_set, plan};
 use super::*;
 use crate::model::{
@@ -564,5 +564,87 @@ proptest! {
                 }
             }
         }
+    }
+}
+
+/// (held version, parent, answer time, full, base, held digest, expected).
+type FreshCase = (
+    Option<Version>,
+    &'static str,
+    i64,
+    bool,
+    Option<Digest>,
+    Digest,
+    Result<(), Stale>,
+);
+
+#[test]
+fn an_answer_in_a_file_is_taken_only_when_newer_than_the_one_held() {
+    let (a, b) = ([1u8; DIGEST_LEN], [2u8; DIGEST_LEN]);
+    let held = |at_ms| {
+        Some(Version {
+            parent: "410100".into(),
+            at_ms,
+        })
+    };
+    let older = |answer_ms, held_ms| Err(Stale::Older { answer_ms, held_ms });
+    let cases: Vec<FreshCase> = vec![
+        // Newer and whole: taken whatever it was computed for.
+        (held(10), "410100", 20, true, Some(b), a, Ok(())),
+        (held(10), "410100", 20, true, None, a, Ok(())),
+        // Newer changes since what we hold: taken; since another set: not.
+        (held(10), "410100", 20, false, Some(a), a, Ok(())),
+        (
+            held(10),
+            "410100",
+            20,
+            false,
+            Some(b),
+            a,
+            Err(Stale::OtherBase),
+        ),
+        (
+            held(10),
+            "410100",
+            20,
+            false,
+            None,
+            a,
+            Err(Stale::OtherBase),
+        ),
+        // The same file again, or an older one: never, even on our base.
+        (held(20), "410100", 20, true, Some(a), a, older(20, 20)),
+        (held(20), "410100", 10, true, Some(a), a, older(10, 20)),
+        (held(20), "410100", 10, false, Some(a), a, older(10, 20)),
+        // No time of this parent's held: only an answer for what we hold.
+        (None, "410100", 5, true, Some(a), a, Ok(())),
+        (None, "410100", 5, true, Some(b), a, Err(Stale::OtherBase)),
+        (None, "410100", 5, false, Some(a), a, Ok(())),
+        (None, "410100", 5, true, None, a, Err(Stale::OtherBase)),
+        (held(20), "410000", 5, true, Some(a), a, Ok(())),
+        (
+            held(20),
+            "410000",
+            50,
+            true,
+            Some(b),
+            a,
+            Err(Stale::OtherBase),
+        ),
+    ];
+    for (i, (version, parent, at_ms, full, base, digest, expected)) in cases.into_iter().enumerate()
+    {
+        assert_eq!(
+            fresh(
+                version.as_ref(),
+                parent,
+                at_ms,
+                full,
+                base.as_ref(),
+                &digest
+            ),
+            expected,
+            "case {i}"
+        );
     }
 }

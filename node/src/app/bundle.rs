@@ -12,11 +12,14 @@
 //!   ([`ingest::verify_contents_holding_unknown`], [`Node::ingest`]): a
 //!   change already held is skipped, a gap held, a fork refused, a bad
 //!   record quarantined. Then an acknowledgement file beside it: the
-//!   parent's vector for the child's subtree and the bulletins it lacks,
-//!   signed by the parent.
+//!   parent's vector for the child's subtree, the bulletins it lacks and
+//!   the trainings returned to it ([`Node::returning`]: what a session's
+//!   `Sync.Trainings` would answer, only the changes when the bundle says
+//!   the child holds the last answer), signed by the parent.
 //! - [`import`] of an acknowledgement (child): the signer checked to be this
-//!   node's parent, then its vector learned (the next export starts above
-//!   it) and its bulletins received.
+//!   node's parent, then its bulletins and returned trainings taken whole or
+//!   not at all ([`Node::receive_ack`]), then its vector learned (the next
+//!   export starts above it).
 //!
 //! A bundle's batches are applied group by group as they verify, as a
 //! session's are: one whose signature verifies but whose batch `k` is
@@ -30,11 +33,11 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use lunxun_core::session::parent::GROUP_BATCHES_MAX;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::codec::{self, bundle as file};
 use crate::ingest::{self, Checked, Refusal};
-use crate::node::{Node, now_ms};
+use crate::node::{AckRefused, AckReturned, Node, ReturnedTaken, now_ms};
 use crate::orgs::OrgId;
 use crate::store::Hold;
 use crate::sync::children::ChildState;
@@ -109,6 +112,18 @@ pub struct BundleImported {
     /// Origins held back: (origin, seq, reason).
     pub held: Vec<(String, u64, String)>,
     pub bulletins: usize,
+    /// The trainings the acknowledgement returns: None when it returns
+    /// none (an answer too large for the file).
+    pub returned: Option<ReturnedSent>,
+}
+
+/// The trainings returned in an acknowledgement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReturnedSent {
+    /// People named: everyone with a returned training (`full`), or those
+    /// whose set changed since the answer the child holds.
+    pub people: usize,
+    pub full: bool,
 }
 
 /// An acknowledgement imported at the child.
@@ -120,6 +135,8 @@ pub struct AckImported {
     pub held: Vec<(String, u64, String)>,
     /// Bulletins new here.
     pub bulletins: usize,
+    /// What became of the trainings it returns.
+    pub returned: ReturnedTaken,
 }
 
 /// What `bundle import` did.
@@ -234,6 +251,7 @@ pub fn export(
         created_at_ms: now_ms(),
         bulletins: node.bulletins_held(),
         incarnation: node.incarnation().to_vec(),
+        returned: Some(node.returned_digest()),
         ..Default::default()
     };
     let encode_failed = |e: crate::model::Invalid| refused(e.0);
@@ -396,6 +414,7 @@ fn import_bundle(
         skipped: 0,
         held: Vec::new(),
         bulletins: 0,
+        returned: None,
     };
     let mut group: Vec<Checked> = Vec::new();
     let mut unknown_held = Vec::new();
@@ -484,7 +503,7 @@ fn import_bundle(
         .bulletins_above(header.bulletins)
         .map_err(store_failed)?;
     result.bulletins = bulletins.len();
-    let ack = file::AckHeader {
+    let mut ack = file::AckHeader {
         org: node.code().to_owned(),
         child: header.org.clone(),
         created_at_ms: now,
@@ -495,16 +514,44 @@ fn import_bundle(
         bundle: digest.as_bytes().to_vec(),
         applied: result.applied,
         skipped: result.skipped,
-        returned: 0,
+        returned: file::EncodedAnswer::default(),
+        returned_base: header.returned,
     };
-    let content = file::ack_content(&ack);
+    // The trainings returned, as a session would answer them, computed
+    // after this bundle's changes are in (its roster among them).
+    let returning = node.returning(child, header.returned.as_ref());
+    if returning.left_out > 0 {
+        warn!(child = %header.org, people = returning.left_out, "people whose returned trainings exceed the limits were left out");
+    }
+    let chunks = codec::answer_chunks(&orgs, &returning.answer, now);
+    ack.returned = file::encode_returned(&chunks).map_err(|e| refused(e.0))?;
+    let content = match file::ack_content(&ack) {
+        Ok(content) => {
+            result.returned = Some(ReturnedSent {
+                people: returning.answer.people.len(),
+                full: returning.answer.full,
+            });
+            content
+        }
+        Err(e) => {
+            // Only the answer can make the header that large: the file goes
+            // without it, and the child gets the whole set by a session.
+            warn!(child = %header.org, returned_bytes = ack.returned.bytes(), reason = %e.0, "the returned trainings do not fit the acknowledgement; left out");
+            ack.returned = file::EncodedAnswer::default();
+            file::ack_content(&ack).map_err(|e| refused(e.0))?
+        }
+    };
     let (signature, chain) = sign(node, &result.ack, &content)?;
     write_whole(&result.ack, &file::seal(content, signature, chain))?;
+    if result.returned.is_some() {
+        node.remember_returned(child, returning.sent);
+    }
     info!(
         child = %header.org,
         applied = result.applied,
         skipped = result.skipped,
         held = result.held.len(),
+        returned = result.returned.map_or(0, |r| r.people),
         "bundle imported"
     );
     Ok(result)
@@ -553,12 +600,28 @@ fn import_ack(
         )));
     }
     check_seal(node, parsed, &parent, ack.created_at_ms).map_err(refused)?;
-    if ack.returned > 0 {
-        warn!(
-            batches = ack.returned,
-            "the acknowledgement returns trainings this version does not take yet"
-        );
-    }
+    // Bulletins and returned trainings first, whole or not at all; the
+    // vector after them, so a refused file changes nothing.
+    let taken = node
+        .receive_ack(
+            &ack.bulletins,
+            AckReturned {
+                encoded: &ack.returned,
+                parent: &parent,
+                base: ack.returned_base.as_ref(),
+            },
+        )
+        .map_err(|e| match e {
+            AckRefused::Malformed(_) => BundleError::Malformed {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            },
+            AckRefused::Store(source) => BundleError::Store {
+                path: path.to_path_buf(),
+                source,
+            },
+            e => refused(e.to_string()),
+        })?;
     let incarnation = hex(&ack.incarnation);
     let mut state = UpstreamState::load(node);
     // Within one incarnation of the parent's store its vector only grows,
@@ -577,20 +640,28 @@ fn import_ack(
     }
     state.held = ack.held.clone();
     state.last_bundle_ack = Some(now_ms());
+    if matches!(taken.returned, ReturnedTaken::Taken { .. }) {
+        state.returned_at = state.last_bundle_ack;
+    }
     node.store()
         .set_upstream_state(&state)
         .map_err(|e| BundleError::Store {
             path: path.to_path_buf(),
             source: e.into(),
         })?;
-    let bulletins = node
-        .receive_bulletins(&ack.bulletins)
-        .map_err(|e| refused(e.to_string()))?;
-    info!(parent = %parent, bulletins, "bundle acknowledgement imported");
+    match &taken.returned {
+        ReturnedTaken::Stale { why, .. } => {
+            info!(parent = %parent, reason = %why, "the returned trainings are not newer than those held; left")
+        }
+        ReturnedTaken::None => debug!(parent = %parent, "the acknowledgement returns no trainings"),
+        ReturnedTaken::Taken { .. } => {}
+    }
+    info!(parent = %parent, bulletins = taken.bulletins, "bundle acknowledgement imported");
     Ok(AckImported {
         parent,
         vector: state.parent,
         held: ack.held,
-        bulletins,
+        bulletins: taken.bulletins,
+        returned: taken.returned,
     })
 }

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::{BundleExportArgs, BundleImportArgs, CliError, CliResult, Output, StatusFormat, exit};
 use crate::app::bundle::{self, BundleError, Imported, Since};
-use crate::node::Node;
+use crate::node::{Node, ReturnedTaken};
 
 /// Bundles of fewer changes than this get no progress bar.
 const PROGRESS_CHANGES_MIN: u64 = 20_000;
@@ -98,6 +98,8 @@ pub(super) fn import(node: &Node, args: BundleImportArgs, io: &mut Output<'_>) -
                 "skipped": b.skipped,
                 "held": b.held.iter().map(|(o, s, r)| json!({"origin": o, "seq": s, "reason": r})).collect::<Vec<_>>(),
                 "bulletins": b.bulletins,
+                "returned": b.returned.map(|r| r.people),
+                "returned_full": b.returned.map(|r| r.full),
                 "ack": b.ack.display().to_string(),
             })
         )?,
@@ -109,6 +111,22 @@ pub(super) fn import(node: &Node, args: BundleImportArgs, io: &mut Output<'_>) -
             )?;
             for (origin, seq, reason) in &b.held {
                 writeln!(io.out, "held back: {origin} from seq {seq}: {reason}")?;
+            }
+            match b.returned {
+                Some(r) => writeln!(
+                    io.out,
+                    "returned trainings of {} people ({})",
+                    r.people,
+                    if r.full {
+                        "the whole set"
+                    } else {
+                        "changed since its last acknowledgement or session"
+                    }
+                )?,
+                None => writeln!(
+                    io.out,
+                    "returned trainings left out: too large for the file (a session brings them)"
+                )?,
             }
             writeln!(io.out, "{}", b.ack.display())?;
         }
@@ -122,6 +140,7 @@ pub(super) fn import(node: &Node, args: BundleImportArgs, io: &mut Output<'_>) -
                 "vector": a.vector,
                 "held": a.held.iter().map(|(o, s, r)| json!({"origin": o, "seq": s, "reason": r})).collect::<Vec<_>>(),
                 "bulletins": a.bulletins,
+                "returned": returned_json(&a.returned),
             })
         )?,
         (Imported::Ack(a), StatusFormat::Table) => {
@@ -139,7 +158,33 @@ pub(super) fn import(node: &Node, args: BundleImportArgs, io: &mut Output<'_>) -
                     "held back by the parent: {origin} from seq {seq}: {reason}"
                 )?;
             }
+            match &a.returned {
+                ReturnedTaken::None => {}
+                ReturnedTaken::Taken { named, changed } => writeln!(
+                    io.out,
+                    "returned trainings of {named} people; {changed} changed here"
+                )?,
+                ReturnedTaken::Stale { named, why } => writeln!(
+                    io.out,
+                    "returned trainings of {named} people not taken: {why}"
+                )?,
+            }
         }
     }
     Ok(())
+}
+
+/// An acknowledgement's returned trainings in `bundle import`'s JSON:
+/// `returned` people named (0: the file returns none), `changed` here, and
+/// `stale`: why they were left (null when taken).
+fn returned_json(r: &ReturnedTaken) -> serde_json::Value {
+    match r {
+        ReturnedTaken::None => json!({"people": 0, "changed": 0, "stale": null}),
+        ReturnedTaken::Taken { named, changed } => {
+            json!({"people": named, "changed": changed, "stale": null})
+        }
+        ReturnedTaken::Stale { named, why } => {
+            json!({"people": named, "changed": 0, "stale": why.to_string()})
+        }
+    }
 }

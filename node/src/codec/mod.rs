@@ -24,10 +24,10 @@ use lunxun_core::session::parent::Ack;
 mod bulletin;
 pub mod bundle;
 pub use bulletin::{decode_bulletin, decode_sealed, encode_bulletin, encode_sealed};
-mod trainings;
+pub mod trainings;
 pub use trainings::{
-    decode_person_trainings, decode_stored_trainings, encode_person_trainings,
-    encode_stored_trainings, person_trainings_len, trainings_request,
+    AnswerReader, answer_chunks, decode_person_trainings, decode_stored_trainings,
+    encode_person_trainings, encode_stored_trainings, trainings_request,
 };
 
 /// Largest encoded record accepted (a record is a few hundred bytes at most).

@@ -109,6 +109,19 @@ impl Downward {
     }
 }
 
+/// Bulletins admitted and not yet stored ([`Node::admit_bulletins`]).
+pub(super) struct Admitted {
+    next: Downward,
+    new: Vec<(u64, Bytes)>,
+}
+
+impl Admitted {
+    /// The directory they put in force.
+    pub(super) fn orgs(&self) -> &Arc<OrgDirectory> {
+        self.next.in_force.orgs()
+    }
+}
+
 /// Why a bulletin from the parent was not taken (nothing of it, nor of the
 /// ones after it in the same message, was stored).
 #[derive(Debug, thiserror::Error)]
@@ -214,9 +227,23 @@ impl Node {
             });
         }
         let _writing = self.lock_writes();
+        let (admitted, refused) = self.admit_bulletins(sealed);
+        let new = self.store_bulletins(admitted)?;
+        match refused {
+            Some(e) => {
+                warn!(number = e.number, reason = %e.reason, "bulletin refused");
+                Err(e)
+            }
+            None => Ok(new),
+        }
+    }
+
+    /// Admits `sealed` in order against the series held, storing nothing
+    /// (the caller holds the write lock): what the ones before the first
+    /// refused one put in force, and that refusal.
+    pub(super) fn admit_bulletins(&self, sealed: &[Bytes]) -> (Admitted, Option<Refused>) {
         let mut next = self.downward().clone();
         let mut new: Vec<(u64, Bytes)> = Vec::new();
-        let mut refused = None;
         for bytes in sealed {
             match self.admit_bulletin(&next, bytes) {
                 Ok(None) => {}
@@ -226,32 +253,34 @@ impl Node {
                     next.listed.push(listed(&b, &s));
                     new.push((b.number, bytes.clone()));
                 }
-                Err(e) => {
-                    refused = Some(e);
-                    break;
-                }
+                Err(e) => return (Admitted { next, new }, Some(e)),
             }
         }
-        if !new.is_empty() {
-            let rows: Vec<(u64, &[u8])> = new.iter().map(|(n, b)| (*n, b.as_ref())).collect();
-            if let Err(e) = self.store.put_bulletins(&rows) {
-                return Err(Refused {
-                    number: new[0].0,
-                    reason: format!("cannot be stored: {e}"),
-                });
-            }
-            self.put_in_force(next);
-            for (number, _) in &new {
-                info!(number, "bulletin received and in force");
-            }
+        (Admitted { next, new }, None)
+    }
+
+    /// Stores admitted bulletins durably, then puts them in force (the
+    /// caller holds the write lock); how many were new.
+    pub(super) fn store_bulletins(
+        &self,
+        admitted: Admitted,
+    ) -> std::result::Result<usize, Refused> {
+        let Admitted { next, new } = admitted;
+        if new.is_empty() {
+            return Ok(0);
         }
-        match refused {
-            Some(e) => {
-                warn!(number = e.number, reason = %e.reason, "bulletin refused");
-                Err(e)
-            }
-            None => Ok(new.len()),
+        let rows: Vec<(u64, &[u8])> = new.iter().map(|(n, b)| (*n, b.as_ref())).collect();
+        if let Err(e) = self.store.put_bulletins(&rows) {
+            return Err(Refused {
+                number: new[0].0,
+                reason: format!("cannot be stored: {e}"),
+            });
         }
+        self.put_in_force(next);
+        for (number, _) in &new {
+            info!(number, "bulletin received and in force");
+        }
+        Ok(new.len())
     }
 
     /// Publishes a bulletin (the national node only): the next number,

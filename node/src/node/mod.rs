@@ -30,14 +30,18 @@ use crate::rollup::Rollups;
 use crate::store::{Hold, LogEntry, Store};
 use crate::view::View;
 
+mod ack;
 pub mod downward;
 mod replay;
 mod returned;
 pub mod snapshot;
+mod returning;
 mod trends;
 mod write;
+pub use ack::{AckRefused, AckReturned, AckTaken, ReturnedTaken};
 use replay::{replay, undo_unfinished_write};
 pub use returned::{ReturnedApplied, ReturnedCounts};
+pub use returning::Returning;
 
 /// Changes encoded per chunk of an own write (the encoder runs a chunk ahead
 /// of the inserts).
@@ -98,6 +102,9 @@ pub struct Node {
     /// Changes applied to the view since its snapshot was written or read
     /// (see [`snapshot`]).
     since_snapshot: AtomicU64,
+    /// What this node last returned to each child (see [`returning`]), in
+    /// memory: after a restart each child gets its whole set once.
+    returned_sent: Mutex<std::collections::HashMap<OrgId, lunxun_core::returns::parent::Sent>>,
     /// The last few trends computed (see [`trends`]).
     trends: Mutex<trends::TrendCache>,
     /// The roots checkpoints are verified to (loaded at the first use).
@@ -234,6 +241,7 @@ impl Node {
             rollups: Mutex::new(rollups),
             returned: Mutex::new(returned),
             since_snapshot: AtomicU64::new(tail),
+            returned_sent: Mutex::default(),
             trends: Mutex::new(trends::TrendCache::default()),
             trust: std::sync::OnceLock::new(),
         };

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use lunxun_core::returns::child::{Answer, Held, stage};
+use lunxun_core::returns::child::{Answer, Held, Staged, Version, stage};
 use lunxun_core::returns::{Digest, person_digest, sort};
 use tracing::{info, warn};
 
@@ -115,19 +115,48 @@ impl Node {
         }
     }
 
-    /// Checks the parent's whole `answer` against our rosters, our subtree
-    /// and the digest it announced, then stores what changes in one durable
-    /// write and shows it. A refused answer changes nothing
-    /// ([`Error::Returned`]); the same answer again writes nothing.
-    pub fn apply_returned(&self, answer: Answer) -> Result<ReturnedApplied> {
+    /// Which of the parent's answers is held, if one was recorded.
+    pub fn returned_version(&self) -> Result<Option<Version>> {
+        Ok(self.store.returned_version()?)
+    }
+
+    /// Our parent's org code ("" for the national node, which has none).
+    pub(super) fn parent_code(&self) -> String {
+        let orgs = self.orgs();
+        orgs.parent(self.me)
+            .map(|p| orgs.code(p).to_owned())
+            .unwrap_or_default()
+    }
+
+    /// Checks the parent's whole `answer` (computed at `at_ms` on its
+    /// clock) against our rosters, our subtree and the digest it announced,
+    /// then stores what changes in one durable write, with the answer's
+    /// version, and shows it. A refused answer changes nothing
+    /// ([`Error::Returned`]); the same answer again writes only its version.
+    /// An answer of a session is always the newest there is: it is taken
+    /// whatever version is held (files are checked first: `receive_ack`).
+    pub fn apply_returned(&self, answer: Answer, at_ms: i64) -> Result<ReturnedApplied> {
         let _writing = self.lock_writes();
         let before = self.held().digests();
         let staged = {
             let view = self.view();
             stage(&view, &self.orgs(), self.me, &before, answer).map_err(Error::Returned)?
         };
+        let version = Version {
+            parent: self.parent_code(),
+            at_ms,
+        };
+        let people = self.commit_returned(staged, &version)?;
+        Ok(ReturnedApplied { people })
+    }
+
+    /// Stores a staged answer and `version` in one durable write, then
+    /// shows it (the caller holds the write lock); how many people's sets
+    /// changed.
+    pub(super) fn commit_returned(&self, staged: Staged, version: &Version) -> Result<usize> {
         if staged.is_empty() {
-            return Ok(ReturnedApplied::default());
+            self.store.set_returned_version(version)?;
+            return Ok(0);
         }
         let orgs = self.orgs();
         let rows: Vec<(u64, Option<Vec<u8>>)> = staged
@@ -140,7 +169,7 @@ impl Node {
                 (person.to_u64(), value)
             })
             .collect();
-        self.store.replace_returned(&rows, now_ms())?;
+        self.store.replace_returned(&rows, now_ms(), version)?;
         let people = staged.changes.len();
         let mut view = self.view.write().unwrap_or_else(|p| p.into_inner());
         let mut held = self.held();
@@ -161,6 +190,6 @@ impl Node {
             held_records = held.records(),
             "returned trainings applied"
         );
-        Ok(ReturnedApplied { people })
+        Ok(people)
     }
 }

@@ -12,10 +12,12 @@
 //! | `child/CODE` | a child's [`ChildState`], JSON |
 //! | `refusals` | refusals of unidentified peers by reason, JSON |
 //! | `returned_at` | when the parent's returned trainings last changed here (ms since the epoch) |
+//! | `returned_version` | which answer of the parent's is held: `CODE AT_MS` (the parent's clock) |
 //! | `quota/CODE` | a child's [`Usage`] of its daily quotas, JSON `{day, changes, bytes}`, written with the append it counts |
 
 use std::collections::BTreeMap;
 
+use lunxun_core::returns::child::Version;
 use lunxun_core::session::quota::Usage;
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +31,7 @@ const CHILD_PREFIX: &str = "child/";
 const REFUSALS: &str = "refusals";
 const QUOTA_PREFIX: &str = "quota/";
 const RETURNED_AT: &str = "returned_at";
+const RETURNED_VERSION: &str = "returned_version";
 
 /// Why a node refuses to write: its own log disagrees with its parent's copy,
 /// and a new write would fork it (same origin and seq, another hash).
@@ -349,6 +352,42 @@ impl Store {
             .insert(RETURNED_AT.as_bytes(), at_ms.to_string().as_bytes())
             .map(|_| ())
             .map_err(|e| self.engine(e))
+    }
+}
+
+impl Store {
+    /// Which answer of the parent's the returned trainings held are, if
+    /// one was ever recorded.
+    pub fn returned_version(&self) -> Result<Option<Version>, StoreError> {
+        Ok(self
+            .meta(RETURNED_VERSION)?
+            .and_then(|v| String::from_utf8(v).ok())
+            .and_then(|t| {
+                let (parent, at_ms) = t.split_once(' ')?;
+                Some(Version {
+                    parent: parent.to_owned(),
+                    at_ms: at_ms.parse().ok()?,
+                })
+            }))
+    }
+
+    /// Writes which answer is held *without flushing*: part of the write
+    /// that took it ([`Store::replace_returned`], [`Store::set_returned_version`]).
+    pub(super) fn stage_returned_version(&self, version: &Version) -> Result<(), StoreError> {
+        self.meta
+            .insert(
+                RETURNED_VERSION.as_bytes(),
+                format!("{} {}", version.parent, version.at_ms).as_bytes(),
+            )
+            .map(|_| ())
+            .map_err(|e| self.engine(e))
+    }
+
+    /// Records, durably, that `version` is the answer held (an answer that
+    /// changed nothing is still the newest one taken).
+    pub fn set_returned_version(&self, version: &Version) -> Result<(), StoreError> {
+        self.stage_returned_version(version)?;
+        self.flush()
     }
 }
 

@@ -5,6 +5,8 @@
 //! here is a change of any origin, so nothing here is ever forwarded
 //! nor restored to a child.
 
+use lunxun_core::returns::child::Version;
+
 use super::{DISK_BYTES_PER_BYTE, Store, StoreError};
 
 impl Store {
@@ -24,13 +26,15 @@ impl Store {
     }
 
     /// Replaces the sets of the people named (`Some`: the new bytes, `None`:
-    /// removed) in one atomic batch, records `at_ms` as when they came, and
-    /// makes both durable: a crash leaves all of them or none. Refused whole
-    /// when it would leave the disk with less than the space kept free.
+    /// removed) in one atomic batch, records `at_ms` as when they came and
+    /// `version` as the parent's answer they are, and makes all of it
+    /// durable: a crash leaves all of them or none. Refused whole when it
+    /// would leave the disk with less than the space kept free.
     pub fn replace_returned(
         &self,
         changes: &[(u64, Option<Vec<u8>>)],
         at_ms: i64,
+        version: &Version,
     ) -> Result<(), StoreError> {
         let bytes: u64 = changes
             .iter()
@@ -48,6 +52,7 @@ impl Store {
             .apply_batch(batch)
             .map_err(|e| self.engine(e))?;
         self.stage_returned_at(at_ms)?;
+        self.stage_returned_version(version)?;
         self.flush()
     }
 
