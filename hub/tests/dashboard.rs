@@ -509,6 +509,28 @@ async fn pages_refuse_bad_input_with_400_and_unknown_orgs_with_404() {
 }
 
 #[tokio::test]
+async fn names_with_markup_come_back_escaped() {
+    let f = fixture();
+    let router = admin(&f.national).await;
+    // A login under a name that would close the attribute and open a script:
+    // the form comes back with the name escaped in its value.
+    let name = r#"x"><script>alert('x')</script>"#;
+    let (status, _, body) = login_from(&router.router, name, "not the password", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let html = text(&body);
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(html.contains(r#"value="x&quot;&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;""#));
+    // The failed login's entry on the admin page: the same name, escaped.
+    let (status, _, body) = get(&router, "/admin").await;
+    assert_eq!(status, StatusCode::OK);
+    let html = text(&body);
+    assert!(!html.contains("<script>"));
+    assert!(html.contains(
+        r#"<td data-field="actor">x&quot;&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;</td>"#
+    ));
+}
+
+#[tokio::test]
 async fn report_downloads_are_the_tongbao_as_xlsx_and_csv() {
     let f = fixture();
     let router = admin(&f.national).await;

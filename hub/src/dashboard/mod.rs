@@ -29,6 +29,14 @@
 //! blocking pool, at most [`JOBS_MAX`] at a time; query strings and form
 //! bodies are bounded ([`QUERY_BYTES_MAX`], [`FORM_BYTES_MAX`]); bad input is
 //! a 400.
+//!
+//! Pages are askama templates (`hub/templates/`: `base.html` the layout,
+//! one per page, `partials/` and `macros.html` for shared pieces), checked
+//! when the crate is built. Each page module computes a view model (plain
+//! strings and numbers) and its template lays it out; askama escapes every
+//! value for HTML. Only the SVG of the map and of the trend charts is passed
+//! unescaped (`|safe`): [`map`] and [`trend`] build it from numbers and
+//! names escaped with `common::esc`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
