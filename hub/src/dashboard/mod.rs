@@ -6,7 +6,8 @@
 //! - `GET /login`, `POST /login`, `POST /logout` — accounts ([`auth`]).
 //! - `/` and `/org/{code}` — one org of the account's subtree (`/` with the
 //!   告警 Alerts box of the subordinates in it): its own and subtree figures,
-//!   its children as a drill-down table with coverage bars and freshness, a
+//!   its children as a drill-down table with coverage bars, freshness and
+//!   (the node's own children) their last bundle ([`bundles`]), a
 //!   map of the subtree (boundaries coloured by coverage), the trends over the
 //!   plan period, links to the 通报 downloads.
 //! - `GET /person` (the form) and `POST /person` (field `id`: an ID number
@@ -61,6 +62,7 @@ mod admin;
 mod alerts;
 mod archive;
 mod auth;
+mod bundles;
 mod common;
 mod map;
 mod metrics;
@@ -72,6 +74,7 @@ mod shapes;
 mod trend;
 
 pub use auth::SESSION_COOKIE;
+pub use bundles::BUNDLE_ORIGINS_SHOWN_MAX;
 use common::{Dashboard, Fail, Viewer};
 pub use common::{FORM_BYTES_MAX, HTTP_ADDR_FILE, JOBS_MAX, PERSON_ID_CHARS_MAX, QUERY_BYTES_MAX};
 use org::{home, org_page};

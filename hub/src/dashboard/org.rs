@@ -1,5 +1,6 @@
 //! The org page: an org's own and subtree figures, its children as a
-//! drill-down table, the map of its subtree, its trends over the plan period, and the
+//! drill-down table (with each one's last bundle where they are this node's
+//! own), the map of its subtree, its trends over the plan period, and the
 //! bureau obligations of the org and its children for the year. This module
 //! computes the page's view model; `templates/org.html` and its partials lay
 //! it out.
@@ -16,6 +17,7 @@ use lunxun_node::orgs::{OrgDirectory, OrgId};
 use lunxun_node::render::percent;
 
 use super::alerts::AlertsBox;
+use super::bundles::{BundleCell, last_bundles};
 use super::common::*;
 use super::map::MapView;
 use super::trend::TrendView;
@@ -42,6 +44,8 @@ pub(super) struct OrgPage {
     figures: Figures,
     map: MapView,
     children: Vec<ChildRow>,
+    /// Whether the children are this node's own, whose bundles it imports.
+    bundles_shown: bool,
     trend: Option<TrendView>,
     obligations: Obligations,
 }
@@ -132,6 +136,8 @@ pub(super) struct ChildRow {
     nodes: u64,
     expected: u64,
     freshness: Freshness,
+    /// Its last bundle imported here (None: none, or not shown).
+    bundle: Option<BundleCell>,
 }
 
 /// The obligations table.
@@ -201,7 +207,7 @@ pub(super) async fn org_model(
     // The front page (`/`) carries the alerts box.
     let code_is_home = code.is_none();
     let org = resolve(&d.node, viewer, code.as_deref())?;
-    let (report, obligations, trend) = d
+    let (report, obligations, trend, bundles) = d
         .run(move |node| {
             let coverage = node.coverage(org, Some(1), as_of.date);
             let trend = node.trend_within(org, as_of.date, TREND_AGE_MS_MAX);
@@ -212,7 +218,9 @@ pub(super) async fn org_model(
                 Some(1),
                 year_of(as_of.date),
             );
-            (coverage, obligations, trend)
+            // Only this node's own children send it bundles.
+            let bundles = (org == node.me()).then(|| last_bundles(node));
+            (coverage, obligations, trend, bundles)
         })
         .await?;
     let node = &d.node;
@@ -237,7 +245,13 @@ pub(super) async fn org_model(
         .nodes
         .iter()
         .filter(|n| n.depth == 1)
-        .map(|c| child_row(&orgs, c, now, zone))
+        .map(|c| {
+            let bundle = bundles
+                .as_ref()
+                .and_then(|b| b.get(&c.org))
+                .map(|b| b.cell(zone));
+            child_row(&orgs, c, now, zone, bundle)
+        })
         .collect();
     let title = format!("{} · 轮训覆盖 {}", o.name, as_of.date);
     Ok(OrgPage {
@@ -256,6 +270,7 @@ pub(super) async fn org_model(
         figures: figures(root),
         map: MapView::new(&orgs, &report.nodes, as_of),
         children,
+        bundles_shown: bundles.is_some(),
         trend: TrendView::new(&trend),
         obligations: obligations_table(&obligations),
     })
@@ -374,7 +389,13 @@ fn figures(n: &NodeCoverage) -> Figures {
     }
 }
 
-fn child_row(orgs: &OrgDirectory, c: &NodeCoverage, now: i64, zone: chrono_tz::Tz) -> ChildRow {
+fn child_row(
+    orgs: &OrgDirectory,
+    c: &NodeCoverage,
+    now: i64,
+    zone: chrono_tz::Tz,
+    bundle: Option<BundleCell>,
+) -> ChildRow {
     let sub = &c.subtree;
     ChildRow {
         org: c.org.clone(),
@@ -395,6 +416,7 @@ fn child_row(orgs: &OrgDirectory, c: &NodeCoverage, now: i64, zone: chrono_tz::T
         nodes: sub.nodes,
         expected: sub.expected,
         freshness: Freshness::of(c, now, zone),
+        bundle,
     }
 }
 
