@@ -18,6 +18,7 @@ use lunxun_node::config::Config;
 use lunxun_node::model::{Date, Record};
 use lunxun_node::node::Node;
 use lunxun_node::render::Lang;
+use lunxun_node::sync::children::ChildState;
 use lunxun_node::{ingest, reports};
 use tower::ServiceExt;
 
@@ -506,6 +507,69 @@ async fn pages_refuse_bad_input_with_400_and_unknown_orgs_with_404() {
     let html = text(&body);
     assert!(!html.contains("<script>"));
     assert!(html.contains("&lt;script&gt;"));
+}
+
+#[tokio::test]
+async fn names_with_markup_come_back_escaped() {
+    let f = fixture();
+    let router = admin(&f.national).await;
+    // A login under a name that would close the attribute and open a script:
+    // the form comes back with the name escaped in its value.
+    let name = r#"x"><script>alert('x')</script>"#;
+    let (status, _, body) = login_from(&router.router, name, "not the password", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let html = text(&body);
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(html.contains(r#"value="x&quot;&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;""#));
+    // The failed login's entry on the admin page: the same name, escaped.
+    let (status, _, body) = get(&router, "/admin").await;
+    assert_eq!(status, StatusCode::OK);
+    let html = text(&body);
+    assert!(!html.contains("<script>"));
+    assert!(html.contains(
+        r#"<td data-field="actor">x&quot;&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;</td>"#
+    ));
+}
+
+#[tokio::test]
+async fn the_front_page_shows_each_childs_last_bundle() {
+    let f = fixture();
+    // 河南 sent three bundles by file, the last with its own seqs 41 to 97
+    // and 郑州's 1 to 3, imported at 10:05 in the bureau's zone (as
+    // `bundle import` records it).
+    let at_ms = 1_782_785_100_000; // 2026-06-30T02:05:00Z
+    ChildState::update(&f.national, "410000", |s| {
+        s.bundles = 3;
+        s.last_bundle = Some(at_ms);
+        s.last_bundle_covered = [
+            ("410000".to_owned(), (41, 97)),
+            ("410100".to_owned(), (1, 3)),
+        ]
+        .into();
+    })
+    .expect("the child's record");
+    let router = admin(&f.national).await;
+    let (status, _, body) = get(&router, &format!("/?as_of={AS_OF}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let html = text(&body);
+    assert!(html.contains(r#"最近文件包 <span class="en">Last bundle</span>"#));
+    assert!(html.contains(r#"<time datetime="2026-06-30T02:05:00Z""#));
+    for (name, want) in [
+        ("last_bundle", "2026-06-30 10:05"),
+        ("last_bundle.changes", "60"),
+        ("last_bundle.covered", "410000 41–97, 410100 1–3"),
+    ] {
+        assert_eq!(
+            field(&html, "410000", name).as_deref(),
+            Some(want),
+            "{name}"
+        );
+    }
+    // A child that never sent one.
+    assert_eq!(field(&html, "420000", "last_bundle").as_deref(), Some("—"));
+    // Below this node's own children, bundles went elsewhere: no column.
+    let (_, _, body) = get(&router, &format!("/org/410000?as_of={AS_OF}")).await;
+    assert!(!text(&body).contains("last_bundle"));
 }
 
 #[tokio::test]

@@ -5,7 +5,8 @@
 //!   for three rounds (its parent imports each bundle, it imports each
 //!   acknowledgement); the prefecture syncs up live; the national figures
 //!   equal the oracle, every ancestor holds the county's log exactly once,
-//!   the county's status shows what its parent holds, and a policy bulletin
+//!   the county's status shows what its parent holds, the prefecture's
+//!   status and dashboard show the county's last bundle, and a policy bulletin
 //!   published at the national node reaches the county in an
 //!   acknowledgement.
 //! - Faults: a bundle imported twice, out of order, after the same changes
@@ -35,6 +36,27 @@ use lunxun_tests::shown::{classes_of, own_figures, person_record, returned_recor
 use lunxun_tests::{Logs, Node, Pki, World, assert_exactly_once, build_tree, seed};
 use prost::Message;
 use serde_json::Value;
+
+/// The header the tests' stand-in for a bureau's proxy names the account in.
+const PROXY_HEADER: &str = "x-remote-user";
+
+/// The dashboard's front page at `addr`, asked for on behalf of `account`
+/// as a trusted proxy does: the whole answer.
+fn front_page(addr: std::net::SocketAddr, account: &str) -> String {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr).expect("connect to the dashboard");
+    conn.set_read_timeout(Some(lunxun_tests::WAIT_MAX))
+        .expect("a read timeout");
+    write!(
+        conn,
+        "GET / HTTP/1.1\r\nHost: {addr}\r\n{PROXY_HEADER}: {account}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send the request");
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).expect("read the answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    answer
+}
 
 /// 郑州 serving (with no parent of its own) and `counties` syncing to it.
 fn prefecture_with(world: &World, counties: &[&str]) -> BTreeMap<String, Node> {
@@ -120,6 +142,8 @@ fn a_county_without_a_link_syncs_by_files_for_rounds_and_the_nation_sees_it() {
     nodes["410100"].sync_ok();
 
     let mut written = 0;
+    // The seqs of the county's last bundle.
+    let mut last = (0, 0);
     for (round, part) in [&roster, &trainings, &extra].into_iter().enumerate() {
         county.import_data(part);
         let own = county.own_seq();
@@ -136,6 +160,7 @@ fn a_county_without_a_link_syncs_by_files_for_rounds_and_the_nation_sees_it() {
         let a = import(&county, &ack);
         assert_eq!(a["kind"], "ack");
         assert_eq!(a["vector"]["410102"], own, "{a}");
+        last = (written + 1, own);
         written = own;
         let status = county.status_json();
         assert_eq!(
@@ -165,6 +190,37 @@ fn a_county_without_a_link_syncs_by_files_for_rounds_and_the_nation_sees_it() {
         child["last_bundle_covered"]["410102"][1], written,
         "{child}"
     );
+    // So does its dashboard's front page, asked through the bureau's proxy.
+    let prefecture = nodes.get_mut("410100").unwrap();
+    prefecture.stop();
+    let mut config = lunxun_node::config::Config::load(prefecture.dir()).unwrap();
+    config.dashboard.trusted_proxy = Some(lunxun_node::config::TrustedProxy {
+        header: PROXY_HEADER.into(),
+        from: vec![std::net::Ipv4Addr::LOCALHOST.into()],
+    });
+    config.save(prefecture.dir()).unwrap();
+    prefecture.serve_with(&["--http", "127.0.0.1:0"]);
+    let args = [
+        "user",
+        "add",
+        "clerk",
+        "--org",
+        "410100",
+        "--password-stdin",
+    ];
+    let out = prefecture.run_with_input(&args, "a long test password\n");
+    assert_eq!(out.code, 0, "user add: {}", out.stderr);
+    let page = front_page(prefecture.http_addr(), "clerk");
+    for (field, want) in [
+        ("last_bundle.changes", (last.1 - last.0 + 1).to_string()),
+        (
+            "last_bundle.covered",
+            format!("410102 {}–{}", last.0, last.1),
+        ),
+    ] {
+        let cell = format!(r#"data-org="410102" data-field="{field}">{want}<"#);
+        assert!(page.contains(&cell), "{cell} not on the page:\n{page}");
+    }
 
     // The prefecture syncs up live; the nation sees the county.
     nodes["410100"].sync_ok();

@@ -1,12 +1,12 @@
 //! The admin page (admin accounts only; anyone else gets a 404): the
 //! accounts of the admin's subtree, with forms to add and remove them, and
-//! the audit log's newest entries about that subtree.
+//! the audit log's newest entries about that subtree. This module computes
+//! the page's view model; `templates/admin.html` lays it out.
 
-use std::fmt::Write as _;
-
+use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use lunxun_node::accounts::{self, AccountError, Action, Role};
 use serde::Deserialize;
@@ -25,17 +25,59 @@ fn admin_only(viewer: &Viewer) -> Result<(), Fail> {
     }
 }
 
+/// The admin page (`templates/admin.html`).
+#[derive(Template)]
+#[template(path = "admin.html")]
+struct AdminPage {
+    frame: Frame,
+    /// Why the last form failed, if it did.
+    message: Option<String>,
+    csrf: String,
+    accounts: Vec<AccountRow>,
+    events: Vec<EventRow>,
+    /// The add form's org, the admin's own.
+    org: String,
+    name_max: usize,
+    password_min: usize,
+    password_max: usize,
+    rows_max: usize,
+}
+
+struct AccountRow {
+    name: String,
+    org: String,
+    org_name: String,
+    role: &'static str,
+    /// When it was made, in the bureau's zone.
+    created: String,
+}
+
+/// An audit entry, newest first.
+struct EventRow {
+    /// In the bureau's zone, to the second.
+    at: String,
+    actor: String,
+    action: &'static str,
+    org: String,
+    address: String,
+    detail: String,
+}
+
 pub(super) async fn page(
     State(d): State<Dashboard>,
     Extension(viewer): Extension<Viewer>,
 ) -> Response {
-    match page_html(&d, &viewer, None).await {
-        Ok(body) => Html(layout(&d.node, Some(&viewer), "管理 Admin", None, &body)).into_response(),
+    match admin_model(&d, &viewer, None).await {
+        Ok(admin) => super::common::page(StatusCode::OK, &admin),
         Err(fail) => fail.html(&d.node, Some(&viewer)),
     }
 }
 
-async fn page_html(d: &Dashboard, viewer: &Viewer, message: Option<&str>) -> Result<String, Fail> {
+async fn admin_model(
+    d: &Dashboard,
+    viewer: &Viewer,
+    message: Option<String>,
+) -> Result<AdminPage, Fail> {
     admin_only(viewer)?;
     let scope = viewer.org;
     let (list, events) = d
@@ -48,14 +90,12 @@ async fn page_html(d: &Dashboard, viewer: &Viewer, message: Option<&str>) -> Res
             // belong to the node's own admins.
             let everything = scope == node.me();
             let events = accounts::events(node, i64::MIN, None).map(|all| {
-                let mut kept: Vec<_> = all
-                    .into_iter()
+                // The newest first.
+                all.into_iter()
                     .rev()
                     .filter(|e| e.org.as_deref().map_or(everything, inside))
                     .take(AUDIT_ROWS_MAX)
-                    .collect();
-                kept.reverse();
-                kept
+                    .collect::<Vec<_>>()
             });
             (list, events)
         })
@@ -65,61 +105,42 @@ async fn page_html(d: &Dashboard, viewer: &Viewer, message: Option<&str>) -> Res
     let node = &d.node;
     let zone = node.config().zone();
     let orgs = node.orgs();
-    let mut h = String::new();
-    out!(h, r#"<h1>管理 <span class="en">Admin</span></h1>"#);
-    if let Some(m) = message {
-        out!(h, r#"<p class="error">{}</p>"#, esc(m));
-    }
-    out!(
-        h,
-        r#"<section><h2>账号 <span class="en">Accounts</span> <span class="count">{}</span></h2><div class="scroll"><table class="accounts"><thead><tr><th>账号 <span class="en">Account</span></th><th>机构 <span class="en">Org</span></th><th>角色 <span class="en">Role</span></th><th>创建时间 <span class="en">Created</span></th><th></th></tr></thead><tbody>"#,
-        list.len()
-    );
-    for a in &list {
-        let org_name = orgs
-            .get(&a.org)
-            .map(|id| orgs.org(id).name.clone())
-            .unwrap_or_default();
-        out!(
-            h,
-            r#"<tr data-account="{name}"><td>{name}</td><td>{org_name} <span class="code">{org}</span></td><td>{role}</td><td>{created}</td><td><form class="inline" method="post" action="/admin/accounts/remove">{csrf}<input type="hidden" name="name" value="{name}"><button type="submit">删除 <span class="en">Remove</span></button></form></td></tr>"#,
-            name = esc(&a.name),
-            org_name = esc(&org_name),
-            org = esc(&a.org),
-            role = a.role.as_str(),
-            created = lunxun_node::clock::local_minutes(zone, a.created_at_ms),
-            csrf = csrf_field(viewer),
-        );
-    }
-    out!(h, "</tbody></table></div>");
-    out!(
-        h,
-        r#"<form class="add" method="post" action="/admin/accounts">{csrf}<label>账号 <span class="en">Account</span><input name="name" maxlength="{name_max}" required></label><label>机构代码 <span class="en">Org code</span><input name="org" maxlength="12" value="{org}" required></label><label>角色 <span class="en">Role</span><select name="role"><option value="viewer">viewer 查看</option><option value="admin">admin 管理</option></select></label><label>初始密码 <span class="en">Password</span><input type="password" name="password" minlength="{pw_min}" maxlength="{pw_max}" autocomplete="new-password" required></label><button type="submit">添加 <span class="en">Add</span></button></form></section>"#,
-        csrf = csrf_field(viewer),
-        name_max = accounts::NAME_CHARS_MAX,
-        org = esc(orgs.code(viewer.org)),
-        pw_min = accounts::PASSWORD_CHARS_MIN,
-        pw_max = accounts::PASSWORD_BYTES_MAX,
-    );
-    out!(
-        h,
-        r#"<section><h2>审计日志 <span class="en">Audit log</span> <span class="count">{}</span></h2><p class="note">最近 {AUDIT_ROWS_MAX} 条；全部见 <code>lunxun-hub audit</code> <span class="en">The newest entries; `audit` prints them all.</span></p><div class="scroll"><table class="audit"><thead><tr><th>时间 <span class="en">Time</span></th><th>账号 <span class="en">Account</span></th><th>操作 <span class="en">Action</span></th><th>机构 <span class="en">Org</span></th><th>地址 <span class="en">Address</span></th><th>内容 <span class="en">Detail</span></th></tr></thead><tbody>"#,
-        events.len()
-    );
-    for e in events.iter().rev() {
-        out!(
-            h,
-            r#"<tr><td>{}</td><td data-field="actor">{}</td><td data-field="action">{}</td><td>{}</td><td>{}</td><td data-field="detail">{}</td></tr>"#,
-            lunxun_node::clock::local_seconds(zone, e.at_ms),
-            esc(&e.actor),
-            e.action.as_str(),
-            esc(e.org.as_deref().unwrap_or("")),
-            esc(e.address.as_deref().unwrap_or("")),
-            esc(&e.detail),
-        );
-    }
-    out!(h, "</tbody></table></div></section>");
-    Ok(h)
+    let accounts = list
+        .into_iter()
+        .map(|a| AccountRow {
+            org_name: orgs
+                .get(&a.org)
+                .map(|id| orgs.org(id).name.clone())
+                .unwrap_or_default(),
+            role: a.role.as_str(),
+            created: lunxun_node::clock::local_minutes(zone, a.created_at_ms),
+            name: a.name,
+            org: a.org,
+        })
+        .collect();
+    let events = events
+        .into_iter()
+        .map(|e| EventRow {
+            at: lunxun_node::clock::local_seconds(zone, e.at_ms),
+            action: e.action.as_str(),
+            actor: e.actor,
+            org: e.org.unwrap_or_default(),
+            address: e.address.unwrap_or_default(),
+            detail: e.detail,
+        })
+        .collect();
+    Ok(AdminPage {
+        frame: Frame::new(node, Some(viewer), "管理 Admin", None),
+        message,
+        csrf: viewer.csrf.clone(),
+        accounts,
+        events,
+        org: orgs.code(viewer.org).to_owned(),
+        name_max: accounts::NAME_CHARS_MAX,
+        password_min: accounts::PASSWORD_CHARS_MIN,
+        password_max: accounts::PASSWORD_BYTES_MAX,
+        rows_max: AUDIT_ROWS_MAX,
+    })
 }
 
 /// The add form's fields.
@@ -245,12 +266,8 @@ async fn done(d: &Dashboard, viewer: &Viewer, result: Result<(), Fail>) -> Respo
         Err(fail) if fail.status == StatusCode::NOT_FOUND && viewer.role != Role::Admin => {
             fail.html(&d.node, Some(viewer))
         }
-        Err(fail) => match page_html(d, viewer, Some(&fail.message)).await {
-            Ok(body) => (
-                fail.status,
-                Html(layout(&d.node, Some(viewer), "管理 Admin", None, &body)),
-            )
-                .into_response(),
+        Err(fail) => match admin_model(d, viewer, Some(fail.message)).await {
+            Ok(admin) => super::common::page(fail.status, &admin),
             Err(other) => other.html(&d.node, Some(viewer)),
         },
     }

@@ -24,10 +24,11 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use askama::Template;
 use axum::extract::{ConnectInfo, FromRequest as _, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use lunxun_node::accounts::{self, Account, Action, Event};
 use lunxun_node::node::{Node, now_ms};
 use serde::Deserialize;
@@ -170,32 +171,33 @@ pub(super) fn check_csrf(viewer: &Viewer, token: Option<&str>) -> Result<(), Fai
     }
 }
 
-fn login_form(token: &str, name: &str, message: Option<&str>) -> String {
-    let mut h =
-        String::from(r#"<section class="login"><h1>登录 <span class="en">Log in</span></h1>"#);
-    if let Some(m) = message {
-        h.push_str(&format!(r#"<p class="error">{}</p>"#, esc(m)));
-    }
-    h.push_str(&format!(
-        r#"<form method="post" action="/login"><input type="hidden" name="csrf" value="{token}"><label>账号 <span class="en">Account</span><input name="username" value="{name}" maxlength="{max}" autocomplete="username" required autofocus></label><label>密码 <span class="en">Password</span><input type="password" name="password" maxlength="{pw}" autocomplete="current-password" required></label><button type="submit">登录 <span class="en">Log in</span></button></form><p class="note">账号由本局管理员创建（<code>lunxun-hub user add</code>）<span class="en">Accounts are created by the bureau's admin.</span></p></section>"#,
-        token = esc(token),
-        name = esc(name),
-        max = accounts::NAME_CHARS_MAX,
-        pw = accounts::PASSWORD_BYTES_MAX,
-    ));
-    h
+/// The login page (`templates/login.html`).
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    frame: Frame,
+    /// The form's token, also set as the login cookie.
+    token: String,
+    /// The name tried last, back in the form.
+    name: String,
+    message: Option<String>,
+    name_max: usize,
+    password_max: usize,
 }
 
 fn login_page(d: &Dashboard, status: StatusCode, name: &str, message: Option<&str>) -> Response {
     let Some(token) = d.auth.token() else {
         return Fail::internal("no randomness for the form").html(&d.node, None);
     };
-    let body = login_form(&token, name, message);
-    let mut response = (
-        status,
-        Html(layout(&d.node, None, "登录 Log in", None, &body)),
-    )
-        .into_response();
+    let login = LoginPage {
+        frame: Frame::new(&d.node, None, "登录 Log in", None),
+        token: token.clone(),
+        name: name.to_owned(),
+        message: message.map(str::to_owned),
+        name_max: accounts::NAME_CHARS_MAX,
+        password_max: accounts::PASSWORD_BYTES_MAX,
+    };
+    let mut response = page(status, &login);
     response.headers_mut().append(
         header::SET_COOKIE,
         set_cookie(&d.node, LOGIN_COOKIE, &token, "/login", 600),

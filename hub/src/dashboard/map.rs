@@ -282,6 +282,15 @@ struct Area<'a> {
     shape: &'a Shape,
 }
 
+/// What a map draws: its areas, the areas drawn for context, the root's
+/// boundary under them, and whether 南海诸岛 go into an inset.
+struct Drawing<'a> {
+    areas: Vec<Area<'a>>,
+    context: Vec<(&'a Shape, &'a str)>,
+    base: Option<&'a Shape>,
+    inset: bool,
+}
+
 /// The tooltip of an area.
 fn tip(n: &NodeCoverage) -> String {
     format!(
@@ -295,71 +304,139 @@ fn tip(n: &NodeCoverage) -> String {
     )
 }
 
-/// The choropleth of `nodes` (a coverage report to depth 1 or more: the
-/// root first).
-pub(super) fn map(h: &mut String, orgs: &OrgDirectory, nodes: &[NodeCoverage], as_of: AsOf) {
-    let q = as_of.query();
-    let Some(root) = nodes.first() else {
-        return;
-    };
-    let shapes = match shapes::embedded() {
-        Ok(s) => s,
-        Err(e) => {
-            out!(h, r#"<p class="note error">{}</p>"#, esc(&e.to_string()));
-            return;
-        }
-    };
-    let children: Vec<&NodeCoverage> = nodes.iter().filter(|n| n.depth == 1).collect();
-    let drawn: Vec<&NodeCoverage> = if children.is_empty() {
-        vec![root]
-    } else {
-        children
-    };
-    let national = orgs
-        .get(&root.org)
-        .is_some_and(|id| orgs.org(id).level == Level::National);
-    let mut areas = Vec::new();
-    let mut missing = Vec::new();
-    for &n in &drawn {
-        match shapes.get(&n.org) {
-            Some(shape) if shape.kind == ShapeKind::Polygon => areas.push(Area { node: n, shape }),
-            _ => missing.push(n),
-        }
-    }
-    let base = shapes
-        .get(&root.org)
-        .filter(|_| drawn.len() > 1 || drawn[0].org != root.org);
-    let context: Vec<(&Shape, &str)> = if national {
-        CONTEXT_CODES
-            .iter()
-            .filter(|(code, _)| !nodes.iter().any(|n| n.org == *code))
-            .filter_map(|(code, name)| Some((shapes.get(code)?, *name)))
-            .collect()
-    } else {
-        Vec::new()
-    };
+/// The map as `templates/partials/map.html` lays it out: the SVG drawing,
+/// its legend and the subordinates without a boundary, or why there is none.
+pub(super) struct MapView {
+    /// The embedded map could not be read.
+    pub(super) error: Option<String>,
+    /// The drawing, built here from numbers and [`esc`]-escaped names (so the
+    /// template passes it as is); None when nothing has a boundary.
+    pub(super) svg: Option<String>,
+    /// The national map (its legend has the context areas' key).
+    pub(super) national: bool,
+    /// The colour bands' classes and labels.
+    pub(super) legend: Vec<(&'static str, &'static str)>,
+    pub(super) unmapped: Vec<Unmapped>,
+}
 
-    // The main frame, and whether 南海诸岛 go into an inset.
-    let (bounds, inset) = if national {
-        (Some(frame_bounds(NATIONAL_FRAME)), true)
-    } else {
-        // The islands go into an inset when anything else is drawn (海南's
-        // page); 三沙's own page is all islands, drawn as they are.
-        let drawn_shapes: Vec<&Shape> = areas.iter().map(|a| a.shape).chain(base).collect();
-        let mainland = drawn_shapes
-            .iter()
-            .any(|s| s.rings.iter().any(|r| !is_island(shapes, r)));
-        let mut b = None;
-        let mut left_out = false;
-        for s in drawn_shapes {
-            left_out |= shape_bounds(shapes, s, mainland, &mut b);
+/// A subordinate drawn without a boundary, listed under the map.
+pub(super) struct Unmapped {
+    pub(super) org: String,
+    pub(super) name: String,
+    /// Its colour band's class.
+    pub(super) class: &'static str,
+    pub(super) rate: String,
+}
+
+impl MapView {
+    /// The choropleth of `nodes` (a coverage report to depth 1 or more: the
+    /// root first).
+    pub(super) fn new(orgs: &OrgDirectory, nodes: &[NodeCoverage], as_of: AsOf) -> MapView {
+        let mut view = MapView {
+            error: None,
+            svg: None,
+            national: false,
+            legend: BANDS
+                .iter()
+                .map(|&(rate, label)| (band(rate).0, label))
+                .collect(),
+            unmapped: Vec::new(),
+        };
+        let Some(root) = nodes.first() else {
+            return view;
+        };
+        let shapes = match shapes::embedded() {
+            Ok(s) => s,
+            Err(e) => {
+                view.error = Some(e.to_string());
+                return view;
+            }
+        };
+        let children: Vec<&NodeCoverage> = nodes.iter().filter(|n| n.depth == 1).collect();
+        let drawn: Vec<&NodeCoverage> = if children.is_empty() {
+            vec![root]
+        } else {
+            children
+        };
+        let national = orgs
+            .get(&root.org)
+            .is_some_and(|id| orgs.org(id).level == Level::National);
+        view.national = national;
+        let mut areas = Vec::new();
+        for &n in &drawn {
+            match shapes.get(&n.org) {
+                Some(shape) if shape.kind == ShapeKind::Polygon => {
+                    areas.push(Area { node: n, shape })
+                }
+                _ => view.unmapped.push(Unmapped {
+                    org: n.org.clone(),
+                    name: n.name.clone(),
+                    class: band(n.subtree.rotation.rate).0,
+                    rate: percent(n.subtree.rotation.rate),
+                }),
+            }
         }
-        (b, left_out)
-    };
-    let Some(bounds) = bounds else {
-        missing_note(h, &missing, q.as_str());
-        return;
-    };
+        let base = shapes
+            .get(&root.org)
+            .filter(|_| drawn.len() > 1 || drawn[0].org != root.org);
+        let context: Vec<(&Shape, &str)> = if national {
+            CONTEXT_CODES
+                .iter()
+                .filter(|(code, _)| !nodes.iter().any(|n| n.org == *code))
+                .filter_map(|(code, name)| Some((shapes.get(code)?, *name)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+
+        // The main frame, and whether 南海诸岛 go into an inset.
+        let (bounds, inset) = if national {
+            (Some(frame_bounds(NATIONAL_FRAME)), true)
+        } else {
+            // The islands go into an inset when anything else is drawn (海南's
+            // page); 三沙's own page is all islands, drawn as they are.
+            let drawn_shapes: Vec<&Shape> = areas.iter().map(|a| a.shape).chain(base).collect();
+            let mainland = drawn_shapes
+                .iter()
+                .any(|s| s.rings.iter().any(|r| !is_island(shapes, r)));
+            let mut b = None;
+            let mut left_out = false;
+            for s in drawn_shapes {
+                left_out |= shape_bounds(shapes, s, mainland, &mut b);
+            }
+            (b, left_out)
+        };
+        if let Some(bounds) = bounds {
+            let drawing = Drawing {
+                areas,
+                context,
+                base,
+                inset,
+            };
+            view.svg = Some(svg(orgs, shapes, &drawing, bounds, &as_of.query()));
+        }
+        view
+    }
+}
+
+/// The drawing: the areas (each a link to its page, with a tooltip), their
+/// labels, the context and the inset. Names go through [`esc`]; `q` is the
+/// links' query string (`?as_of=YYYY-MM-DD` or nothing).
+fn svg(
+    orgs: &OrgDirectory,
+    shapes: &Shapes,
+    drawing: &Drawing<'_>,
+    bounds: Bounds,
+    q: &str,
+) -> String {
+    let Drawing {
+        areas,
+        context,
+        base,
+        inset,
+    } = drawing;
+    let (base, inset) = (*base, *inset);
+    let mut h = String::new();
     let fit = Fit::new(
         bounds,
         WIDTH - 2.0 * PAD,
@@ -371,13 +448,13 @@ pub(super) fn map(h: &mut String, orgs: &OrgDirectory, nodes: &[NodeCoverage], a
     let rings = if inset { Rings::Mainland } else { Rings::All };
     out!(
         h,
-        r#"<div class="map"><svg viewBox="0 0 {WIDTH} {height}" width="100%" role="img" aria-label="分布图 map" xmlns="http://www.w3.org/2000/svg"><rect x="0" y="0" width="{WIDTH}" height="{height}" class="sea"/>"#
+        r#"<svg viewBox="0 0 {WIDTH} {height}" width="100%" role="img" aria-label="分布图 map" xmlns="http://www.w3.org/2000/svg"><rect x="0" y="0" width="{WIDTH}" height="{height}" class="sea"/>"#
     );
     if let Some(s) = base {
         let d = shape_path(shapes, s, &fit, rings, clip);
         out!(h, r#"<path class="base" d="{d}"/>"#);
     }
-    for (shape, name) in &context {
+    for (shape, name) in context {
         let d = shape_path(shapes, shape, &fit, rings, clip);
         out!(
             h,
@@ -385,7 +462,7 @@ pub(super) fn map(h: &mut String, orgs: &OrgDirectory, nodes: &[NodeCoverage], a
             esc(name)
         );
     }
-    for a in &areas {
+    for a in areas {
         let d = shape_path(shapes, a.shape, &fit, rings, clip);
         let (class, _) = band(a.node.subtree.rotation.rate);
         out!(
@@ -396,7 +473,7 @@ pub(super) fn map(h: &mut String, orgs: &OrgDirectory, nodes: &[NodeCoverage], a
         );
     }
     if areas.len() > 1 && areas.len() <= LABELS_MAX {
-        for a in &areas {
+        for a in areas {
             let Some((lon, lat)) = orgs.get(&a.node.org).and_then(|id| orgs.org(id).location)
             else {
                 continue;
@@ -413,12 +490,10 @@ pub(super) fn map(h: &mut String, orgs: &OrgDirectory, nodes: &[NodeCoverage], a
         }
     }
     if inset {
-        inset_map(h, shapes, &areas, &context, base, height);
+        inset_map(&mut h, shapes, areas, context, base, height);
     }
     out!(h, "</svg>");
-    legend(h, national);
-    missing_note(h, &missing, q.as_str());
-    out!(h, "</div>");
+    h
 }
 
 /// The 南海诸岛 inset in the bottom right corner: the same areas, unlinked,
@@ -473,53 +548,6 @@ fn inset_map(
         tx = WIDTH - PAD - 8.0,
         ty = height - PAD - 10.0,
     );
-}
-
-/// The colour bands' legend.
-fn legend(h: &mut String, national: bool) {
-    out!(
-        h,
-        r#"<div class="legend"><span class="legend-title">下辖轮训覆盖率 <span class="en">Subtree rotation coverage</span></span>"#
-    );
-    for (rate, label) in BANDS {
-        let (class, _) = band(rate);
-        out!(
-            h,
-            r#"<span class="key"><svg width="14" height="14" aria-hidden="true"><rect x="1" y="1" width="12" height="12" class="{class}"/></svg> {label}</span>"#
-        );
-    }
-    if national {
-        out!(
-            h,
-            r#"<span class="key"><svg width="14" height="14" aria-hidden="true"><rect x="1" y="1" width="12" height="12" class="ctx"/></svg> 无本系统数据 <span class="en">not in the directory</span></span>"#
-        );
-    }
-    out!(h, "</div>");
-}
-
-/// The nodes drawn without a boundary, listed.
-fn missing_note(h: &mut String, missing: &[&NodeCoverage], q: &str) {
-    if missing.is_empty() {
-        return;
-    }
-    out!(
-        h,
-        r#"<p class="note unmapped">无边界数据，未在图上绘出 <span class="en">No boundary data, not drawn</span>: "#
-    );
-    for (i, n) in missing.iter().enumerate() {
-        if i > 0 {
-            out!(h, "、");
-        }
-        let (class, _) = band(n.subtree.rotation.rate);
-        out!(
-            h,
-            r#"<a href="/org/{org}{q}" data-unmapped="{org}">{name}</a> <span class="{class}-text">{rate}</span>"#,
-            org = esc(&n.org),
-            name = esc(&n.name),
-            rate = percent(n.subtree.rotation.rate),
-        );
-    }
-    out!(h, "</p>");
 }
 
 /// A name shortened for a map label (the suffixes every province has).

@@ -6,7 +6,8 @@
 //! - `GET /login`, `POST /login`, `POST /logout` — accounts ([`auth`]).
 //! - `/` and `/org/{code}` — one org of the account's subtree (`/` with the
 //!   告警 Alerts box of the subordinates in it): its own and subtree figures,
-//!   its children as a drill-down table with coverage bars and freshness, a
+//!   its children as a drill-down table with coverage bars, freshness and
+//!   (the node's own children) their last bundle ([`bundles`]), a
 //!   map of the subtree (boundaries coloured by coverage), the trends over the
 //!   plan period, links to the 通报 downloads.
 //! - `GET /person` (the form) and `POST /person` (field `id`: an ID number
@@ -29,6 +30,14 @@
 //! blocking pool, at most [`JOBS_MAX`] at a time; query strings and form
 //! bodies are bounded ([`QUERY_BYTES_MAX`], [`FORM_BYTES_MAX`]); bad input is
 //! a 400.
+//!
+//! Pages are askama templates (`hub/templates/`: `base.html` the layout,
+//! one per page, `partials/` and `macros.html` for shared pieces), checked
+//! when the crate is built. Each page module computes a view model (plain
+//! strings and numbers) and its template lays it out; askama escapes every
+//! value for HTML. Only the SVG of the map and of the trend charts is passed
+//! unescaped (`|safe`): [`map`] and [`trend`] build it from numbers and
+//! names escaped with `common::esc`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -53,6 +62,7 @@ mod admin;
 mod alerts;
 mod archive;
 mod auth;
+mod bundles;
 mod common;
 mod map;
 mod metrics;
@@ -64,6 +74,7 @@ mod shapes;
 mod trend;
 
 pub use auth::SESSION_COOKIE;
+pub use bundles::BUNDLE_ORIGINS_SHOWN_MAX;
 use common::{Dashboard, Fail, Viewer};
 pub use common::{FORM_BYTES_MAX, HTTP_ADDR_FILE, JOBS_MAX, PERSON_ID_CHARS_MAX, QUERY_BYTES_MAX};
 use org::{home, org_page};

@@ -18,65 +18,89 @@ const HEIGHT: f64 = 200.0;
 const MARGIN: (f64, f64, f64, f64) = (40.0, 12.0, 10.0, 24.0);
 
 /// One line of a chart: its label, CSS class suffix and value per point.
-struct Series<'a> {
-    label: &'a str,
+struct Series {
+    label: &'static str,
     values: Vec<Option<f64>>,
 }
 
-/// Both charts for `trend` (nothing when it has no point).
-pub(super) fn trend_section(h: &mut String, trend: &Trend) {
-    if trend.points.is_empty() {
-        return;
-    }
-    out!(
-        h,
-        r#"<section class="trend"><h2>趋势 <span class="en">Trends</span></h2><p class="note">规划期 {start} 起每月末 <span class="en">Each month end of the plan period from {start}, to {end}</span></p>"#,
-        start = trend.plan_period_start,
-        end = trend.as_of,
-    );
-    let rate = |f: fn(&TrendPoint) -> Option<f64>| trend.points.iter().map(f).collect();
-    let rule = |f: fn(&TrendPoint) -> RuleCount| {
-        trend.points.iter().map(|p| f(p).rate()).collect::<Vec<_>>()
-    };
-    chart(
-        h,
-        "轮训覆盖率 Rotation coverage",
-        trend,
-        &[
-            Series {
-                label: "本级 own roster",
-                values: rate(|p| p.rotation.rate),
-            },
-            Series {
-                label: "下辖合计 subtree",
-                values: rate(|p| p.subtree_rotation.rate),
-            },
-        ],
-    );
-    chart(
-        h,
-        "学时达标率（下辖合计） Hour compliance, subtree",
-        trend,
-        &[
-            Series {
-                label: "县处级 leading",
-                values: rule(|p| p.subtree_hours.leading),
-            },
-            Series {
-                label: "乡科级 general",
-                values: rule(|p| p.subtree_hours.general),
-            },
-            Series {
-                label: "网络学时 online",
-                values: rule(|p| p.subtree_hours.online),
-            },
-        ],
-    );
-    out!(h, "</section>");
+/// The trends section as `templates/partials/trend.html` lays it out.
+pub(super) struct TrendView {
+    /// The plan period's first day.
+    pub(super) start: String,
+    /// The page's date.
+    pub(super) end: String,
+    pub(super) charts: Vec<Chart>,
 }
 
-/// One line chart, 0–100 %, one x step per point.
-fn chart(h: &mut String, title: &str, trend: &Trend, series: &[Series<'_>]) {
+/// One chart: its caption, the drawing and its lines' labels.
+pub(super) struct Chart {
+    pub(super) title: &'static str,
+    /// Built by [`chart`] from numbers and [`esc`]-escaped labels, so the
+    /// template passes it as is.
+    pub(super) svg: String,
+    pub(super) labels: Vec<&'static str>,
+}
+
+impl TrendView {
+    /// Both charts for `trend` (None when it has no point).
+    pub(super) fn new(trend: &Trend) -> Option<TrendView> {
+        if trend.points.is_empty() {
+            return None;
+        }
+        let rate = |f: fn(&TrendPoint) -> Option<f64>| trend.points.iter().map(f).collect();
+        let rule = |f: fn(&TrendPoint) -> RuleCount| {
+            trend.points.iter().map(|p| f(p).rate()).collect::<Vec<_>>()
+        };
+        let charts = [
+            (
+                "轮训覆盖率 Rotation coverage",
+                vec![
+                    Series {
+                        label: "本级 own roster",
+                        values: rate(|p| p.rotation.rate),
+                    },
+                    Series {
+                        label: "下辖合计 subtree",
+                        values: rate(|p| p.subtree_rotation.rate),
+                    },
+                ],
+            ),
+            (
+                "学时达标率（下辖合计） Hour compliance, subtree",
+                vec![
+                    Series {
+                        label: "县处级 leading",
+                        values: rule(|p| p.subtree_hours.leading),
+                    },
+                    Series {
+                        label: "乡科级 general",
+                        values: rule(|p| p.subtree_hours.general),
+                    },
+                    Series {
+                        label: "网络学时 online",
+                        values: rule(|p| p.subtree_hours.online),
+                    },
+                ],
+            ),
+        ]
+        .into_iter()
+        .map(|(title, series)| Chart {
+            title,
+            svg: chart(title, trend, &series),
+            labels: series.iter().map(|s| s.label).collect(),
+        })
+        .collect();
+        Some(TrendView {
+            start: trend.plan_period_start.to_string(),
+            end: trend.as_of.to_string(),
+            charts,
+        })
+    }
+}
+
+/// One line chart's SVG, 0–100 %, one x step per point.
+fn chart(title: &str, trend: &Trend, series: &[Series]) -> String {
+    let mut h = String::new();
     let (left, right, top, bottom) = MARGIN;
     let n = trend.points.len();
     let step = (WIDTH - left - right) / (n.max(2) - 1) as f64;
@@ -84,7 +108,7 @@ fn chart(h: &mut String, title: &str, trend: &Trend, series: &[Series<'_>]) {
     let y = |v: f64| top + (1.0 - v.clamp(0.0, 1.0)) * (HEIGHT - top - bottom);
     out!(
         h,
-        r#"<figure><figcaption>{title}</figcaption><svg viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" role="img" aria-label="{title}" xmlns="http://www.w3.org/2000/svg">"#,
+        r#"<svg viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" role="img" aria-label="{title}" xmlns="http://www.w3.org/2000/svg">"#,
         title = esc(title)
     );
     for pct in [0u32, 25, 50, 75, 100] {
@@ -132,10 +156,10 @@ fn chart(h: &mut String, title: &str, trend: &Trend, series: &[Series<'_>]) {
         for (i, v) in s.values.iter().enumerate() {
             match v {
                 Some(v) => run.push((x(i), y(*v))),
-                None => flush(h, &mut run),
+                None => flush(&mut h, &mut run),
             }
         }
-        flush(h, &mut run);
+        flush(&mut h, &mut run);
         for (i, v) in s.values.iter().enumerate() {
             if let Some(v) = v {
                 out!(
@@ -150,14 +174,6 @@ fn chart(h: &mut String, title: &str, trend: &Trend, series: &[Series<'_>]) {
             }
         }
     }
-    out!(h, r#"</svg><div class="legend">"#);
-    for (k, s) in series.iter().enumerate() {
-        out!(
-            h,
-            r#"<span class="key"><svg width="14" height="14" aria-hidden="true"><rect x="1" y="6" width="12" height="3" class="k{}"/></svg> {}</span>"#,
-            k + 1,
-            esc(s.label)
-        );
-    }
-    out!(h, "</div></figure>");
+    out!(h, "</svg>");
+    h
 }
