@@ -249,12 +249,7 @@ async fn run_async(
                     upstream,
                     tls_dir: Some(std::path::absolute(pki.join(code)).map_err(fail)?),
                     insecure: false,
-                    revoked: Default::default(),
-                    time_zone: None,
-                    quotas: Default::default(),
-                    dashboard: Default::default(),
-                    store: Default::default(),
-                    alerts: Default::default(),
+                    ..Default::default()
                 },
             )
             .map_err(fail)?,

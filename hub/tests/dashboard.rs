@@ -39,12 +39,7 @@ fn init(dir: &Path, org: &str) -> Node {
             upstream: None,
             tls_dir: None,
             insecure: true,
-            revoked: Default::default(),
-            time_zone: None,
-            quotas: Default::default(),
-            dashboard: Default::default(),
-            store: Default::default(),
-            alerts: Default::default(),
+            ..Default::default()
         },
     )
     .expect("init")
@@ -1071,12 +1066,7 @@ async fn a_trusted_proxy_names_the_account_only_from_its_addresses() {
         upstream: None,
         tls_dir: None,
         insecure: true,
-        revoked: Default::default(),
-        time_zone: None,
-        quotas: Default::default(),
-        dashboard: Default::default(),
-        store: Default::default(),
-        alerts: Default::default(),
+        ..Default::default()
     };
     config.dashboard.trusted_proxy = Some(lunxun_node::config::TrustedProxy {
         header: "X-Remote-User".into(),

@@ -35,12 +35,8 @@ fn config(org: &str, dashboard: DashboardConfig) -> Config {
         upstream: None,
         tls_dir: None,
         insecure: true,
-        revoked: Default::default(),
-        time_zone: None,
-        quotas: Default::default(),
         dashboard,
-        store: Default::default(),
-        alerts: Default::default(),
+        ..Default::default()
     }
 }
 

@@ -224,12 +224,7 @@ fn node(dir: &std::path::Path, org: &str, parent: Option<&str>) -> Arc<Node> {
                 upstream: parent.map(|p| format!("http://{p}:{PORT}")),
                 tls_dir: None,
                 insecure: true,
-                revoked: Default::default(),
-                time_zone: None,
-                quotas: Default::default(),
-                dashboard: Default::default(),
-                store: Default::default(),
-                alerts: Default::default(),
+                ..Default::default()
             },
         )
         .expect("init"),

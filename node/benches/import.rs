@@ -51,12 +51,7 @@ fn county_config() -> Config {
         upstream: None,
         tls_dir: None,
         insecure: false,
-        revoked: Default::default(),
-        time_zone: None,
-        quotas: Default::default(),
-        dashboard: Default::default(),
-        store: Default::default(),
-        alerts: Default::default(),
+        ..Default::default()
     }
 }
 

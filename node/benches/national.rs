@@ -74,12 +74,7 @@ fn main() -> anyhow::Result<()> {
             upstream: None,
             tls_dir: None,
             insecure: false,
-            revoked: Default::default(),
-            time_zone: None,
-            quotas: Default::default(),
-            dashboard: Default::default(),
-            store: Default::default(),
-            alerts: Default::default(),
+            ..Default::default()
         },
     )?;
     let national = node.me();

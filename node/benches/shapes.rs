@@ -281,12 +281,7 @@ fn measure(
             upstream: None,
             tls_dir: None,
             insecure: false,
-            revoked: Default::default(),
-            time_zone: None,
-            quotas: Default::default(),
-            dashboard: Default::default(),
-            store: Default::default(),
-            alerts: Default::default(),
+            ..Default::default()
         },
     )?;
     let mut chains = HashMap::new();

@@ -313,12 +313,7 @@ mod tests {
             upstream: None,
             tls_dir: None,
             insecure: true,
-            revoked: Default::default(),
-            time_zone: None,
-            quotas: Default::default(),
-            dashboard: Default::default(),
-            store: Default::default(),
-            alerts: Default::default(),
+            ..Default::default()
         };
         Node::init(&dir.join(org), config).expect("init")
     }

@@ -47,8 +47,10 @@ pub enum ConfigError {
     },
 }
 
-/// `config.toml`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `config.toml`. `Default` leaves `org` empty, which `validate` refuses:
+/// it is the base of `Config { org, ..Default::default() }`, every other
+/// setting as a file without it would have it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// This node's org code. Name, level and parent come from the org directory.

@@ -4,7 +4,7 @@
 //! rosters counted are rebuilt from the entries while reading, so they agree
 //! with them by construction.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::{EntryFigures, Rollup};
 use crate::bytes::{Malformed, Reader, Writer};
@@ -59,15 +59,7 @@ impl Rollup {
     /// directory with the same digest.
     pub fn read_snapshot(r: &mut Reader<'_>, orgs: &OrgDirectory) -> Result<Rollup, Malformed> {
         let as_of = r.date()?;
-        let mut rollup = Rollup {
-            as_of,
-            entries: HashMap::new(),
-            counted: HashMap::new(),
-            own: Vec::new(),
-            subtree: Vec::new(),
-            dirty: HashSet::new(),
-            dirty_classes: HashSet::new(),
-        };
+        let mut rollup = Rollup::empty(as_of);
         for _ in 0..r.count(1)? {
             rollup.dirty.insert(person(r)?);
         }

@@ -38,12 +38,7 @@ fn config(org: &str, upstream: Option<String>, tls_dir: Option<&Path>) -> Config
         upstream,
         tls_dir: tls_dir.map(Path::to_path_buf),
         insecure: tls_dir.is_none(),
-        revoked: Default::default(),
-        time_zone: None,
-        quotas: Default::default(),
-        dashboard: Default::default(),
-        store: Default::default(),
-        alerts: Default::default(),
+        ..Default::default()
     }
 }
 

@@ -58,12 +58,7 @@ pub fn init(data: &Path, request: InitRequest) -> Result<Node, InitError> {
             .tls_dir
             .map(|p| std::path::absolute(&p).unwrap_or(p)),
         insecure: request.insecure,
-        revoked: Default::default(),
-        time_zone: None,
-        quotas: Default::default(),
-        dashboard: Default::default(),
-        store: Default::default(),
-        alerts: Default::default(),
+        ..Default::default()
     };
     if config.insecure {
         tracing::warn!("--insecure: links to the parent will be plaintext");

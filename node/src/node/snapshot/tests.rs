@@ -18,12 +18,7 @@ fn config(org: &str) -> Config {
         upstream: None,
         tls_dir: None,
         insecure: false,
-        revoked: Default::default(),
-        time_zone: None,
-        quotas: Default::default(),
-        dashboard: Default::default(),
-        store: Default::default(),
-        alerts: Default::default(),
+        ..Default::default()
     }
 }
 
