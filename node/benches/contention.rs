@@ -77,9 +77,6 @@ fn main() -> anyhow::Result<()> {
 
     let config = Config {
         org: "410102".into(),
-        upstream: None,
-        tls_dir: None,
-        insecure: false,
         ..Default::default()
     };
     let node = Arc::new(Node::init(&tmp.path().join("node"), config)?);

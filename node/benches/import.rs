@@ -48,9 +48,6 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn county_config() -> Config {
     Config {
         org: "410102".into(),
-        upstream: None,
-        tls_dir: None,
-        insecure: false,
         ..Default::default()
     }
 }

@@ -71,9 +71,6 @@ fn main() -> anyhow::Result<()> {
         &tmp.path().join("national"),
         Config {
             org: "100000".into(),
-            upstream: None,
-            tls_dir: None,
-            insecure: false,
             ..Default::default()
         },
     )?;

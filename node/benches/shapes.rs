@@ -278,9 +278,6 @@ fn measure(
         dir,
         Config {
             org: "100000".into(),
-            upstream: None,
-            tls_dir: None,
-            insecure: false,
             ..Default::default()
         },
     )?;

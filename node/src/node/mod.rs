@@ -701,13 +701,14 @@ fn build_rollup(
             .map(|part| s.spawn(move || Rollup::build_part(view, orgs, policy, as_of, part, parts)))
             .collect();
         let mut built = vec![Rollup::build_part(view, orgs, policy, as_of, 0, parts)];
-        built.extend(handles.into_iter().filter_map(|h| h.join().ok()));
+        for h in handles {
+            built.push(
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            );
+        }
         built
     });
-    if built.len() < parts {
-        // A part's thread died (it cannot, short of a bug): count on this one.
-        return Rollup::build(view, orgs, policy, as_of);
-    }
     Rollup::merge(built).unwrap_or_else(|| Rollup::build(view, orgs, policy, as_of))
 }
 

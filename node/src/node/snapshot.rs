@@ -73,7 +73,8 @@ fn policy_digest(policy: &crate::policy::Policy) -> [u8; 32] {
     *blake3::hash(text.as_bytes()).as_bytes()
 }
 
-fn path(dir: &Path) -> PathBuf {
+/// The snapshot's path in the data dir `dir`.
+pub fn snapshot_path(dir: &Path) -> PathBuf {
     dir.join(SNAPSHOT_FILE)
 }
 
@@ -132,7 +133,7 @@ impl Node {
         let bytes = w.out.len() as u64;
         write_file(&self.dir, &w.out).map_err(|source| {
             Error::Config(crate::config::ConfigError::Io {
-                path: path(&self.dir),
+                path: snapshot_path(&self.dir),
                 source,
             })
         })?;
@@ -199,7 +200,7 @@ fn write_file(dir: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.write_all(bytes)?;
     file.sync_all()?;
     drop(file);
-    std::fs::rename(&tmp, path(dir))?;
+    std::fs::rename(&tmp, snapshot_path(dir))?;
     std::fs::File::open(dir)?.sync_all()
 }
 
@@ -212,7 +213,7 @@ pub(super) fn open(
     in_force: &InForce,
     me: OrgId,
 ) -> Result<Option<Opened>> {
-    let file = path(dir);
+    let file = snapshot_path(dir);
     let bytes = match std::fs::read(&file) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -333,11 +334,6 @@ pub(super) fn open(
         unknown,
         tail: applied,
     }))
-}
-
-/// The snapshot's path in `dir` (for tests and `status`).
-pub fn snapshot_path(dir: &Path) -> PathBuf {
-    path(dir)
 }
 
 #[cfg(test)]

@@ -11,9 +11,6 @@ fn d(s: &str) -> crate::model::Date {
 fn config(org: &str) -> Config {
     Config {
         org: org.into(),
-        upstream: None,
-        tls_dir: None,
-        insecure: false,
         ..Default::default()
     }
 }

@@ -15,9 +15,6 @@ use crate::model::{Date, Record};
 fn config(org: &str) -> Config {
     Config {
         org: org.into(),
-        upstream: None,
-        tls_dir: None,
-        insecure: false,
         ..Default::default()
     }
 }
