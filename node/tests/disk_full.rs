@@ -296,7 +296,8 @@ fn a_disk_filled_by_another_program_fails_one_write_and_ends_the_daemon() {
         }
         assert!(
             Instant::now() < deadline,
-            "the daemon stayed up on a failed store"
+            "the daemon stayed up on a failed store: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(100));
     };
