@@ -12,6 +12,10 @@
 //!
 //! Run: `cargo bench -p lunxun-node --bench national` (several minutes and
 //! ~5 GB of disk). `LUNXUN_BENCH_SCALE=0.1` runs a tenth of the country.
+//! `LUNXUN_BENCH_YEARS=18` (default 9) gives every person twice the
+//! training history, about 2x the changes: the scale of a node that has
+//! kept its log for another plan period, when the log has grown and the
+//! people have not.
 
 use std::time::{Duration, Instant};
 
@@ -58,7 +62,10 @@ fn main() -> anyhow::Result<()> {
     let params = GenParams {
         seed: 2026,
         as_of,
-        years: 9,
+        years: std::env::var("LUNXUN_BENCH_YEARS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(9),
         county_workers: (280.0 * scale).round().max(1.0) as u32,
         bureau_staff: 12,
         organs_staff: 30,
@@ -76,7 +83,8 @@ fn main() -> anyhow::Result<()> {
     )?;
     let national = node.me();
     println!(
-        "national scale x{scale}: {} nodes; generating, hash-chaining and ingesting every origin's log",
+        "national scale x{scale}, {} years of history: {} nodes; generating, hash-chaining and ingesting every origin's log",
+        params.years,
         orgs.len()
     );
 

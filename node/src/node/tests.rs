@@ -179,6 +179,46 @@ fn replay_truncates_a_torn_tail() {
     drop(node);
     let node = Node::open(dir.path()).unwrap();
     assert_eq!(node.view().head(node.me()).unwrap().seq, 4);
+
+    // A segment whose middle does not link (seqs 5..=7, 6 broken): the
+    // segment is cut after 5 and the rest goes.
+    let tip = node.view().head(node.me()).copied().unwrap();
+    let five = Change::new(
+        "410102".into(),
+        5,
+        tip.hash,
+        0,
+        codec::encode_record(&roster(ids[1], "five")),
+    );
+    let six = Change::new(
+        "410102".into(),
+        6,
+        [9; 32],
+        0,
+        codec::encode_record(&roster(ids[1], "six")),
+    );
+    let seven = Change::new(
+        "410102".into(),
+        7,
+        six.hash,
+        0,
+        codec::encode_record(&roster(ids[1], "seven")),
+    );
+    let entries: Vec<LogEntry> = [&five, &six, &seven]
+        .into_iter()
+        .map(|c| LogEntry {
+            origin: "410102".into(),
+            seq: c.seq,
+            received_at_ms: 0,
+            change: codec::encode_change(c),
+        })
+        .collect();
+    node.store().append(&entries).unwrap();
+    drop(node);
+    let node = Node::open(dir.path()).unwrap();
+    assert_eq!(node.view().head(node.me()).unwrap().seq, 5);
+    assert_eq!(node.store().last("410102").unwrap().unwrap().seq, 5);
+    assert_eq!(node.store().scan("410102", 0).count(), 5);
 }
 
 #[test]

@@ -5,14 +5,21 @@
 //!
 //! # Layout
 //!
-//! - tree `log`: the [segments](segment) of every origin's log, key `origin ‖
-//!   0x00 ‖ last seq (u64 BE)`, value the run of consecutive changes ending
-//!   there, each with the time this node received it and its bytes exactly
-//!   as the origin wrote them (the encoded `lunxun.v1.Change`). Keys of one
-//!   origin sort by seq, so an origin's log appends at the end of its key
-//!   range and a version vector is the last key of each origin's range. A
-//!   store of the first version holds one change per key; it is read as
-//!   segments of one.
+//! - tree `segments`: the [segments](segment) of every origin's log, key
+//!   `origin ‖ 0x00 ‖ last seq (u64 BE)`, value the run of consecutive
+//!   changes ending there, each with the time this node received it and its
+//!   bytes exactly as the origin wrote them (the encoded `lunxun.v1.Change`).
+//!   Keys of one origin sort by seq, so an origin's log appends at the end of
+//!   its key range and a version vector is the last key of each origin's
+//!   range.
+//! - tree `log`: the first version's log, one change per key (`origin ‖ 0x00
+//!   ‖ seq`, value `received_at_ms ‖ change bytes`). A store it wrote opens as
+//!   it is: its changes are read as segments of one, below every segment of
+//!   their origin, and cut with them; nothing new is written there. (A
+//!   first-version binary opening this store sees only that prefix: valid
+//!   changes, which it does not truncate, and a node with own writes then
+//!   refuses writes as a store that lost changes; segments are kept for
+//!   the next upgrade.)
 //! - tree `checkpoints`: key `origin ‖ 0x00 ‖ seq (u64 BE)`, value `hash of
 //!   the change at seq ‖ the encoded lunxun.v1.Checkpoint` exactly as its
 //!   origin signed it ([`checkpoints`]).
@@ -123,7 +130,11 @@ pub struct Store {
     path: PathBuf,
     /// Dropped with the store unless it failed (see `Drop for Store`).
     db: std::mem::ManuallyDrop<sled::Db>,
+    /// The first version's log, one change per key: read, cut, never
+    /// written (see [`segment`]).
     log: sled::Tree,
+    /// The log's segments.
+    segments: sled::Tree,
     checkpoints: sled::Tree,
     meta: sled::Tree,
     accounts: sled::Tree,
@@ -237,6 +248,7 @@ impl Store {
             message: e.to_string(),
         };
         let log = db.open_tree("log").map_err(engine)?;
+        let segments = db.open_tree("segments").map_err(engine)?;
         let meta = db.open_tree("meta").map_err(engine)?;
         let checkpoints = db.open_tree("checkpoints").map_err(engine)?;
         let accounts = db.open_tree("accounts").map_err(engine)?;
@@ -248,6 +260,7 @@ impl Store {
             path,
             db: std::mem::ManuallyDrop::new(db),
             log,
+            segments,
             checkpoints,
             meta,
             accounts,
@@ -439,7 +452,7 @@ impl Store {
                 value,
                 run.iter().map(|e| (e.received_at_ms, e.change.as_ref())),
             );
-            self.log
+            self.segments
                 .insert(log_key(&last.origin, last.seq), value.as_slice())
                 .map_err(|e| self.engine(e))?;
             run.clear();
@@ -460,33 +473,30 @@ impl Store {
         flush_run(&mut run, &mut value)
     }
 
-    /// The last seq stored for `origin` (0: none), from its last key.
+    /// The last seq stored for `origin` (0: none), from its last key: in
+    /// the segments, else in the first version's log (always below them).
     fn last_seq(&self, origin: &str) -> Result<u64, StoreError> {
-        match self
-            .log
-            .scan_prefix(origin_prefix(origin))
-            .keys()
-            .next_back()
-        {
-            Some(key) => {
+        for tree in [&self.segments, &self.log] {
+            if let Some(key) = tree.scan_prefix(origin_prefix(origin)).keys().next_back() {
                 let key = key.map_err(|e| self.engine(e))?;
-                Ok(self.segment_key(&key)?.1)
+                return Ok(self.segment_key(&key)?.1);
             }
-            None => Ok(0),
         }
+        Ok(0)
     }
 
     /// Removes every entry of `origin` with seq greater than `seq`, durably
     /// (a torn tail found at open, or a restore). Returns how many. The
     /// segment holding `seq` and later changes is cut in the same atomic
-    /// batch that removes the segments after it.
+    /// batch that removes the segments after it; then the first version's
+    /// single changes above `seq` go (each below every segment, so a crash
+    /// in between leaves a dense prefix, or a hole that the next open's
+    /// replay truncates again).
     pub fn truncate_after(&self, origin: &str, seq: u64) -> Result<usize, StoreError> {
+        let above = log_key(origin, seq.saturating_add(1))..origin_end(origin);
         let mut batch = sled::Batch::default();
         let mut removed = 0usize;
-        for kv in self
-            .log
-            .range(log_key(origin, seq.saturating_add(1))..origin_end(origin))
-        {
+        for kv in self.segments.range(above.clone()) {
             let (key, value) = kv.map_err(|e| self.engine(e))?;
             let (_, last) = self.segment_key(&key)?;
             let count = segment::count(&value).map_err(|reason| {
@@ -508,7 +518,19 @@ impl Store {
                 removed += count as usize;
             }
         }
-        self.log.apply_batch(batch).map_err(|e| self.engine(e))?;
+        self.segments
+            .apply_batch(batch)
+            .map_err(|e| self.engine(e))?;
+        let single: Vec<sled::IVec> = self
+            .log
+            .range(above)
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.engine(e))?;
+        for key in &single {
+            self.log.remove(key).map_err(|e| self.engine(e))?;
+        }
+        removed += single.len();
         self.remove_checkpoints_after(origin, seq)?;
         self.flush()?;
         Ok(removed)
@@ -539,47 +561,57 @@ impl Store {
     }
 
     /// The entry of `origin` at `seq`: in the first segment ending at or
-    /// after it.
+    /// after it, or the first version's single change.
     pub fn entry(&self, origin: &str, seq: u64) -> Result<Option<LogEntry>, StoreError> {
-        let Some(kv) = self
-            .log
-            .range(log_key(origin, seq)..origin_end(origin))
-            .next()
-        else {
-            return Ok(None);
-        };
-        let (key, value) = kv.map_err(|e| self.engine(e))?;
-        Ok(self
-            .decode(&key, &value)?
-            .into_iter()
-            .find(|e| e.seq == seq))
+        for tree in [&self.segments, &self.log] {
+            let Some(kv) = tree.range(log_key(origin, seq)..origin_end(origin)).next() else {
+                continue;
+            };
+            let (key, value) = kv.map_err(|e| self.engine(e))?;
+            if let Some(e) = self
+                .decode(&key, &value)?
+                .into_iter()
+                .find(|e| e.seq == seq)
+            {
+                return Ok(Some(e));
+            }
+        }
+        Ok(None)
     }
 
     /// The newest entry of `origin`.
     pub fn last(&self, origin: &str) -> Result<Option<LogEntry>, StoreError> {
-        match self.log.scan_prefix(origin_prefix(origin)).next_back() {
-            Some(kv) => {
+        for tree in [&self.segments, &self.log] {
+            if let Some(kv) = tree.scan_prefix(origin_prefix(origin)).next_back() {
                 let (k, v) = kv.map_err(|e| self.engine(e))?;
-                Ok(self.decode(&k, &v)?.pop())
+                return Ok(self.decode(&k, &v)?.pop());
             }
-            None => Ok(None),
         }
+        Ok(None)
+    }
+
+    /// Every origin held, in order.
+    fn origins(&self) -> Result<Vec<String>, StoreError> {
+        let mut out = std::collections::BTreeSet::new();
+        for tree in [&self.segments, &self.log] {
+            let mut from: Vec<u8> = Vec::new();
+            while let Some(first) = tree.range(from.as_slice()..).keys().next() {
+                let key = first.map_err(|e| self.engine(e))?;
+                let (origin, _) = self.split_key(&key)?;
+                from = origin_end(origin);
+                out.insert(origin.to_owned());
+            }
+        }
+        Ok(out.into_iter().collect())
     }
 
     /// The newest entry of every origin held, in origin order.
     pub fn heads(&self) -> Result<Vec<LogEntry>, StoreError> {
         let mut out = Vec::new();
-        let mut from: Vec<u8> = Vec::new();
-        loop {
-            let Some(first) = self.log.range(from.as_slice()..).keys().next() else {
-                break;
-            };
-            let key = first.map_err(|e| self.engine(e))?;
-            let (origin, _) = self.split_key(&key)?;
-            if let Some(last) = self.last(origin)? {
+        for origin in self.origins()? {
+            if let Some(last) = self.last(&origin)? {
                 out.push(last);
             }
-            from = origin_end(origin);
         }
         Ok(out)
     }
@@ -589,14 +621,22 @@ impl Store {
         &self,
         origin: &str,
         after: u64,
-    ) -> impl Iterator<Item = Result<LogEntry, StoreError>> + '_ {
-        let start = log_key(origin, after.saturating_add(1));
-        self.entries(self.log.range(start..origin_end(origin)), after)
+    ) -> impl Iterator<Item = Result<LogEntry, StoreError>> + use<'_> {
+        let range = log_key(origin, after.saturating_add(1))..origin_end(origin);
+        // The first version's single changes are all below the segments.
+        self.entries(self.log.range(range.clone()), after)
+            .chain(self.entries(self.segments.range(range), after))
     }
 
     /// Every entry, origin by origin, each origin in seq order.
     pub fn scan_all(&self) -> impl Iterator<Item = Result<LogEntry, StoreError>> + '_ {
-        self.entries(self.log.iter(), 0)
+        let (origins, error) = match self.origins() {
+            Ok(origins) => (origins, None),
+            Err(e) => (Vec::new(), Some(Err(e))),
+        };
+        error
+            .into_iter()
+            .chain(origins.into_iter().flat_map(move |o| self.scan(&o, 0)))
     }
 
     /// The entries of the segments `segments` yields with seq above `after`
@@ -605,7 +645,7 @@ impl Store {
         &self,
         segments: sled::Iter,
         after: u64,
-    ) -> impl Iterator<Item = Result<LogEntry, StoreError>> + '_ {
+    ) -> impl Iterator<Item = Result<LogEntry, StoreError>> + use<'_> {
         segments.flat_map(move |kv| {
             let decoded = kv
                 .map_err(|e| self.engine(e))
@@ -780,7 +820,7 @@ mod tests {
         let mut batch: Vec<LogEntry> = (1..=1_000).map(|s| big("410102", s)).collect();
         batch.insert(500, entry("410103", 1));
         store.append(&batch).unwrap();
-        let segments = store.log.len();
+        let segments = store.segments.len();
         assert!((10..100).contains(&segments), "{segments} segments");
         let all: Vec<LogEntry> = store.scan("410102", 0).map(Result::unwrap).collect();
         assert_eq!(
@@ -835,7 +875,22 @@ mod tests {
         let all: Vec<LogEntry> = store.scan("410102", 2).map(Result::unwrap).collect();
         assert_eq!(all, (3..=7).map(|s| entry("410102", s)).collect::<Vec<_>>());
         assert_eq!(store.truncate_after("410102", 4).unwrap(), 3);
-        assert_eq!(store.heads().unwrap(), vec![entry("410102", 4)]);
+        // Origins of both layouts, in origin order.
+        let e = entry("410101", 1);
+        let mut value = e.received_at_ms.to_be_bytes().to_vec();
+        value.extend_from_slice(&e.change);
+        store.log.insert(change_key("410101", 1), value).unwrap();
+        store.append(&[entry("410100", 1)]).unwrap();
+        assert_eq!(
+            store.heads().unwrap(),
+            vec![entry("410100", 1), entry("410101", 1), entry("410102", 4)]
+        );
+        let all: Vec<(String, u64)> = store
+            .scan_all()
+            .map(|e| e.map(|e| (e.origin, e.seq)).unwrap())
+            .collect();
+        assert_eq!(all.len(), 6);
+        assert_eq!(all[2], ("410102".into(), 1));
         // A damaged value is a one-line error naming the origin and seq.
         store
             .log

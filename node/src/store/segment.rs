@@ -17,11 +17,11 @@
 //! (u32 BE) ‖ change bytes)`, the changes at seqs `last - count + 1 ..=
 //! last` in order.
 //!
-//! A store written before segments holds one change per key, valued
-//! `received_at_ms (i64 BE) ‖ change bytes`; such a value starts with 0x00
-//! (a time after 1970 and before the year 10,000 in milliseconds is below
-//! 2^56), never with [`FORMAT`], and is read as a segment of one. Old stores
-//! open as they are, and their new changes are appended as segments.
+//! A store written before segments holds one change per key in another
+//! tree, valued `received_at_ms (i64 BE) ‖ change bytes`; such a value
+//! starts with 0x00 (a time after 1970 and before the year 10,000 in
+//! milliseconds is below 2^56), never with [`FORMAT`], and is read as a
+//! segment of one.
 
 use bytes::Bytes;
 
