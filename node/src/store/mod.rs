@@ -857,6 +857,28 @@ mod tests {
     }
 
     #[test]
+    fn segments_stay_inline_in_the_engine() {
+        // sled writes a tree node over its inline limit as a blob file, and
+        // every flush syncs every blob file: the log's segments must keep
+        // its nodes under that limit. 40,000 changes of a typical size.
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        for chunk in (1..=40_000u64).collect::<Vec<_>>().chunks(2_000) {
+            let batch: Vec<LogEntry> = chunk
+                .iter()
+                .map(|&seq| LogEntry {
+                    change: Bytes::from(vec![seq as u8; 180]),
+                    ..entry("410102", seq)
+                })
+                .collect();
+            store.append(&batch).unwrap();
+        }
+        let blobs = std::fs::read_dir(dir.path().join(BLOBS_DIR)).map_or(0, |d| d.count());
+        assert_eq!(blobs, 0, "blob files written for the log");
+        assert_eq!(store.scan("410102", 0).count(), 40_000);
+    }
+
+    #[test]
     fn a_store_of_the_first_layout_reads_and_grows() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
