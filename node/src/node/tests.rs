@@ -188,21 +188,21 @@ fn replay_truncates_a_torn_tail() {
         5,
         tip.hash,
         0,
-        codec::encode_record(&roster(ids[1], "five")),
+        codec::encode_record(&roster(ids[0], "five")),
     );
     let six = Change::new(
         "410102".into(),
         6,
         [9; 32],
         0,
-        codec::encode_record(&roster(ids[1], "six")),
+        codec::encode_record(&roster(ids[0], "six")),
     );
     let seven = Change::new(
         "410102".into(),
         7,
         six.hash,
         0,
-        codec::encode_record(&roster(ids[1], "seven")),
+        codec::encode_record(&roster(ids[0], "seven")),
     );
     let entries: Vec<LogEntry> = [&five, &six, &seven]
         .into_iter()
