@@ -35,6 +35,7 @@ pub mod checkpoint;
 pub mod corrections;
 pub mod coverage;
 pub mod figures;
+pub mod hashing;
 pub mod model;
 pub mod obligations;
 pub mod orgs;

@@ -14,85 +14,102 @@
 //! The result always equals [`Rollup::build`] from scratch on the same view:
 //! a property test checks it over random hierarchies and change orders.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use crate::figures::{OwnFigures, RuleCount, entry_status};
-use crate::model::{Date, PersonId, Rank};
+use crate::figures::{OwnFigures, entry_status};
+use crate::model::{Date, PersonId, RosterEntry};
 use crate::orgs::{OrgDirectory, OrgId};
 use crate::policy::Policy;
-use crate::rules::{RotationCounts, RotationStatus, TrainingFact};
+use crate::rules::TrainingFact;
 use crate::view::{Touch, View};
 
-/// What one active roster entry adds to its org's figures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct EntryFigures {
-    rotation: RotationStatus,
-    rank: Rank,
-    /// Centralized rule met (None: it does not apply).
-    centralized: Option<bool>,
-    /// Online rule met (None: it does not apply).
-    online: Option<bool>,
-}
+mod counted;
 
-fn bump_rule(rule: &mut RuleCount, met: bool, up: bool) {
-    if up {
-        rule.people += 1;
-        rule.compliant += u64::from(met);
-    } else {
-        rule.people -= 1;
-        rule.compliant -= u64::from(met);
-    }
-}
+use crate::hashing::PersonHash;
+use counted::{Counted, Figures};
 
-fn bump_rotation(c: &mut RotationCounts, s: RotationStatus, up: bool) {
-    let field = match s {
-        RotationStatus::Current => &mut c.current,
-        RotationStatus::Due => &mut c.due,
-        RotationStatus::New => &mut c.new,
-        RotationStatus::Overdue => &mut c.overdue,
-    };
-    if up {
-        *field += 1;
-    } else {
-        *field -= 1;
-    }
-}
-
-impl EntryFigures {
-    /// Adds (`up`) or removes this entry's contribution.
-    fn apply(&self, f: &mut OwnFigures, up: bool) {
-        bump_rotation(&mut f.rotation, self.rotation, up);
-        match (self.rank, self.centralized) {
-            (Rank::Leading, Some(met)) => bump_rule(&mut f.hours.leading, met, up),
-            (Rank::General, Some(met)) => bump_rule(&mut f.hours.general, met, up),
-            _ => {}
-        }
-        if let Some(met) = self.online {
-            bump_rule(&mut f.hours.online, met, up);
-        }
-    }
-}
-
-/// Which of `parts` parts `person` is counted in by [`Rollup::build_part`].
+/// Which of `parts` parts `person` is counted in by [`Rollup::build_part`]
+/// (and which of a rollup's shards holds them).
 fn part_of(person: PersonId, parts: u64) -> u64 {
     // Ids are dense in their birth dates and serials: mix before reducing.
     (person.to_u64().wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) % parts
+}
+
+/// The figures of `org`'s roster entry `entry` on `as_of`; `facts` holds
+/// the person's trainings.
+fn figures_of(
+    orgs: &OrgDirectory,
+    policy: &Policy,
+    org: OrgId,
+    entry: &RosterEntry,
+    as_of: Date,
+    facts: &[TrainingFact],
+) -> Figures {
+    let s = entry_status(orgs, policy, org, entry, as_of, facts);
+    Figures::new(
+        s.rotation,
+        entry.rank,
+        s.hours.centralized.map(|t| t.met),
+        s.hours.online.map(|t| t.met),
+    )
+}
+
+/// Roster entries whose people's trainings are read together
+/// ([`View::facts_of_many`]) and then counted.
+#[derive(Default)]
+struct Batch<'v> {
+    entries: Vec<(OrgId, &'v RosterEntry)>,
+    people: Vec<PersonId>,
+    facts: Vec<TrainingFact>,
+    ends: Vec<usize>,
+}
+
+impl Batch<'_> {
+    const LEN: usize = 64;
+
+    /// Counts the entries gathered into `counted` and `own`, and empties
+    /// the batch.
+    fn count(
+        &mut self,
+        view: &View,
+        orgs: &OrgDirectory,
+        policy: &Policy,
+        as_of: Date,
+        counted: &mut Counted,
+        own: &mut [OwnFigures],
+    ) {
+        self.people.clear();
+        self.people
+            .extend(self.entries.iter().map(|(_, e)| e.person));
+        view.facts_of_many(&self.people, &mut self.facts, &mut self.ends);
+        let mut start = 0;
+        for (&(org, entry), &end) in self.entries.iter().zip(&self.ends) {
+            let facts = &self.facts[start..end];
+            start = end;
+            let figures = figures_of(orgs, policy, org, entry, as_of, facts);
+            if counted.insert(entry.person, org, figures) {
+                figures.apply(&mut own[org.index()], true);
+            }
+        }
+        self.entries.clear();
+    }
 }
 
 /// Rollups for one `as_of`.
 #[derive(Debug, Clone)]
 pub struct Rollup {
     as_of: Date,
-    /// Active entries counted, by roster org and person.
-    entries: HashMap<OrgId, HashMap<PersonId, EntryFigures>>,
-    /// The orgs each counted person has an entry on (to take them back out).
-    counted: HashMap<PersonId, Vec<OrgId>>,
+    /// Active entries counted, by person, in shards: a person is in shard
+    /// [`part_of`]`(person, shards)`. A rollup built in parts keeps each
+    /// part's shard as it was built, so merging them moves maps instead of
+    /// reinserting a million entries.
+    counted: Vec<Counted>,
     /// Each org's own figures and its subtree's, by the org's dense index
     /// (grown as orgs are counted).
     own: Vec<OwnFigures>,
     subtree: Vec<OwnFigures>,
     /// People whose figures may have changed since they were counted.
-    dirty: HashSet<PersonId>,
+    dirty: HashSet<PersonId, PersonHash>,
     /// Class slots changed since: their attendees' figures may have.
     dirty_classes: HashSet<u32>,
 }
@@ -107,6 +124,11 @@ impl Rollup {
     /// `parts` (by a hash of their id): the parts of one view and date, built
     /// on as many threads and [merged](Rollup::merge), count what `build`
     /// counts.
+    ///
+    /// One pass over the rosters as the view holds them: each entry comes
+    /// with its org, so the only lookup per entry is the person's
+    /// trainings, read for a batch of entries at a time; each org's own
+    /// figures are summed, and the subtrees once at the end from them.
     pub fn build_part(
         view: &View,
         orgs: &OrgDirectory,
@@ -115,36 +137,63 @@ impl Rollup {
         part: usize,
         parts: usize,
     ) -> Rollup {
-        let parts = parts.max(1) as u64;
+        let parts = parts.max(1);
+        let part = part.min(parts - 1);
         let mut rollup = Rollup::empty(as_of);
-        let mut facts = Vec::new();
-        let mut people: Vec<PersonId> = Vec::new();
+        rollup.counted = vec![Counted::default(); parts];
+        let entries: usize = view.roster_orgs().map(|o| view.roster_len(o)).sum();
+        // Hash shares are even: a little over this part's share.
+        let mut counted = Counted::with_capacity(entries / parts + entries / parts / 16 + 16);
+        let mut own = vec![OwnFigures::default(); orgs.len()];
+        let mut batch = Batch::default();
         for org in view.roster_orgs() {
-            people.extend(
-                view.roster(org)
-                    .map(|e| e.person)
-                    .filter(|p| part_of(*p, parts) == part as u64),
-            );
+            for entry in view.roster(org) {
+                if !entry.active_on(as_of) || part_of(entry.person, parts as u64) != part as u64 {
+                    continue;
+                }
+                batch.entries.push((org, entry));
+                if batch.entries.len() == Batch::LEN {
+                    batch.count(view, orgs, policy, as_of, &mut counted, &mut own);
+                }
+            }
         }
-        people.sort_unstable();
-        people.dedup();
-        rollup.counted.reserve(people.len());
-        for person in people {
-            rollup.count(view, orgs, policy, person, &mut facts);
-        }
+        batch.count(view, orgs, policy, as_of, &mut counted, &mut own);
+        rollup.counted[part] = counted;
+        rollup.sum_subtrees(orgs, own);
         rollup
     }
 
+    /// Sets each org's own figures, and every subtree's as their sums.
+    fn sum_subtrees(&mut self, orgs: &OrgDirectory, own: Vec<OwnFigures>) {
+        let mut subtree = vec![OwnFigures::default(); own.len()];
+        let none = OwnFigures::default();
+        for (i, f) in own.iter().enumerate().filter(|(_, f)| **f != none) {
+            let mut cur = Some(OrgId::from_index(i as u32));
+            while let Some(o) = cur {
+                subtree[o.index()].merge(f);
+                cur = orgs.parent(o);
+            }
+        }
+        self.own = own;
+        self.subtree = subtree;
+    }
+
     /// One rollup from the parts [`Rollup::build_part`] built for one date.
-    pub fn merge(mut parts: Vec<Rollup>) -> Option<Rollup> {
-        parts.sort_by_key(|r| std::cmp::Reverse(r.counted.len()));
+    pub fn merge(parts: Vec<Rollup>) -> Option<Rollup> {
         let mut parts = parts.into_iter();
         let mut all = parts.next()?;
         for part in parts {
             debug_assert_eq!(part.as_of, all.as_of);
-            all.counted.extend(part.counted);
-            for (org, entries) in part.entries {
-                all.entries.entry(org).or_default().extend(entries);
+            if part.counted.len() == all.counted.len() {
+                // Parts of one build: the same shards, each filled by one.
+                for (mine, theirs) in all.counted.iter_mut().zip(part.counted) {
+                    mine.extend(theirs);
+                }
+            } else {
+                for (p, o, f) in part.counted.iter().flat_map(Counted::iter) {
+                    let shard = all.shard_of(p);
+                    all.counted[shard].insert(p, o, f);
+                }
             }
             if all.own.len() < part.own.len() {
                 all.own.resize(part.own.len(), OwnFigures::default());
@@ -164,13 +213,16 @@ impl Rollup {
     fn empty(as_of: Date) -> Rollup {
         Rollup {
             as_of,
-            entries: HashMap::new(),
-            counted: HashMap::new(),
+            counted: vec![Counted::default()],
             own: Vec::new(),
             subtree: Vec::new(),
-            dirty: HashSet::new(),
+            dirty: HashSet::default(),
             dirty_classes: HashSet::new(),
         }
+    }
+
+    fn shard_of(&self, person: PersonId) -> usize {
+        part_of(person, self.counted.len() as u64) as usize
     }
 
     pub fn as_of(&self) -> Date {
@@ -214,7 +266,7 @@ impl Rollup {
         }
     }
 
-    fn shift(&mut self, orgs: &OrgDirectory, org: OrgId, figures: &EntryFigures, up: bool) {
+    fn shift(&mut self, orgs: &OrgDirectory, org: OrgId, figures: Figures, up: bool) {
         if self.own.len() < orgs.len() {
             self.own.resize(orgs.len(), OwnFigures::default());
             self.subtree.resize(orgs.len(), OwnFigures::default());
@@ -228,10 +280,11 @@ impl Rollup {
     }
 
     fn uncount(&mut self, orgs: &OrgDirectory, person: PersonId) {
-        for org in self.counted.remove(&person).unwrap_or_default() {
-            if let Some(figures) = self.entries.get_mut(&org).and_then(|e| e.remove(&person)) {
-                self.shift(orgs, org, &figures, false);
-            }
+        let shard = self.shard_of(person);
+        let mut taken = Vec::new();
+        self.counted[shard].remove(person, |org, figures| taken.push((org, figures)));
+        for (org, figures) in taken {
+            self.shift(orgs, org, figures, false);
         }
     }
 
@@ -248,7 +301,7 @@ impl Rollup {
             return;
         }
         view.facts_into(person, facts);
-        let mut counted = Vec::new();
+        let shard = self.shard_of(person);
         for &org in rosters {
             let Some(entry) = view.roster_entry(org, person) else {
                 continue;
@@ -256,19 +309,10 @@ impl Rollup {
             if !entry.active_on(self.as_of) {
                 continue;
             }
-            let s = entry_status(orgs, policy, org, entry, self.as_of, facts);
-            let figures = EntryFigures {
-                rotation: s.rotation,
-                rank: entry.rank,
-                centralized: s.hours.centralized.map(|t| t.met),
-                online: s.hours.online.map(|t| t.met),
-            };
-            self.entries.entry(org).or_default().insert(person, figures);
-            self.shift(orgs, org, &figures, true);
-            counted.push(org);
-        }
-        if !counted.is_empty() {
-            self.counted.insert(person, counted);
+            let figures = figures_of(orgs, policy, org, entry, self.as_of, facts);
+            if self.counted[shard].insert(person, org, figures) {
+                self.shift(orgs, org, figures, true);
+            }
         }
     }
 
@@ -308,7 +352,8 @@ impl Rollup {
 /// Rollups kept for dates other than today, at most: the dashboard's date
 /// picker and last quarter's 通报 are answered from them, each refreshed with
 /// only what changed, instead of a recount per query. Each costs about as
-/// much memory as today's (a few dozen bytes per roster entry).
+/// much memory as today's (a 16-byte slot per counted entry, in maps kept
+/// between half and seven eighths full).
 pub const PAST_DATES_MAX: usize = 3;
 
 /// The rollups a node keeps: today's, and the [`PAST_DATES_MAX`] other dates

@@ -1,37 +1,18 @@
 //! A rollup as bytes, and back, kept in the node's snapshot with the view it
-//! counts: only the counted entries and what is waiting to be recounted are
-//! written; each org's own and subtree sums and the per-person list of
-//! rosters counted are rebuilt from the entries while reading, so they agree
-//! with them by construction.
+//! counts: only the counted entries (a dozen bytes each) and what is waiting to be
+//! recounted are written; each org's own and subtree sums are rebuilt from
+//! the entries while reading, so they agree with them by construction.
 
-use std::collections::HashMap;
-
-use super::{EntryFigures, Rollup};
+use super::Rollup;
+use super::counted::{Counted, Figures};
 use crate::bytes::{Malformed, Reader, Writer};
-use crate::model::Rank;
+use crate::figures::OwnFigures;
 use crate::orgs::OrgDirectory;
-use crate::rules::RotationStatus;
-use crate::view::snapshot::{code_of, person};
-
-fn rule(w: &mut Writer, met: Option<bool>) {
-    w.u8(match met {
-        None => 0,
-        Some(false) => 1,
-        Some(true) => 2,
-    });
-}
-
-fn read_rule(r: &mut Reader<'_>) -> Result<Option<bool>, Malformed> {
-    match r.u8()? {
-        0 => Ok(None),
-        1 => Ok(Some(false)),
-        2 => Ok(Some(true)),
-        b => Err(Malformed(format!("{b} is not a rule result"))),
-    }
-}
+use crate::view::snapshot::person;
 
 impl Rollup {
-    /// Appends the rollup to `w`.
+    /// Appends the rollup to `w`: its date, what waits to be recounted, and
+    /// every counted entry as (person, org index, [`Figures`] byte).
     pub fn write_snapshot(&self, w: &mut Writer) {
         w.date(self.as_of);
         w.len(self.dirty.len());
@@ -42,16 +23,11 @@ impl Rollup {
         for c in &self.dirty_classes {
             w.u32(*c);
         }
-        w.len(self.entries.len());
-        for (org, entries) in &self.entries {
+        w.len(self.counted.iter().map(Counted::len).sum());
+        for (p, org, f) in self.counted.iter().flat_map(Counted::iter) {
+            w.u64(p.to_u64());
             w.u32(org.index() as u32);
-            w.len(entries.len());
-            for (p, f) in entries {
-                w.u64(p.to_u64());
-                w.u8(code_of(&RotationStatus::ALL, f.rotation) | (code_of(&Rank::ALL, f.rank) << 4));
-                rule(w, f.centralized);
-                rule(w, f.online);
-            }
+            w.u8(f.byte());
         }
     }
 
@@ -66,45 +42,25 @@ impl Rollup {
         for _ in 0..r.count(1)? {
             rollup.dirty_classes.insert(r.u32()?);
         }
-        for _ in 0..r.count(2)? {
+        let n = r.count(3)?;
+        let mut counted = Counted::with_capacity(n);
+        let mut own = vec![OwnFigures::default(); orgs.len()];
+        for _ in 0..n {
+            let p = person(r)?;
             let i = r.u32()?;
             let org = orgs
                 .id_at(i)
                 .ok_or_else(|| Malformed(format!("org index {i} is not in the directory")))?;
-            let n = r.count(4)?;
-            let mut entries = HashMap::with_capacity(n);
-            for _ in 0..n {
-                let p = person(r)?;
-                let b = r.u8()?;
-                let rotation = *RotationStatus::ALL
-                    .get(usize::from(b & 0x0f))
-                    .ok_or_else(|| Malformed(format!("{b} is not a rotation status")))?;
-                let rank = *Rank::ALL
-                    .get(usize::from(b >> 4))
-                    .ok_or_else(|| Malformed(format!("{b} is not a rank")))?;
-                let figures = EntryFigures {
-                    rotation,
-                    rank,
-                    centralized: read_rule(r)?,
-                    online: read_rule(r)?,
-                };
-                if entries.insert(p, figures).is_some() {
-                    return Err(Malformed("a counted entry is repeated".into()));
-                }
-                rollup.counted.entry(p).or_default().push(org);
+            let b = r.u8()?;
+            let figures = Figures::from_byte(b)
+                .ok_or_else(|| Malformed(format!("{b} is not an entry's figures")))?;
+            if !counted.insert(p, org, figures) {
+                return Err(Malformed("a counted entry is repeated".into()));
             }
-            if rollup.entries.insert(org, entries).is_some() {
-                return Err(Malformed("a counted roster is repeated".into()));
-            }
+            figures.apply(&mut own[org.index()], true);
         }
-        let all: Vec<_> = rollup
-            .entries
-            .iter()
-            .flat_map(|(o, e)| e.values().map(move |f| (*o, *f)))
-            .collect();
-        for (org, f) in all {
-            rollup.shift(orgs, org, &f, true);
-        }
+        rollup.counted = vec![counted];
+        rollup.sum_subtrees(orgs, own);
         Ok(rollup)
     }
 }

@@ -6,8 +6,9 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::*;
+use crate::figures::{own_figures, roster_statuses};
 use crate::model::{
-    Attendance, Class, ClassId, Hours, Mode, Outcome, Record, RecordKey, RosterEntry,
+    Attendance, Class, ClassId, Hours, Mode, Outcome, Rank, Record, RecordKey, RosterEntry,
 };
 
 pub(crate) fn person(i: u32) -> PersonId {
@@ -109,6 +110,43 @@ pub(crate) fn change(rng: &mut ChaCha8Rng, nodes: &[OrgId], people: u32) -> (Org
     (org, record)
 }
 
+/// Whether `rollup` counts what the rules say, org by org: each roster's
+/// statuses from [`roster_statuses`] (one person at a time, as a report
+/// reads them), and each subtree the sum of its orgs' rosters.
+fn check_against_statuses(
+    rollup: &Rollup,
+    view: &View,
+    orgs: &OrgDirectory,
+    policy: &Policy,
+) -> Result<(), String> {
+    let mut subtree = vec![OwnFigures::default(); orgs.len()];
+    for i in 0..orgs.len() as u32 {
+        let org = OrgId::from_index(i);
+        let own = own_figures(&roster_statuses(view, orgs, policy, org, rollup.as_of()));
+        if rollup.own(org) != own {
+            return Err(format!(
+                "own figures of {org:?}: {:?} vs {own:?}",
+                rollup.own(org)
+            ));
+        }
+        let mut cur = Some(org);
+        while let Some(o) = cur {
+            subtree[o.index()].merge(&own);
+            cur = orgs.parent(o);
+        }
+    }
+    for (i, sum) in subtree.iter().enumerate() {
+        let org = OrgId::from_index(i as u32);
+        if rollup.subtree(org) != *sum {
+            return Err(format!(
+                "subtree of {org:?}: {:?} vs {sum:?}",
+                rollup.subtree(org)
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check(seed: u64, batches: usize, batch_size: usize, people: u32) -> Result<(), String> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let orgs = OrgDirectory::builtin();
@@ -129,6 +167,8 @@ fn check(seed: u64, batches: usize, batch_size: usize, people: u32) -> Result<()
             let scratch = Rollup::build(&view, &orgs, &policy, as_of);
             rollup
                 .same_figures(&scratch)
+                .map_err(|e| format!("seed {seed}, after batch {b}: {e}"))?;
+            check_against_statuses(&rollup, &view, &orgs, &policy)
                 .map_err(|e| format!("seed {seed}, after batch {b}: {e}"))?;
             // And the report built from either is identical.
             let root = nodes[0];
@@ -366,6 +406,50 @@ fn parts_merged_equal_one_build() {
                 .same_figures(&Rollup::build(&view, &orgs, &policy, as_of))
                 .unwrap_or_else(|e| panic!("seed {seed}, {parts} parts, refreshed: {e}"));
             whole.same_figures(&merged).expect("the same");
+        }
+    }
+}
+
+/// Parts built for any number of parts, merged in any order, count what the
+/// rules say (one roster at a time), and so do they after changes and a
+/// refresh.
+fn check_parts(seed: u64, parts: usize, changes: usize) -> Result<(), String> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let orgs = OrgDirectory::builtin();
+    let policy = Policy::default();
+    let nodes = hierarchy(&mut rng, &orgs);
+    let as_of = date(rng.random_range(900..1700));
+    let mut view = View::default();
+    for _ in 0..changes {
+        let (org, record) = change(&mut rng, &nodes, 40);
+        view.apply(org, record);
+    }
+    let mut built: Vec<Rollup> = (0..parts)
+        .map(|part| Rollup::build_part(&view, &orgs, &policy, as_of, part, parts))
+        .collect();
+    // The order the threads are joined in does not matter.
+    let turn = rng.random_range(0..parts);
+    built.rotate_left(turn);
+    let mut merged = Rollup::merge(built).expect("parts");
+    check_against_statuses(&merged, &view, &orgs, &policy)
+        .map_err(|e| format!("seed {seed}, {parts} parts: {e}"))?;
+    for _ in 0..changes / 4 {
+        let (org, record) = change(&mut rng, &nodes, 40);
+        let touch = view.apply(org, record);
+        merged.touch(&view, touch);
+    }
+    merged.refresh(&view, &orgs, &policy);
+    check_against_statuses(&merged, &view, &orgs, &policy)
+        .map_err(|e| format!("seed {seed}, {parts} parts, refreshed: {e}"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 60, .. ProptestConfig::default() })]
+
+    #[test]
+    fn parts_in_any_number_and_order_count_what_the_rules_say(seed in any::<u64>(), parts in 1usize..9, changes in 0usize..500) {
+        if let Err(e) = check_parts(seed, parts, changes) {
+            prop_assert!(false, "{}", e);
         }
     }
 }

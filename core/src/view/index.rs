@@ -12,7 +12,9 @@
 
 use std::collections::HashMap;
 
-use crate::model::{Hours, Outcome, PersonId};
+use crate::model::{Class, Date, Hours, Mode, Outcome, PersonId};
+use crate::orgs::OrgId;
+use crate::rules::TrainingFact;
 
 /// Index of a class in the view's class slots.
 pub(super) type ClassIdx = u32;
@@ -34,6 +36,62 @@ pub(super) struct Att {
     pub outcome: Outcome,
     /// Whether the organizer recorded a name (see `View::attendance_name`).
     pub named: bool,
+}
+
+/// What the rules read of a class slot ([`TrainingFact`]'s class fields),
+/// kept in a vector beside the slots: 20 bytes, where a slot with its record
+/// takes several cache lines' worth of strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ClassFacts {
+    /// Whether the class's record is held (else its attendance is no fact).
+    held: bool,
+    organizer: OrgId,
+    mode: Mode,
+    off_job: bool,
+    start: Date,
+    end: Date,
+    /// [`Class::credited_days`].
+    days: u32,
+}
+
+impl ClassFacts {
+    /// The facts of a slot of `origin` holding `class`.
+    pub fn of(origin: OrgId, class: Option<&Class>) -> ClassFacts {
+        match class {
+            Some(c) => ClassFacts {
+                held: true,
+                organizer: origin,
+                mode: c.mode,
+                off_job: c.off_job,
+                start: c.start,
+                end: c.end,
+                days: c.credited_days(),
+            },
+            None => ClassFacts {
+                held: false,
+                organizer: origin,
+                mode: Mode::Centralized,
+                off_job: false,
+                start: Date::MIN,
+                end: Date::MIN,
+                days: 0,
+            },
+        }
+    }
+
+    /// The fact of attendance `a` of this class, if its record is held.
+    pub fn fact(&self, a: &Att) -> Option<TrainingFact> {
+        self.held.then_some(TrainingFact {
+            organizer: self.organizer,
+            mode: self.mode,
+            off_job: self.off_job,
+            start: self.start,
+            end: self.end,
+            days: self.days,
+            hours: a.hours,
+            outcome: a.outcome,
+        })
+    }
 }
 
 /// The index of a long list: class → position, and how many positions are
@@ -145,6 +203,12 @@ impl Trainings {
             .map(|(i, a)| (a.class, i as u32))
             .collect();
         self.index = Some(Box::new(LongIndex { position, gone: 0 }));
+    }
+
+    /// The class of the first entry (or 0): reading it brings the list
+    /// into the cache.
+    pub fn first_class(&self) -> ClassIdx {
+        self.list.first().map_or(0, |a| a.class)
     }
 
     /// Every attendance, in order.

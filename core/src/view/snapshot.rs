@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::index::ClassIdx;
 use super::index::{Att, Trainings};
-use super::{ClassSlot, View};
+use super::{ClassFacts, ClassSlot, View};
 use crate::bytes::{Malformed, Reader, Writer};
 use crate::changelog::Head;
 use crate::model::{
@@ -80,7 +80,7 @@ struct People {
 struct Taken {
     classes: Vec<ClassSlot>,
     class_index: HashMap<OrgId, HashMap<ClassId, ClassIdx>>,
-    attendance: HashMap<PersonId, Trainings>,
+    attendance: crate::hashing::PersonMap<Trainings>,
     attendance_count: usize,
     person_names: HashMap<PersonId, Box<str>>,
     name_overrides: HashMap<(ClassIdx, PersonId), Box<str>>,
@@ -216,6 +216,11 @@ impl View {
         v.rosters = people.rosters;
         v.person_rosters = people.person_rosters;
         v.obligations = people.obligations;
+        v.class_facts = taken
+            .classes
+            .iter()
+            .map(|s| ClassFacts::of(s.origin, s.class.as_ref()))
+            .collect();
         v.classes = taken.classes;
         v.class_index = taken.class_index;
         v.attendance = taken.attendance;

@@ -42,7 +42,10 @@ use lunxun_core::bulletin::InForce;
 pub const SNAPSHOT_FILE: &str = "view.snapshot";
 
 const MAGIC: &[u8; 12] = b"LUNXUN-VIEW\n";
-const FORMAT: u32 = 1;
+/// The byte format's version: a file of another one is ignored (the log is
+/// replayed), never misread. 2: a rollup's counted entries are written by
+/// person ([`Rollup::write_snapshot`]).
+const FORMAT: u32 = 2;
 
 /// Changes replayed at open after which a command run without a daemon
 /// writes a snapshot as it ends (the daemon follows `[store]
