@@ -147,13 +147,41 @@ fn check_against_statuses(
     Ok(())
 }
 
-fn check(seed: u64, batches: usize, batch_size: usize, people: u32) -> Result<(), String> {
+/// A random hierarchy and date from `seed`, and an empty view: what every
+/// property here starts from.
+struct Start {
+    rng: ChaCha8Rng,
+    orgs: OrgDirectory,
+    policy: Policy,
+    nodes: Vec<OrgId>,
+    as_of: Date,
+    view: View,
+}
+
+fn start(seed: u64) -> Start {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let orgs = OrgDirectory::builtin();
-    let policy = Policy::default();
     let nodes = hierarchy(&mut rng, &orgs);
     let as_of = date(rng.random_range(900..1700));
-    let mut view = View::default();
+    Start {
+        rng,
+        orgs,
+        policy: Policy::default(),
+        nodes,
+        as_of,
+        view: View::default(),
+    }
+}
+
+fn check(seed: u64, batches: usize, batch_size: usize, people: u32) -> Result<(), String> {
+    let Start {
+        mut rng,
+        orgs,
+        policy,
+        nodes,
+        as_of,
+        mut view,
+    } = start(seed);
     let mut rollup = Rollup::build(&view, &orgs, &policy, as_of);
     for b in 0..batches {
         for _ in 0..batch_size {
@@ -374,12 +402,14 @@ proptest! {
 #[test]
 fn parts_merged_equal_one_build() {
     for seed in 0..12u64 {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let orgs = OrgDirectory::builtin();
-        let policy = Policy::default();
-        let nodes = hierarchy(&mut rng, &orgs);
-        let as_of = date(rng.random_range(900..1700));
-        let mut view = View::default();
+        let Start {
+            mut rng,
+            orgs,
+            policy,
+            nodes,
+            as_of,
+            mut view,
+        } = start(seed);
         for _ in 0..400 {
             let (org, record) = change(&mut rng, &nodes, 40);
             view.apply(org, record);
@@ -414,12 +444,14 @@ fn parts_merged_equal_one_build() {
 /// rules say (one roster at a time), and so do they after changes and a
 /// refresh.
 fn check_parts(seed: u64, parts: usize, changes: usize) -> Result<(), String> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let orgs = OrgDirectory::builtin();
-    let policy = Policy::default();
-    let nodes = hierarchy(&mut rng, &orgs);
-    let as_of = date(rng.random_range(900..1700));
-    let mut view = View::default();
+    let Start {
+        mut rng,
+        orgs,
+        policy,
+        nodes,
+        as_of,
+        mut view,
+    } = start(seed);
     for _ in 0..changes {
         let (org, record) = change(&mut rng, &nodes, 40);
         view.apply(org, record);
