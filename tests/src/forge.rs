@@ -68,7 +68,19 @@ pub fn rewrite_in_store(dir: &Path, origin: &str, at: u64) -> u64 {
         .map(|(e, change)| LogEntry { change, ..e })
         .collect();
     let head = forged.last().expect("changes to rewrite").seq;
+    // A tampered file keeps the origin's signed checkpoints as they were:
+    // the store's own cut would drop them with the changes, so they are put
+    // back beside the forgery.
+    let kept: Vec<_> = store
+        .checkpoints(origin, at, u64::MAX)
+        .map(|c| c.expect("read the store"))
+        .collect();
+    store.truncate_after(origin, at - 1).expect("cut the log");
     store.append(&forged).expect("write the store");
+    store
+        .insert_checkpoints(kept.iter().map(|c| (origin, c.seq, &c.hash, &c.bytes)))
+        .expect("keep the checkpoints");
+    store.flush().expect("write the store");
     head
 }
 
