@@ -12,7 +12,8 @@
 //! equals the records of all origins applied once.
 //!
 //! Every run prints its seed. `LUNXUN_SIM_SEEDS=N` runs seeds 1..=N (default
-//! 200); `LUNXUN_SIM_SEED=S` replays one seed.
+//! 200); `LUNXUN_SIM_SEED=S` replays one seed. Seeds run in parallel, one
+//! per core (`LUNXUN_SIM_THREADS=N` to choose).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::pin::Pin;
@@ -360,13 +361,33 @@ fn partitions_holds_and_repairs_converge_exactly_once() {
             (1..=n).collect()
         }
     };
-    eprintln!("simulating seeds {}..={}", seeds[0], seeds[seeds.len() - 1]);
-    let mut failures = Vec::new();
-    for &seed in &seeds {
-        if let Err(e) = run_seed(seed) {
-            eprintln!("seed {seed} FAILED: {e} (replay: LUNXUN_SIM_SEED={seed})");
-            failures.push(seed);
+    // Seeds are independent simulations (each on its own thread's runtime,
+    // with its own stores): run them on every core.
+    let threads = std::env::var("LUNXUN_SIM_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, seeds.len());
+    eprintln!(
+        "simulating seeds {}..={} on {threads} threads",
+        seeds[0],
+        seeds[seeds.len() - 1]
+    );
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                while let Some(&seed) = seeds.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if let Err(e) = run_seed(seed) {
+                        eprintln!("seed {seed} FAILED: {e} (replay: LUNXUN_SIM_SEED={seed})");
+                        failures.lock().expect("lock").push(seed);
+                    }
+                }
+            });
         }
-    }
+    });
+    let mut failures = failures.into_inner().expect("lock");
+    failures.sort_unstable();
     assert!(failures.is_empty(), "failing seeds: {failures:?}");
 }

@@ -52,7 +52,9 @@ pub fn target_dir() -> PathBuf {
 }
 
 /// Builds `lunxun-node` and `lunxun-hub` (debug) the first time it is
-/// called in this process, and returns their paths.
+/// called in this process, and returns their paths. The build is the test
+/// command's own (`--workspace`, tests included), so after `cargo test
+/// --workspace` has built the tests there is nothing left to compile.
 pub fn bins() -> &'static Bins {
     static BINS: OnceLock<Bins> = OnceLock::new();
     BINS.get_or_init(|| {
@@ -70,15 +72,14 @@ pub fn bins() -> &'static Bins {
         }
         let status = build
             .current_dir(&root)
-            .args([
-                "build",
-                "-q",
-                "--bins",
-                "-p",
-                "lunxun-node",
-                "-p",
-                "lunxun-hub",
-            ])
+            // The README's test command builds the whole workspace's tests,
+            // which unifies the dependencies' features across every member
+            // and its dev-dependencies; building the binaries with the same
+            // selection finds them already built. Building only the two
+            // packages would resolve other features and recompile some fifty
+            // crates (about two and a half minutes on 2 cores) in the middle
+            // of the test run.
+            .args(["build", "-q", "--workspace", "--bins", "--tests"])
             .status()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", cargo.to_string_lossy()));
         assert!(status.success(), "building the binaries failed: {status}");
