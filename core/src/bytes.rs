@@ -15,13 +15,103 @@ fn malformed(what: impl Into<String>) -> Malformed {
     Malformed(what.into())
 }
 
-/// Appends values to a buffer.
-#[derive(Debug, Default)]
-pub struct Writer {
-    pub out: Vec<u8>,
+/// Where a [`Writer`]'s bytes go once it holds [`DRAIN_AT`] of them (the
+/// node's snapshot file), so that encoding a large state does not hold all
+/// of its bytes in memory at once.
+pub trait Drain {
+    /// Appends `bytes` after everything given before.
+    fn write(&mut self, bytes: &[u8]);
+    /// Overwrites bytes given before, from offset `at` (a length written
+    /// later, [`Writer::set_len`]).
+    fn overwrite(&mut self, at: u64, bytes: &[u8]);
 }
 
-impl Writer {
+/// A writer with a [`Drain`] passes its buffer on past this many bytes.
+pub const DRAIN_AT: usize = 1 << 20;
+
+/// The bytes of a length reserved by [`Writer::len_later`]: a varint padded
+/// with continuation bytes, which [`Reader::u64`] reads like any other.
+const PADDED: usize = 10;
+
+/// Appends values to a buffer, and with a [`Drain`], passes the buffer on
+/// whenever it grows past [`DRAIN_AT`].
+#[derive(Default)]
+pub struct Writer<'d> {
+    pub out: Vec<u8>,
+    /// Bytes passed to the drain before `out`.
+    drained: u64,
+    drain: Option<&'d mut dyn Drain>,
+}
+
+impl std::fmt::Debug for Writer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("buffered", &self.out.len())
+            .field("drained", &self.drained)
+            .finish()
+    }
+}
+
+impl<'d> Writer<'d> {
+    /// A writer that passes its bytes on to `drain`; call
+    /// [`Writer::finish`] at the end.
+    pub fn draining(drain: &'d mut dyn Drain) -> Writer<'d> {
+        Writer {
+            out: Vec::with_capacity(DRAIN_AT + (64 << 10)),
+            drained: 0,
+            drain: Some(drain),
+        }
+    }
+
+    /// Bytes written so far, drained or not.
+    pub fn position(&self) -> u64 {
+        self.drained + self.out.len() as u64
+    }
+
+    /// Passes the buffer on if it has grown past [`DRAIN_AT`].
+    fn spill(&mut self) {
+        if self.out.len() >= DRAIN_AT
+            && let Some(drain) = self.drain.as_mut()
+        {
+            drain.write(&self.out);
+            self.drained += self.out.len() as u64;
+            self.out.clear();
+        }
+    }
+
+    /// Passes on what is left (nothing without a drain).
+    pub fn finish(&mut self) {
+        if let Some(drain) = self.drain.as_mut() {
+            drain.write(&self.out);
+            self.drained += self.out.len() as u64;
+            self.out.clear();
+        }
+    }
+
+    /// Reserves a length to be set by [`Writer::set_len`] once known;
+    /// returns where it is.
+    pub fn len_later(&mut self) -> u64 {
+        let at = self.position();
+        self.out.extend_from_slice(&padded(0));
+        at
+    }
+
+    /// Sets the length reserved at `at` to `n`.
+    pub fn set_len(&mut self, at: u64, n: usize) {
+        let bytes = padded(n as u64);
+        match at.checked_sub(self.drained) {
+            Some(i) => {
+                let i = i as usize;
+                self.out[i..i + PADDED].copy_from_slice(&bytes);
+            }
+            None => {
+                if let Some(drain) = self.drain.as_mut() {
+                    drain.overwrite(at, &bytes);
+                }
+            }
+        }
+    }
+
     pub fn u8(&mut self, v: u8) {
         self.out.push(v);
     }
@@ -32,6 +122,7 @@ impl Writer {
             v >>= 7;
         }
         self.out.push(v as u8);
+        self.spill();
     }
 
     pub fn u32(&mut self, v: u32) {
@@ -48,11 +139,12 @@ impl Writer {
 
     pub fn bytes(&mut self, b: &[u8]) {
         self.out.extend_from_slice(b);
+        self.spill();
     }
 
     pub fn str(&mut self, s: &str) {
         self.len(s.len());
-        self.out.extend_from_slice(s.as_bytes());
+        self.bytes(s.as_bytes());
     }
 
     pub fn date(&mut self, d: Date) {
@@ -68,6 +160,15 @@ impl Writer {
             Some(d) => self.u32(d.num_days_from_ce().max(0) as u32 + 1),
         }
     }
+}
+
+/// `v` as a varint of exactly [`PADDED`] bytes.
+fn padded(v: u64) -> [u8; PADDED] {
+    let mut out = [0u8; PADDED];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = ((v >> (7 * i)) & 0x7f) as u8 | if i + 1 < PADDED { 0x80 } else { 0 };
+    }
+    out
 }
 
 /// Reads values back, each bounded by what is left.
@@ -221,6 +322,61 @@ mod tests {
                 Ok(())
             })();
             assert!(all.is_err(), "cut at {cut}");
+        }
+    }
+
+    /// A drain that keeps what it is given.
+    #[derive(Default)]
+    struct Kept(Vec<u8>);
+
+    impl Drain for Kept {
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.extend_from_slice(bytes);
+        }
+        fn overwrite(&mut self, at: u64, bytes: &[u8]) {
+            let at = at as usize;
+            self.0[at..at + bytes.len()].copy_from_slice(bytes);
+        }
+    }
+
+    /// Lengths set later, some after their bytes were drained: the bytes
+    /// are the buffered writer's, and every length reads back.
+    fn write_parts(w: &mut Writer<'_>) {
+        for part in 0..5u64 {
+            let at = w.len_later();
+            let start = w.position();
+            for i in 0..part * 90_000 {
+                w.u64(i * 977);
+                w.str("训");
+            }
+            w.set_len(at, (w.position() - start) as usize);
+        }
+    }
+
+    #[test]
+    fn a_draining_writer_writes_what_a_buffer_holds() {
+        let mut plain = Writer::default();
+        write_parts(&mut plain);
+        let mut kept = Kept::default();
+        let mut w = Writer::draining(&mut kept);
+        write_parts(&mut w);
+        assert!(w.out.len() < DRAIN_AT, "the buffer was drained");
+        w.finish();
+        drop(w);
+        assert!(kept.0 == plain.out, "the same bytes");
+        let mut r = Reader::new(&kept.0);
+        for part in 0..5u64 {
+            let n = r.count(1).expect("a padded length reads");
+            let mut body = Reader::new(r.take(n).expect("the part"));
+            for i in 0..part * 90_000 {
+                assert_eq!(body.u64().unwrap(), i * 977);
+                assert_eq!(body.str().unwrap(), "训");
+            }
+            assert_eq!(body.remaining(), 0);
+        }
+        assert_eq!(r.remaining(), 0);
+        for v in [0, 1, 127, 128, u64::from(u32::MAX), (1 << 63) - 1] {
+            assert_eq!(Reader::new(&padded(v)).u64().unwrap(), v);
         }
     }
 

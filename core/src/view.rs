@@ -21,9 +21,11 @@ use crate::rules::TrainingFact;
 mod index;
 #[cfg(test)]
 mod index_tests;
+mod roster;
 pub mod snapshot;
 
 use index::{Att, ClassFacts, ClassIdx, Members, Trainings};
+use roster::Roster;
 
 /// A class slot: the class (if its record is held and not deleted) and its
 /// organizer. Slots are never reused for another (origin, class id), so
@@ -54,7 +56,7 @@ pub enum Touch {
 #[derive(Debug, Default)]
 pub struct View {
     heads: HashMap<OrgId, Head>,
-    rosters: HashMap<OrgId, HashMap<PersonId, RosterEntry>>,
+    rosters: HashMap<OrgId, Roster>,
     classes: Vec<ClassSlot>,
     /// What the rules read of each slot's class, by slot: kept apart from
     /// the slots so a pass over everyone's trainings reads 20 bytes per class.
@@ -129,13 +131,7 @@ impl View {
         match record {
             Record::Roster(r) => {
                 let person = r.person;
-                if self
-                    .rosters
-                    .entry(origin)
-                    .or_default()
-                    .insert(person, r)
-                    .is_none()
-                {
+                if self.rosters.entry(origin).or_default().insert(r) {
                     self.person_rosters.entry(person).or_default().push(origin);
                 }
                 Touch::Person(person)
@@ -198,7 +194,7 @@ impl View {
         match key {
             RecordKey::Roster(p) => {
                 if let Some(r) = self.rosters.get_mut(&origin)
-                    && r.remove(p).is_some()
+                    && r.remove(p)
                     && let Some(orgs) = self.person_rosters.get_mut(p)
                 {
                     orgs.retain(|o| *o != origin);
@@ -346,15 +342,12 @@ impl View {
 
     /// The roster of `origin` (empty if none).
     pub fn roster(&self, origin: OrgId) -> impl Iterator<Item = &RosterEntry> {
-        self.rosters
-            .get(&origin)
-            .into_iter()
-            .flat_map(|r| r.values())
+        self.rosters.get(&origin).into_iter().flat_map(Roster::iter)
     }
 
     /// Number of entries on `origin`'s roster, active or not.
     pub fn roster_len(&self, origin: OrgId) -> usize {
-        self.rosters.get(&origin).map_or(0, HashMap::len)
+        self.rosters.get(&origin).map_or(0, Roster::len)
     }
 
     /// Every roster entry of `person`, on any roster held.
@@ -490,7 +483,7 @@ impl View {
             .rosters
             .iter()
             .filter(|(org, _)| orgs.is_within(**org, root))
-            .flat_map(|(_, roster)| roster.keys().copied())
+            .flat_map(|(_, roster)| roster.iter().map(|e| e.person))
             .collect();
         people.sort_unstable();
         people.dedup();
@@ -521,11 +514,28 @@ impl View {
             .filter_map(|s| s.class.as_ref())
     }
 
+    /// Gives back what the view's vectors hold beyond their contents: after
+    /// a replay or a snapshot read, which grow them item by item, that slack
+    /// is a quarter of the attendance's memory at the national node.
+    pub fn shrink_to_fit(&mut self) {
+        for list in self.attendance.values_mut() {
+            list.shrink_to_fit();
+        }
+        for slot in &mut self.classes {
+            slot.members.shrink_to_fit();
+        }
+        for roster in self.rosters.values_mut() {
+            roster.shrink_to_fit();
+        }
+        self.classes.shrink_to_fit();
+        self.class_facts.shrink_to_fit();
+    }
+
     pub fn counts(&self) -> ViewCounts {
         ViewCounts {
             origins: self.heads.len(),
             changes: self.heads.values().map(|h| h.seq).sum(),
-            roster_entries: self.rosters.values().map(HashMap::len).sum(),
+            roster_entries: self.rosters.values().map(Roster::len).sum(),
             people: self.attendance.len()
                 + self
                     .person_rosters

@@ -20,7 +20,9 @@
 //! memory per attendance row, at a county of 100,000 people and a million rows.
 //!
 //! Run: `cargo bench -p lunxun-node --bench shapes` (under a minute).
-//! `LUNXUN_BENCH_SHAPE_SIZE` sets the 100,000 (the others scale with it).
+//! `LUNXUN_BENCH_SHAPE_SIZE` sets the 100,000 (the others scale with it);
+//! `LUNXUN_BENCH_SHAPES=origins` runs only the many-origins shape, `=others`
+//! the other three.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::collections::HashMap;
@@ -419,87 +421,100 @@ fn main() -> anyhow::Result<()> {
     let none = Changes::new();
     let started = Instant::now();
 
-    // One person in `size` classes.
-    let shape = one_person(county, size);
-    let n = shape.len();
-    let usual_n = usual(&orgs, county, 1, n);
-    let u = measure(&tmp.path().join("usual-1"), None, &none, &usual_n)?;
-    let s = measure(&tmp.path().join("one-person"), None, &none, &shape)?;
-    report(&format!("one person in {size} classes"), s, u);
-    println!(
-        "  view per change at {size} classes over at half as many: {:.2}x",
-        growth(&orgs, |n| one_person(county, n), size)
-    );
-
-    // One class of `size` people, then half its attendance deleted.
-    let shape = one_class(county, size);
-    let n2 = shape.len();
-    let usual_n2 = if n2 == n {
-        usual_n.clone()
-    } else {
-        usual(&orgs, county, 1, n2)
+    // `LUNXUN_BENCH_SHAPES=origins` runs only the many-origins shape,
+    // `=others` only the other three.
+    let only = std::env::var("LUNXUN_BENCH_SHAPES").ok();
+    let runs = |name: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|s| s == name))
     };
-    let u = if n2 == n {
-        u
-    } else {
-        measure(&tmp.path().join("usual-2"), None, &none, &usual_n2)?
-    };
-    let s = measure(&tmp.path().join("one-class"), None, &none, &shape)?;
-    report(
-        &format!("one class of {size} people, then half of it deleted"),
-        s,
-        u,
-    );
-    println!(
-        "  view per change at {size} people over at half as many: {:.2}x (usual shape: {:.2}x)",
-        growth(&orgs, |n| one_class(county, n), size),
-        growth(&orgs, |n| usual(&orgs, county, 1, 2 * n), size)
-    );
-    drop(usual_n2);
+    if runs("others") {
+        // One person in `size` classes.
+        let shape = one_person(county, size);
+        let n = shape.len();
+        let usual_n = usual(&orgs, county, 1, n);
+        let u = measure(&tmp.path().join("usual-1"), None, &none, &usual_n)?;
+        let s = measure(&tmp.path().join("one-person"), None, &none, &shape)?;
+        report(&format!("one person in {size} classes"), s, u);
+        println!(
+            "  view per change at {size} classes over at half as many: {:.2}x",
+            growth(&orgs, |n| one_person(county, n), size)
+        );
 
-    // Title edits of one class after a rollup exists.
-    let edits = size / 10;
-    let mut all = usual(&orgs, county, 2, 2 * size + edits);
-    let more: Changes = all.split_off(2 * size);
-    let base = all;
-    let mut attendees: HashMap<&ClassId, usize> = HashMap::new();
-    for (_, r) in &base {
-        if let Record::Attendance(a) = r {
-            *attendees.entry(&a.class_id).or_default() += 1;
+        // One class of `size` people, then half its attendance deleted.
+        let shape = one_class(county, size);
+        let n2 = shape.len();
+        let usual_n2 = if n2 == n {
+            usual_n.clone()
+        } else {
+            usual(&orgs, county, 1, n2)
+        };
+        let u = if n2 == n {
+            u
+        } else {
+            measure(&tmp.path().join("usual-2"), None, &none, &usual_n2)?
+        };
+        let s = measure(&tmp.path().join("one-class"), None, &none, &shape)?;
+        report(
+            &format!("one class of {size} people, then half of it deleted"),
+            s,
+            u,
+        );
+        println!(
+            "  view per change at {size} people over at half as many: {:.2}x (usual shape: {:.2}x)",
+            growth(&orgs, |n| one_class(county, n), size),
+            growth(&orgs, |n| usual(&orgs, county, 1, 2 * n), size)
+        );
+        drop(usual_n2);
+
+        // Title edits of one class after a rollup exists.
+        let edits = size / 10;
+        let mut all = usual(&orgs, county, 2, 2 * size + edits);
+        let more: Changes = all.split_off(2 * size);
+        let base = all;
+        let mut attendees: HashMap<&ClassId, usize> = HashMap::new();
+        for (_, r) in &base {
+            if let Record::Attendance(a) = r {
+                *attendees.entry(&a.class_id).or_default() += 1;
+            }
         }
+        let (biggest, members) = attendees
+            .iter()
+            .max_by_key(|(c, n)| (**n, (**c).clone()))
+            .map(|(c, n)| ((*c).clone(), *n))
+            .expect("a class");
+        let template = base
+            .iter()
+            .find_map(|(_, r)| match r {
+                Record::Class(c) if c.class_id == biggest => Some(c.clone()),
+                _ => None,
+            })
+            .expect("the class is held");
+        let shape: Changes = (0..edits)
+            .map(|i| {
+                let mut c = template.clone();
+                c.title = format!("{}（第{}次更正）", template.title, i + 1);
+                (county, Record::Class(c))
+            })
+            .collect();
+        let u = measure(&tmp.path().join("usual-3"), None, &base, &more)?;
+        let s = measure(&tmp.path().join("class-edits"), None, &base, &shape)?;
+        report(
+            &format!(
+                "{edits} title edits of one class ({members} attendees) after a rollup exists, over {} changes",
+                base.len()
+            ),
+            s,
+            u,
+        );
+        drop((base, more));
     }
-    let (biggest, members) = attendees
-        .iter()
-        .max_by_key(|(c, n)| (**n, (**c).clone()))
-        .map(|(c, n)| ((*c).clone(), *n))
-        .expect("a class");
-    let template = base
-        .iter()
-        .find_map(|(_, r)| match r {
-            Record::Class(c) if c.class_id == biggest => Some(c.clone()),
-            _ => None,
-        })
-        .expect("the class is held");
-    let shape: Changes = (0..edits)
-        .map(|i| {
-            let mut c = template.clone();
-            c.title = format!("{}（第{}次更正）", template.title, i + 1);
-            (county, Record::Class(c))
-        })
-        .collect();
-    let u = measure(&tmp.path().join("usual-3"), None, &base, &more)?;
-    let s = measure(&tmp.path().join("class-edits"), None, &base, &shape)?;
-    report(
-        &format!(
-            "{edits} title edits of one class ({members} attendees) after a rollup exists, over {} changes",
-            base.len()
-        ),
-        s,
-        u,
-    );
-    drop((base, more));
 
     // One change each from as many origins as the directory holds.
+    if !runs("origins") {
+        println!("total {:.1?}", started.elapsed());
+        return Ok(());
+    }
     let origins = ORGS_MAX - orgs.len();
     let mut csv = String::from("code,name,level,parent\n");
     let prefectures: Vec<OrgId> = orgs

@@ -205,6 +205,11 @@ impl Trainings {
         self.index = Some(Box::new(LongIndex { position, gone: 0 }));
     }
 
+    /// Gives back the list's spare capacity.
+    pub fn shrink_to_fit(&mut self) {
+        self.list.shrink_to_fit();
+    }
+
     /// The class of the first entry (or 0): reading it brings the list
     /// into the cache.
     pub fn first_class(&self) -> ClassIdx {
@@ -259,6 +264,11 @@ impl Members {
             self.people.shrink_to_fit();
         }
         debug_assert_eq!(self.people.len(), live);
+    }
+
+    /// Gives back the spare capacity.
+    pub fn shrink_to_fit(&mut self) {
+        self.people.shrink_to_fit();
     }
 
     /// Entries held, stale ones included.

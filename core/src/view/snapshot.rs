@@ -70,7 +70,7 @@ impl Join for Serial {
 /// The rosters and obligations, read apart from the rest.
 #[derive(Default)]
 struct People {
-    rosters: HashMap<OrgId, HashMap<PersonId, RosterEntry>>,
+    rosters: HashMap<OrgId, super::Roster>,
     person_rosters: HashMap<PersonId, Vec<OrgId>>,
     obligations: HashMap<OrgId, BTreeMap<(ObligationKind, Date), Obligation>>,
 }
@@ -86,11 +86,13 @@ struct Taken {
     name_overrides: HashMap<(ClassIdx, PersonId), Box<str>>,
 }
 
-fn section(w: &mut Writer, write: impl FnOnce(&mut Writer)) {
-    let mut part = Writer::default();
-    write(&mut part);
-    w.len(part.out.len());
-    w.bytes(&part.out);
+/// A length-prefixed part, written in place (its length set once written):
+/// a draining writer never holds the part whole.
+fn section<'d>(w: &mut Writer<'d>, write: impl FnOnce(&mut Writer<'d>)) {
+    let at = w.len_later();
+    let start = w.position();
+    write(w);
+    w.set_len(at, (w.position() - start) as usize);
 }
 
 impl View {
@@ -110,7 +112,7 @@ impl View {
             for (o, roster) in &self.rosters {
                 w.u32(o.index() as u32);
                 w.len(roster.len());
-                for e in roster.values() {
+                for e in roster.iter() {
                     w.u64(e.person.to_u64());
                     w.str(&e.name);
                     w.u8(code_of(&Rank::ALL, e.rank));
@@ -237,7 +239,8 @@ fn read_people(r: &mut Reader<'_>, orgs: &OrgDirectory) -> Result<People, Malfor
     for _ in 0..n {
         let o = org(r, orgs)?;
         let k = r.count(9)?;
-        let mut roster = HashMap::with_capacity(k);
+        let mut roster = super::Roster::default();
+        roster.reserve(k);
         for _ in 0..k {
             let e = RosterEntry {
                 person: person(r)?,
@@ -250,7 +253,7 @@ fn read_people(r: &mut Reader<'_>, orgs: &OrgDirectory) -> Result<People, Malfor
                 group: text(r)?,
             };
             let p = e.person;
-            if roster.insert(p, e).is_some() {
+            if !roster.insert(e) {
                 return Err(Malformed("a roster entry is repeated".into()));
             }
             v.person_rosters.entry(p).or_default().push(o);
@@ -354,6 +357,11 @@ fn read_taken(r: &mut Reader<'_>, orgs: &OrgDirectory) -> Result<Taken, Malforme
         if v.attendance.insert(p, list).is_some() {
             return Err(Malformed("a person's attendance is repeated".into()));
         }
+    }
+    // Each class's attendees grew one by one: give back the spare capacity
+    // (the lists above were read at their size).
+    for slot in &mut v.classes {
+        slot.members.shrink_to_fit();
     }
     let n = r.count(2)?;
     v.person_names.reserve(n);

@@ -40,6 +40,7 @@ pub(super) fn undo_unfinished_write(store: &Store, origin: &str) -> Result<()> {
 pub(super) fn replay(store: &Store, orgs: &OrgDirectory) -> Result<(View, u64)> {
     let mut view = View::default();
     let replayed = replay_tails(store, orgs, &mut view, &HashMap::new(), |_, _| {})?;
+    view.shrink_to_fit();
     Ok((view, replayed.unknown))
 }
 

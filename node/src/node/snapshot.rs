@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use lunxun_core::bytes::{Reader, Writer};
+use lunxun_core::bytes::{Drain, Reader, Writer};
 use lunxun_core::returns::child::Held;
 use lunxun_core::rollup::{Rollup, Rollups};
 use tracing::{debug, info, warn};
@@ -83,8 +83,9 @@ pub fn snapshot_path(dir: &Path) -> PathBuf {
 
 impl Node {
     /// Writes the view and the rollups kept to the snapshot file, replacing
-    /// the one before. Encoded under the view's read lock (writers wait that
-    /// long: about a second at the national node), written after it.
+    /// the one before. Encoded into the file under the view's read lock
+    /// (writers wait that long: about a second at the national node, the
+    /// page cache taking the bytes), then sealed and synced after it.
     pub fn write_snapshot(&self) -> Result<SnapshotWritten> {
         let started = Instant::now();
         let orgs = self.orgs();
@@ -107,11 +108,18 @@ impl Node {
                 ))
             })
             .collect();
-        let mut w = Writer::default();
-        w.bytes(MAGIC);
-        w.u32(FORMAT);
-        w.bytes(&orgs.digest());
+        let io_error = |source| {
+            Error::Config(crate::config::ConfigError::Io {
+                path: snapshot_path(&self.dir),
+                source,
+            })
+        };
+        let mut file = SnapshotFile::create(&self.dir).map_err(io_error)?;
         let (changes, rollups) = {
+            let mut w = Writer::draining(&mut file);
+            w.bytes(MAGIC);
+            w.u32(FORMAT);
+            w.bytes(&orgs.digest());
             let view = self.view();
             let held = self.held();
             let rollups = self.rollups.lock().unwrap_or_else(|p| p.into_inner());
@@ -128,18 +136,11 @@ impl Node {
                 w.bytes(&policy_digest(in_force.policy_at(r.as_of())));
                 r.write_snapshot(&mut w);
             }
+            w.finish();
             let changes: u64 = view.heads().map(|(_, h)| h.seq).sum();
             (changes, rollups.kept().len())
         };
-        let seal = blake3::hash(&w.out);
-        w.bytes(seal.as_bytes());
-        let bytes = w.out.len() as u64;
-        write_file(&self.dir, &w.out).map_err(|source| {
-            Error::Config(crate::config::ConfigError::Io {
-                path: snapshot_path(&self.dir),
-                source,
-            })
-        })?;
+        let bytes = file.seal_and_replace(&self.dir).map_err(io_error)?;
         self.since_snapshot.store(0, Ordering::Relaxed);
         info!(
             bytes,
@@ -191,20 +192,87 @@ impl lunxun_core::view::snapshot::Join for Threads {
     }
 }
 
-fn write_file(dir: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = dir.join(format!("{SNAPSHOT_FILE}.tmp"));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&tmp, snapshot_path(dir))?;
-    std::fs::File::open(dir)?.sync_all()
+/// The snapshot being written: a temporary file beside the snapshot,
+/// readable by its owner only, that the encoder drains into (so the
+/// snapshot's bytes are never all in memory: at the national node they are
+/// hundreds of megabytes).
+struct SnapshotFile {
+    file: std::io::BufWriter<std::fs::File>,
+    /// The first error writing it (a [`Drain`] cannot return one).
+    error: Option<std::io::Error>,
+}
+
+impl SnapshotFile {
+    fn tmp_path(dir: &Path) -> PathBuf {
+        dir.join(format!("{SNAPSHOT_FILE}.tmp"))
+    }
+
+    fn create(dir: &Path) -> std::io::Result<SnapshotFile> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(Self::tmp_path(dir))?;
+        Ok(SnapshotFile {
+            file: std::io::BufWriter::with_capacity(1 << 20, file),
+            error: None,
+        })
+    }
+
+    fn attempt(&mut self, write: impl FnOnce(&mut Self) -> std::io::Result<()>) {
+        if self.error.is_none()
+            && let Err(e) = write(self)
+        {
+            self.error = Some(e);
+        }
+    }
+
+    /// Seals what was written (a BLAKE3 digest of every byte, read back
+    /// from the file since lengths were set in place), syncs it, and renames
+    /// it over the snapshot; returns its size.
+    fn seal_and_replace(mut self, dir: &Path) -> std::io::Result<u64> {
+        use std::io::{Read, Seek, SeekFrom};
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let mut file = self.file.into_inner().map_err(|e| e.into_error())?;
+        file.seek(SeekFrom::Start(0))?;
+        let mut hasher = blake3::Hasher::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut size = 0u64;
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            size += n as u64;
+        }
+        file.write_all(hasher.finalize().as_bytes())?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(Self::tmp_path(dir), snapshot_path(dir))?;
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(size + 32)
+    }
+}
+
+impl Drain for SnapshotFile {
+    fn write(&mut self, bytes: &[u8]) {
+        self.attempt(|f| f.file.write_all(bytes));
+    }
+
+    fn overwrite(&mut self, at: u64, bytes: &[u8]) {
+        use std::io::{Seek, SeekFrom};
+        self.attempt(|f| {
+            f.file.seek(SeekFrom::Start(at))?;
+            f.file.write_all(bytes)?;
+            f.file.seek(SeekFrom::End(0)).map(drop)
+        });
+    }
 }
 
 /// Reads the snapshot in `dir`, checks it against the store, and replays the

@@ -215,3 +215,66 @@ fn a_damaged_torn_stale_or_foreign_snapshot_is_ignored() {
     std::fs::write(snapshot_path(&dir), &good).expect("write");
     assert_eq!(answers(&reopen(&dir)), replayed);
 }
+
+/// What [`SnapshotFile`] is given, through a writer that drains: past a MiB,
+/// with a length set after its bytes reached the file.
+fn write_parts(w: &mut Writer<'_>) {
+    w.bytes(MAGIC);
+    let at = w.len_later();
+    let start = w.position();
+    for i in 0..400_000u64 {
+        w.u64(i);
+        w.str("信访");
+    }
+    w.set_len(at, (w.position() - start) as usize);
+    w.u32(7);
+}
+
+#[test]
+fn a_snapshot_file_holds_what_was_drained_into_it_sealed() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut file = SnapshotFile::create(tmp.path()).expect("create");
+    let mut w = Writer::draining(&mut file);
+    write_parts(&mut w);
+    w.finish();
+    drop(w);
+    let size = file.seal_and_replace(tmp.path()).expect("sealed");
+    let mut plain = Writer::default();
+    write_parts(&mut plain);
+    assert!(plain.out.len() > 2 << 20, "more than the writer buffers");
+    let bytes = std::fs::read(snapshot_path(tmp.path())).expect("read");
+    assert_eq!(size, bytes.len() as u64);
+    let (body, seal) = bytes.split_at(bytes.len() - 32);
+    assert!(body == plain.out.as_slice(), "the bytes a buffer holds");
+    assert_eq!(seal, blake3::hash(body).as_bytes());
+    assert!(
+        !SnapshotFile::tmp_path(tmp.path()).exists(),
+        "renamed into place"
+    );
+}
+
+#[test]
+fn a_failed_write_is_an_error_and_leaves_the_snapshot_in_place() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(snapshot_path(tmp.path()), b"the previous one").expect("write");
+    // A device that refuses every write, as a full disk does.
+    let full = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let mut file = SnapshotFile {
+        file: std::io::BufWriter::new(full),
+        error: None,
+    };
+    let mut w = Writer::draining(&mut file);
+    write_parts(&mut w);
+    w.finish();
+    drop(w);
+    assert!(file.error.is_some(), "the write failed");
+    assert!(file.seal_and_replace(tmp.path()).is_err());
+    assert_eq!(
+        std::fs::read(snapshot_path(tmp.path())).expect("read"),
+        b"the previous one"
+    );
+}
