@@ -37,6 +37,7 @@ const PADDED: usize = 10;
 /// whenever it grows past [`DRAIN_AT`].
 #[derive(Default)]
 pub struct Writer<'d> {
+    /// The bytes written and not yet drained (all of them, without a drain).
     pub out: Vec<u8>,
     /// Bytes passed to the drain before `out`.
     drained: u64,

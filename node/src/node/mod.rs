@@ -102,6 +102,9 @@ pub struct Node {
     /// Changes applied to the view since its snapshot was written or read
     /// (see [`snapshot`]).
     since_snapshot: AtomicU64,
+    /// Held while a snapshot is written: two writers (the daemon's periodic
+    /// one and its clean stop's) would share the temporary file.
+    snapshot_writing: Mutex<()>,
     /// What this node last returned to each child (see [`returning`]), in
     /// memory: after a restart each child gets its whole set once.
     returned_sent: Mutex<std::collections::HashMap<OrgId, lunxun_core::returns::parent::Sent>>,
@@ -241,6 +244,7 @@ impl Node {
             rollups: Mutex::new(rollups),
             returned: Mutex::new(returned),
             since_snapshot: AtomicU64::new(tail),
+            snapshot_writing: Mutex::new(()),
             returned_sent: Mutex::default(),
             trends: Mutex::new(trends::TrendCache::default()),
             trust: std::sync::OnceLock::new(),

@@ -87,6 +87,10 @@ impl Node {
     /// (writers wait that long: about a second at the national node, the
     /// page cache taking the bytes), then sealed and synced after it.
     pub fn write_snapshot(&self) -> Result<SnapshotWritten> {
+        let _one_at_a_time = self
+            .snapshot_writing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         let started = Instant::now();
         let orgs = self.orgs();
         let in_force = self.in_force();

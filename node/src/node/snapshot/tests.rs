@@ -278,3 +278,28 @@ fn a_failed_write_is_an_error_and_leaves_the_snapshot_in_place() {
         b"the previous one"
     );
 }
+
+#[test]
+fn snapshots_written_at_once_take_turns() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("zhengzhou");
+    let node = Node::init(&dir, config("410100")).expect("init");
+    send(&node, "410102", 0, 600);
+    send(&node, "410103", 0, 1_500);
+    node.coverage(node.me(), None, as_of());
+    let expected = answers(&node);
+    // The daemon's periodic write and its clean stop's, say.
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                for _ in 0..3 {
+                    node.write_snapshot().expect("written");
+                }
+            });
+        }
+    });
+    drop(node);
+    let node = reopen(&dir);
+    assert_eq!(node.changes_since_snapshot(), 0, "opened from the snapshot");
+    assert_eq!(answers(&node), expected);
+}
