@@ -71,16 +71,13 @@ impl<'d> Writer<'d> {
 
     /// Passes the buffer on if it has grown past [`DRAIN_AT`].
     fn spill(&mut self) {
-        if self.out.len() >= DRAIN_AT
-            && let Some(drain) = self.drain.as_mut()
-        {
-            drain.write(&self.out);
-            self.drained += self.out.len() as u64;
-            self.out.clear();
+        if self.out.len() >= DRAIN_AT {
+            self.finish();
         }
     }
 
-    /// Passes on what is left (nothing without a drain).
+    /// Passes on what is buffered (nothing without a drain): call it at the
+    /// end.
     pub fn finish(&mut self) {
         if let Some(drain) = self.drain.as_mut() {
             drain.write(&self.out);

@@ -238,23 +238,14 @@ impl SnapshotFile {
     /// from the file since lengths were set in place), syncs it, and renames
     /// it over the snapshot; returns its size.
     fn seal_and_replace(mut self, dir: &Path) -> std::io::Result<u64> {
-        use std::io::{Read, Seek, SeekFrom};
+        use std::io::{Seek, SeekFrom};
         if let Some(e) = self.error.take() {
             return Err(e);
         }
         let mut file = self.file.into_inner().map_err(|e| e.into_error())?;
         file.seek(SeekFrom::Start(0))?;
         let mut hasher = blake3::Hasher::new();
-        let mut buf = vec![0u8; 1 << 20];
-        let mut size = 0u64;
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            size += n as u64;
-        }
+        let size = std::io::copy(&mut file, &mut hasher)?;
         file.write_all(hasher.finalize().as_bytes())?;
         file.sync_all()?;
         drop(file);
