@@ -257,6 +257,7 @@ pub fn place(
     now_ms: i64,
 ) -> Placed {
     let mut placed = Placed::default();
+    placed.accepted.reserve(verified.len());
     let mut blocked: HashSet<OrgId> = HashSet::new();
     // Origins touched, with one of their codes, in first-seen order (the
     // set beside it keeps a batch of many origins linear).

@@ -221,6 +221,82 @@ fn replay_truncates_a_torn_tail() {
     assert_eq!(node.store().scan("410102", 0).count(), 5);
 }
 
+/// A valid person id from its first 17 digits.
+fn person_id(first17: &str) -> String {
+    let mut digits = [0u8; 17];
+    digits.copy_from_slice(first17.as_bytes());
+    format!("{first17}{}", crate::model::PersonId::check_char(&digits))
+}
+
+#[test]
+fn a_hole_in_packed_runs_is_a_torn_tail() {
+    // A national node holding a few changes each of many counties: their
+    // runs are packed, several origins to a stored value. A crash can
+    // leave a later pack without an earlier one; the replay truncates
+    // every origin at its hole, whichever pack holds what.
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::init(dir.path(), config("100000")).unwrap();
+    let counties = ["410102", "410103", "410104", "410105", "410106", "410108"];
+    let mut chains: HashMap<&str, (u64, Hash)> = HashMap::new();
+    let mut next = |origin: &'static str, n: u32| -> LogEntry {
+        let (seq, prev) = chains.entry(origin).or_insert((0, GENESIS));
+        let id = person_id(&format!("{origin}19800101{n:03}"));
+        let change = Change::new(
+            origin.into(),
+            *seq + 1,
+            *prev,
+            0,
+            codec::encode_record(&roster(&id, &format!("人{n}"))),
+        );
+        *seq += 1;
+        *prev = change.hash;
+        LogEntry {
+            origin: origin.into(),
+            seq: change.seq,
+            received_at_ms: 0,
+            change: codec::encode_change(&change),
+        }
+    };
+    let mut n = 0;
+    let mut round = |skip: &[&str]| -> Vec<LogEntry> {
+        let mut batch = Vec::new();
+        for county in counties {
+            n += 1;
+            let e = next(county, n);
+            if !skip.contains(&county) {
+                batch.push(e);
+            }
+        }
+        batch
+    };
+    node.store().append(&round(&[])).unwrap();
+    node.store().append(&round(&[])).unwrap();
+    // The third round's pack for two origins never stored; the fourth's is.
+    let third = round(&["410103", "410106"]);
+    node.store().append(&third).unwrap();
+    node.store().append(&round(&[])).unwrap();
+    assert!(node.store().packs_held() > 0);
+    drop(node);
+    let node = Node::open(dir.path()).unwrap();
+    for county in counties {
+        let org = node.orgs().get(county).unwrap();
+        let held = if ["410103", "410106"].contains(&county) {
+            2
+        } else {
+            4
+        };
+        assert_eq!(node.view().head(org).unwrap().seq, held, "{county}");
+        assert_eq!(node.store().last(county).unwrap().unwrap().seq, held);
+        assert_eq!(node.store().scan(county, 0).count() as u64, held);
+    }
+    assert_eq!(node.view().counts().roster_entries, 20);
+    // Nothing of the cut origins' tails is read back after another open.
+    drop(node);
+    let node = Node::open(dir.path()).unwrap();
+    assert_eq!(node.view().counts().roster_entries, 20);
+    assert_eq!(node.store().scan_all().count(), 20);
+}
+
 #[test]
 fn a_write_interrupted_by_a_crash_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();

@@ -10,8 +10,12 @@
 //!   changes ending there, each with the time this node received it and its
 //!   bytes exactly as the origin wrote them (the encoded `lunxun.v1.Change`).
 //!   Keys of one origin sort by seq, so an origin's log appends at the end of
-//!   its key range and a version vector is the last key of each origin's
-//!   range.
+//!   its key range. After every origin's keys, under `0xFF ‖ pack id (u64
+//!   BE)`, the [packs](pack): the short runs of many origins, one value
+//!   for several origins' runs. An origin's log is its segments and its
+//!   packed runs, which never overlap; where the packed runs are is kept in
+//!   memory (rebuilt from the packs at open), and a version vector is each
+//!   origin's last key or last packed run, whichever is higher.
 //! - tree `log`: the first version's log, one change per key (`origin ‖ 0x00
 //!   ‖ seq`, value `received_at_ms ‖ change bytes`). A store it wrote opens as
 //!   it is: its changes are read as segments of one, below every segment of
@@ -36,10 +40,12 @@
 //! # Durability
 //!
 //! [`Store::append`] inserts the entries as segments, one sled insert per
-//! run of an origin's changes, and then flushes: when it returns, they
-//! survive a process crash. Each segment is one insert, so it is stored
-//! whole or not at all; a crash during an append can only leave a torn tail
-//! of some origins' logs (segments after a hole, or never-flushed ones),
+//! run of an origin's changes (or per pack of several origins' short runs),
+//! and then flushes: when it returns, they survive a process crash. Each
+//! segment or pack is one insert, so it is stored whole or not at all; a
+//! compaction of packs and a cut are one atomic sled batch each. A crash
+//! during an append can only leave a torn tail of some origins' logs
+//! (segments or packed runs after a hole, or never-flushed ones),
 //! which nobody was told about, since nothing is acknowledged or forwarded
 //! before the flush. The node's replay truncates such a tail at open
 //! ([`Store::truncate_after`], which cuts a segment and removes the ones
@@ -58,8 +64,8 @@
 //! holding them ([`sync_files`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{OnceLock, RwLock};
 
 use bytes::Bytes;
 
@@ -67,7 +73,9 @@ mod accounts;
 mod bulletins;
 mod checkpoints;
 mod imports;
+mod log;
 mod meta;
+mod pack;
 mod returned;
 mod segment;
 pub use meta::{ChildState, Conflict, Hold, UpstreamState};
@@ -133,8 +141,10 @@ pub struct Store {
     /// The first version's log, one change per key: read, cut, never
     /// written (see [`segment`]).
     log: sled::Tree,
-    /// The log's segments.
+    /// The log's segments, and its [packs](pack) after them.
     segments: sled::Tree,
+    /// Where each packed run is (rebuilt from the packs at open).
+    packed: RwLock<pack::Index>,
     /// Whether tree `log` held anything at open (a store the first version
     /// wrote); when not, it is never read.
     legacy: bool,
@@ -259,12 +269,20 @@ impl Store {
         let imports = db.open_tree("imports").map_err(engine)?;
         let bulletins = db.open_tree("bulletins").map_err(engine)?;
         let returned = db.open_tree("returned").map_err(engine)?;
+        let packed = log::read_packs(&segments).map_err(|e| match e {
+            Ok(e) => engine(e),
+            Err(reason) => StoreError::Corrupt {
+                path: path.clone(),
+                reason,
+            },
+        })?;
         Ok(Store {
             path,
             db: std::mem::ManuallyDrop::new(db),
             legacy: !log.is_empty(),
             log,
             segments,
+            packed: RwLock::new(packed),
             checkpoints,
             meta,
             accounts,
@@ -364,199 +382,6 @@ impl Store {
         }
     }
 
-    /// A log key's origin and what follows its separator (the seq).
-    fn split_key<'k>(&self, key: &'k [u8]) -> Result<(&'k str, &'k [u8]), StoreError> {
-        let sep = key
-            .iter()
-            .position(|&b| b == KEY_SEPARATOR)
-            .ok_or_else(|| self.corrupt("log key without separator"))?;
-        let origin = std::str::from_utf8(&key[..sep])
-            .map_err(|_| self.corrupt("log key origin is not utf-8"))?;
-        Ok((origin, &key[sep + 1..]))
-    }
-
-    /// A log key's origin and last seq.
-    fn segment_key<'k>(&self, key: &'k [u8]) -> Result<(&'k str, u64), StoreError> {
-        let (origin, seq) = self.split_key(key)?;
-        let seq: [u8; 8] = seq
-            .try_into()
-            .map_err(|_| self.corrupt(format!("log key of {origin} has a bad seq")))?;
-        Ok((origin, u64::from_be_bytes(seq)))
-    }
-
-    /// The changes of the segment stored at `key`.
-    fn decode(&self, key: &[u8], value: &[u8]) -> Result<Vec<LogEntry>, StoreError> {
-        let (origin, last) = self.segment_key(key)?;
-        let stored = segment::decode(last, value).map_err(|reason| {
-            self.corrupt(format!("log segment of {origin} at seq {last}: {reason}"))
-        })?;
-        Ok(stored
-            .into_iter()
-            .map(|s| LogEntry {
-                origin: origin.to_owned(),
-                seq: s.seq,
-                received_at_ms: s.received_at_ms,
-                change: s.change,
-            })
-            .collect())
-    }
-
-    /// Appends entries durably: when this returns they survive a crash. If
-    /// it fails or the process dies first, any subset of its segments may be
-    /// stored, which the node's replay truncates to a dense prefix. The
-    /// caller keeps each origin's log dense; the store refuses only a change
-    /// at or below a seq it holds (segments never overlap).
-    pub fn append(&self, entries: &[LogEntry]) -> Result<(), StoreError> {
-        if entries.is_empty() {
-            return Ok(());
-        }
-        self.insert(entries)?;
-        self.flush()
-    }
-
-    /// Inserts entries without flushing: part of an append whose caller
-    /// flushes at the end ([`Store::flush`]). Each origin's consecutive
-    /// changes go in [segments](segment) of up to
-    /// [`segment::SEGMENT_MAX_BYTES`], one insert each. Refused whole, before
-    /// anything is written, when it would leave the disk with less than the
-    /// space kept free, or when a change is at or below a seq the store
-    /// already holds for its origin.
-    pub fn insert(&self, entries: &[LogEntry]) -> Result<(), StoreError> {
-        let bytes: u64 = entries
-            .iter()
-            .map(|e| (e.change.len() + e.origin.len() + 24) as u64)
-            .sum();
-        self.ensure_space(bytes.saturating_mul(DISK_BYTES_PER_BYTE))?;
-        let mut order: Vec<&LogEntry> = entries.iter().collect();
-        order.sort_by(|a, b| (a.origin.as_str(), a.seq).cmp(&(b.origin.as_str(), b.seq)));
-        if cfg!(debug_assertions) {
-            self.check_above_held(&order)?;
-        }
-        let mut value = Vec::with_capacity(segment::SEGMENT_MAX_BYTES + 1024);
-        let mut run: Vec<&LogEntry> = Vec::new();
-        let mut run_bytes = 0;
-        let flush_run = |run: &mut Vec<&LogEntry>, value: &mut Vec<u8>| -> Result<(), StoreError> {
-            let Some(last) = run.last() else {
-                return Ok(());
-            };
-            value.clear();
-            segment::encode(
-                value,
-                run.iter().map(|e| (e.received_at_ms, e.change.as_ref())),
-            );
-            self.segments
-                .insert(log_key(&last.origin, last.seq), value.as_slice())
-                .map_err(|e| self.engine(e))?;
-            run.clear();
-            Ok(())
-        };
-        for e in order {
-            let extends = run
-                .last()
-                .is_some_and(|p| p.origin == e.origin && p.seq + 1 == e.seq);
-            let size = e.change.len() + segment::PER_CHANGE;
-            if !extends || run_bytes + size > segment::SEGMENT_MAX_BYTES {
-                flush_run(&mut run, &mut value)?;
-                run_bytes = segment::HEADER;
-            }
-            run.push(e);
-            run_bytes += size;
-        }
-        flush_run(&mut run, &mut value)
-    }
-
-    /// Refuses changes (sorted by origin and seq) at or below a seq held for
-    /// their origin, which would overlap a segment. The node's placement
-    /// never appends one (each change follows the head under the write
-    /// lock), so only builds with debug assertions (every test) pay this
-    /// read per origin.
-    fn check_above_held(&self, order: &[&LogEntry]) -> Result<(), StoreError> {
-        let mut held: Option<(&str, u64)> = None;
-        for e in order {
-            let last = match held {
-                Some((origin, last)) if origin == e.origin => last,
-                _ => self.last_seq(&e.origin)?,
-            };
-            if e.seq <= last {
-                return Err(self.corrupt(format!(
-                    "a write of {} at seq {} would overlap the log, which holds it up to seq {last}",
-                    e.origin, e.seq
-                )));
-            }
-            held = Some((&e.origin, e.seq));
-        }
-        Ok(())
-    }
-
-    /// The trees holding the log, segments first: the first version's tree
-    /// only if it held anything at open.
-    fn log_trees(&self) -> impl Iterator<Item = &sled::Tree> {
-        std::iter::once(&self.segments).chain(self.legacy.then_some(&self.log))
-    }
-
-    /// The last seq stored for `origin` (0: none), from its last key: in
-    /// the segments, else in the first version's log (always below them).
-    fn last_seq(&self, origin: &str) -> Result<u64, StoreError> {
-        for tree in self.log_trees() {
-            if let Some(key) = tree.scan_prefix(origin_prefix(origin)).keys().next_back() {
-                let key = key.map_err(|e| self.engine(e))?;
-                return Ok(self.segment_key(&key)?.1);
-            }
-        }
-        Ok(0)
-    }
-
-    /// Removes every entry of `origin` with seq greater than `seq`, durably
-    /// (a torn tail found at open, or a restore). Returns how many. The
-    /// segment holding `seq` and later changes is cut in the same atomic
-    /// batch that removes the segments after it; then the first version's
-    /// single changes above `seq` go (each below every segment, so a crash
-    /// in between leaves a dense prefix, or a hole that the next open's
-    /// replay truncates again).
-    pub fn truncate_after(&self, origin: &str, seq: u64) -> Result<usize, StoreError> {
-        let above = log_key(origin, seq.saturating_add(1))..origin_end(origin);
-        let mut batch = sled::Batch::default();
-        let mut removed = 0usize;
-        for kv in self.segments.range(above.clone()) {
-            let (key, value) = kv.map_err(|e| self.engine(e))?;
-            let (_, last) = self.segment_key(&key)?;
-            let count = segment::count(&value).map_err(|reason| {
-                self.corrupt(format!("log segment of {origin} at seq {last}: {reason}"))
-            })?;
-            let first = last.saturating_sub(count - 1);
-            batch.remove(key.clone());
-            if first <= seq {
-                let kept = self.decode(&key, &value)?;
-                let kept: Vec<&LogEntry> = kept.iter().filter(|e| e.seq <= seq).collect();
-                let mut value = Vec::new();
-                segment::encode(
-                    &mut value,
-                    kept.iter().map(|e| (e.received_at_ms, e.change.as_ref())),
-                );
-                batch.insert(log_key(origin, seq), value);
-                removed += (last - seq) as usize;
-            } else {
-                removed += count as usize;
-            }
-        }
-        self.segments
-            .apply_batch(batch)
-            .map_err(|e| self.engine(e))?;
-        let single: Vec<sled::IVec> = self
-            .log
-            .range(above)
-            .keys()
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.engine(e))?;
-        for key in &single {
-            self.log.remove(key).map_err(|e| self.engine(e))?;
-        }
-        removed += single.len();
-        self.remove_checkpoints_after(origin, seq)?;
-        self.flush()?;
-        Ok(removed)
-    }
-
     /// Makes every write so far durable, across a power cut too: sled's
     /// flush, then an `fsync` of its files and directories.
     pub fn flush(&self) -> Result<(), StoreError> {
@@ -579,125 +404,6 @@ impl Store {
     /// process crash, not a power cut.
     pub fn set_file_sync(&self, on: bool) {
         self.file_sync.store(on, Ordering::Relaxed);
-    }
-
-    /// The entry of `origin` at `seq`: in the first segment ending at or
-    /// after it, or the first version's single change.
-    pub fn entry(&self, origin: &str, seq: u64) -> Result<Option<LogEntry>, StoreError> {
-        for tree in self.log_trees() {
-            let Some(kv) = tree.range(log_key(origin, seq)..origin_end(origin)).next() else {
-                continue;
-            };
-            let (key, value) = kv.map_err(|e| self.engine(e))?;
-            if let Some(e) = self
-                .decode(&key, &value)?
-                .into_iter()
-                .find(|e| e.seq == seq)
-            {
-                return Ok(Some(e));
-            }
-        }
-        Ok(None)
-    }
-
-    /// The newest entry of `origin`.
-    pub fn last(&self, origin: &str) -> Result<Option<LogEntry>, StoreError> {
-        for tree in self.log_trees() {
-            if let Some(kv) = tree.scan_prefix(origin_prefix(origin)).next_back() {
-                let (k, v) = kv.map_err(|e| self.engine(e))?;
-                return Ok(self.decode(&k, &v)?.pop());
-            }
-        }
-        Ok(None)
-    }
-
-    /// Every origin held, in order.
-    fn origins(&self) -> Result<Vec<String>, StoreError> {
-        let mut out = std::collections::BTreeSet::new();
-        for tree in self.log_trees() {
-            let mut from: Vec<u8> = Vec::new();
-            while let Some(first) = tree.range(from.as_slice()..).keys().next() {
-                let key = first.map_err(|e| self.engine(e))?;
-                let (origin, _) = self.split_key(&key)?;
-                from = origin_end(origin);
-                out.insert(origin.to_owned());
-            }
-        }
-        Ok(out.into_iter().collect())
-    }
-
-    /// The newest entry of every origin held, in origin order.
-    pub fn heads(&self) -> Result<Vec<LogEntry>, StoreError> {
-        let mut out = Vec::new();
-        for origin in self.origins()? {
-            if let Some(last) = self.last(&origin)? {
-                out.push(last);
-            }
-        }
-        Ok(out)
-    }
-
-    /// The entries of `origin` with seq greater than `after`, in order.
-    pub fn scan(
-        &self,
-        origin: &str,
-        after: u64,
-    ) -> impl Iterator<Item = Result<LogEntry, StoreError>> + use<'_> {
-        let range = log_key(origin, after.saturating_add(1))..origin_end(origin);
-        // The first version's single changes are all below the segments.
-        let legacy = self
-            .legacy
-            .then(|| self.entries(self.log.range(range.clone()), after));
-        legacy
-            .into_iter()
-            .flatten()
-            .chain(self.entries(self.segments.range(range), after))
-    }
-
-    /// Every entry, origin by origin, each origin in seq order.
-    pub fn scan_all(&self) -> impl Iterator<Item = Result<LogEntry, StoreError>> + '_ {
-        // One pass over the segments, unless the first version's changes
-        // must go before each origin's.
-        let (origins, error) = match self.legacy.then(|| self.origins()) {
-            None => (None, None),
-            Some(Ok(origins)) => (Some(origins), None),
-            Some(Err(e)) => (Some(Vec::new()), Some(Err(e))),
-        };
-        let segments = origins
-            .is_none()
-            .then(|| self.entries(self.segments.iter(), 0));
-        error
-            .into_iter()
-            .chain(segments.into_iter().flatten())
-            .chain(
-                origins
-                    .into_iter()
-                    .flatten()
-                    .flat_map(move |o| self.scan(&o, 0)),
-            )
-    }
-
-    /// The entries of the segments `segments` yields with seq above `after`
-    /// (only the first segment can hold some at or below it).
-    fn entries(
-        &self,
-        segments: sled::Iter,
-        after: u64,
-    ) -> impl Iterator<Item = Result<LogEntry, StoreError>> + use<'_> {
-        segments.flat_map(move |kv| {
-            let decoded = kv
-                .map_err(|e| self.engine(e))
-                .and_then(|(k, v)| self.decode(&k, &v));
-            let (entries, error) = match decoded {
-                Ok(entries) => (entries, None),
-                Err(e) => (Vec::new(), Some(Err(e))),
-            };
-            entries
-                .into_iter()
-                .filter(move |e| e.seq > after)
-                .map(Ok)
-                .chain(error)
-        })
     }
 
     /// A named value.
@@ -788,197 +494,4 @@ pub fn raw_insert_baseline(dir: &Path, records: &[(Vec<u8>, Vec<u8>)]) -> Result
 /// The log key of a change: exposed for benchmarks that reproduce the layout.
 pub fn change_key(origin: &str, seq: u64) -> Vec<u8> {
     log_key(origin, seq)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(origin: &str, seq: u64) -> LogEntry {
-        LogEntry {
-            origin: origin.into(),
-            seq,
-            received_at_ms: 1_000 + seq as i64,
-            change: Bytes::from(format!("{origin}/{seq}")),
-        }
-    }
-
-    #[test]
-    fn append_scan_and_heads() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        assert!(store.heads().unwrap().is_empty());
-        let mut batch = Vec::new();
-        for seq in 1..=300 {
-            batch.push(entry("410102", seq));
-        }
-        for seq in 1..=3 {
-            batch.push(entry("AB", seq));
-            batch.push(entry("AB-C", seq));
-            batch.push(entry("410100", seq));
-        }
-        store.append(&batch).unwrap();
-        let heads = store.heads().unwrap();
-        let summary: Vec<(String, u64)> = heads.iter().map(|e| (e.origin.clone(), e.seq)).collect();
-        assert_eq!(
-            summary,
-            vec![
-                ("410100".into(), 3),
-                ("410102".into(), 300),
-                ("AB".into(), 3),
-                ("AB-C".into(), 3)
-            ]
-        );
-        // Seqs sort numerically (big-endian), not as text.
-        let tail: Vec<u64> = store.scan("410102", 255).map(|e| e.unwrap().seq).collect();
-        assert_eq!(tail, (256..=300).collect::<Vec<_>>());
-        assert_eq!(store.scan("AB", 0).count(), 3);
-        assert_eq!(store.entry("AB-C", 2).unwrap(), Some(entry("AB-C", 2)));
-        assert_eq!(store.entry("AB-C", 4).unwrap(), None);
-        assert_eq!(store.scan_all().count(), 309);
-        assert_eq!(store.truncate_after("410102", 250).unwrap(), 50);
-        assert_eq!(store.last("410102").unwrap().map(|e| e.seq), Some(250));
-        assert_eq!(store.truncate_after("410102", 250).unwrap(), 0);
-        assert_eq!(store.last("410100").unwrap().map(|e| e.seq), Some(3));
-    }
-
-    fn big(origin: &str, seq: u64) -> LogEntry {
-        LogEntry {
-            change: Bytes::from(vec![seq as u8; 300 + (seq as usize % 7) * 50]),
-            ..entry(origin, seq)
-        }
-    }
-
-    #[test]
-    fn segments_split_cut_and_refuse_overlaps() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        // 1,000 changes of about 450 bytes: several segments, interleaved
-        // with another origin in the caller's order.
-        let mut batch: Vec<LogEntry> = (1..=1_000).map(|s| big("410102", s)).collect();
-        batch.insert(500, entry("410103", 1));
-        store.append(&batch).unwrap();
-        let segments = store.segments.len();
-        assert!((100..500).contains(&segments), "{segments} segments");
-        let all: Vec<LogEntry> = store.scan("410102", 0).map(Result::unwrap).collect();
-        assert_eq!(
-            all,
-            (1..=1_000).map(|s| big("410102", s)).collect::<Vec<_>>()
-        );
-        for seq in [1, 2, 77, 500, 999, 1_000] {
-            assert_eq!(
-                store.entry("410102", seq).unwrap(),
-                Some(big("410102", seq))
-            );
-            let tail: Vec<u64> = store.scan("410102", seq).map(|e| e.unwrap().seq).collect();
-            assert_eq!(tail, (seq + 1..=1_000).collect::<Vec<_>>());
-        }
-        assert_eq!(store.entry("410102", 1_001).unwrap(), None);
-        assert_eq!(store.entry("410102", 0).unwrap(), None);
-        // A change at or below a seq held is refused, and nothing of the
-        // write is stored.
-        let err = store
-            .append(&[entry("410103", 2), big("410102", 1_000)])
-            .unwrap_err();
-        assert!(err.to_string().contains("overlap"), "{err}");
-        assert_eq!(store.last("410103").unwrap(), Some(entry("410103", 1)));
-        // Cutting inside a segment keeps its head and removes the rest.
-        assert_eq!(store.truncate_after("410102", 333).unwrap(), 667);
-        let kept: Vec<u64> = store.scan("410102", 0).map(|e| e.unwrap().seq).collect();
-        assert_eq!(kept, (1..=333).collect::<Vec<_>>());
-        assert_eq!(store.last("410102").unwrap(), Some(big("410102", 333)));
-        store.append(&[big("410102", 334)]).unwrap();
-        assert_eq!(store.last("410102").unwrap(), Some(big("410102", 334)));
-        assert_eq!(store.scan_all().count(), 335);
-        assert_eq!(store.truncate_after("410102", 0).unwrap(), 334);
-        assert_eq!(store.last("410102").unwrap(), None);
-    }
-
-    #[test]
-    fn segments_stay_inline_in_the_engine() {
-        // sled writes a tree node over its inline limit as a blob file, and
-        // every flush syncs every blob file: the log's segments must keep
-        // its nodes under that limit. 40,000 changes of a typical size.
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        for chunk in (1..=40_000u64).collect::<Vec<_>>().chunks(2_000) {
-            let batch: Vec<LogEntry> = chunk
-                .iter()
-                .map(|&seq| LogEntry {
-                    change: Bytes::from(vec![seq as u8; 180]),
-                    ..entry("410102", seq)
-                })
-                .collect();
-            store.append(&batch).unwrap();
-        }
-        let blobs = std::fs::read_dir(dir.path().join(BLOBS_DIR)).map_or(0, |d| d.count());
-        assert_eq!(blobs, 0, "blob files written for the log");
-        assert_eq!(store.scan("410102", 0).count(), 40_000);
-    }
-
-    #[test]
-    fn a_store_of_the_first_layout_reads_and_grows() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            // The first version's layout, byte for byte: one change per key.
-            let store = Store::open(dir.path()).unwrap();
-            for (origin, seq) in (1..=5).map(|s| ("410102", s)).chain([("410101", 1)]) {
-                let e = entry(origin, seq);
-                let mut value = e.received_at_ms.to_be_bytes().to_vec();
-                value.extend_from_slice(&e.change);
-                store.log.insert(change_key(origin, seq), value).unwrap();
-            }
-            store.flush().unwrap();
-        }
-        let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.last("410102").unwrap(), Some(entry("410102", 5)));
-        assert_eq!(store.entry("410102", 3).unwrap(), Some(entry("410102", 3)));
-        store
-            .append(&[entry("410102", 6), entry("410102", 7)])
-            .unwrap();
-        let all: Vec<LogEntry> = store.scan("410102", 2).map(Result::unwrap).collect();
-        assert_eq!(all, (3..=7).map(|s| entry("410102", s)).collect::<Vec<_>>());
-        assert_eq!(store.truncate_after("410102", 4).unwrap(), 3);
-        // Origins of both layouts, in origin order.
-        store.append(&[entry("410100", 1)]).unwrap();
-        assert_eq!(
-            store.heads().unwrap(),
-            vec![entry("410100", 1), entry("410101", 1), entry("410102", 4)]
-        );
-        let all: Vec<(String, u64)> = store
-            .scan_all()
-            .map(|e| e.map(|e| (e.origin, e.seq)).unwrap())
-            .collect();
-        assert_eq!(all.len(), 6);
-        assert_eq!(all[2], ("410102".into(), 1));
-        // A damaged value is a one-line error naming the origin and seq.
-        store
-            .segments
-            .insert(change_key("410102", 9), &[0x7f, 1][..])
-            .unwrap();
-        let err = store.last("410102").unwrap_err().to_string();
-        assert!(err.contains("410102 at seq 9"), "{err}");
-    }
-
-    #[test]
-    fn survives_reopen_and_refuses_a_second_opener() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let store = Store::open(dir.path()).unwrap();
-            store
-                .append(&[entry("410102", 1), entry("410102", 2)])
-                .unwrap();
-            store.set_meta("k", b"v").unwrap();
-            match Store::open(dir.path()) {
-                Err(StoreError::Locked { .. }) => {}
-                Err(e) => panic!("unexpected error {e}"),
-                Ok(_) => panic!("a second opener must be refused"),
-            }
-        }
-        let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.last("410102").unwrap(), Some(entry("410102", 2)));
-        assert_eq!(store.meta("k").unwrap().as_deref(), Some(&b"v"[..]));
-        store.remove_meta("k").unwrap();
-        assert_eq!(store.meta("k").unwrap(), None);
-    }
 }
