@@ -262,7 +262,7 @@ pub fn place(
     // Origins touched, with one of their codes, in first-seen order (the
     // set beside it keeps a batch of many origins linear).
     let mut touched: Vec<(OrgId, String)> = Vec::new();
-    let mut seen: HashSet<OrgId> = HashSet::new();
+    let mut seen: HashSet<OrgId> = HashSet::with_capacity(verified.len());
     for v in verified {
         if seen.insert(v.org) {
             touched.push((v.org, v.change.origin.clone()));
@@ -307,10 +307,15 @@ pub fn place(
         placed.held_changes += 1;
         blocked.insert(v.org);
     }
-    for (org, origin) in touched {
-        let after = heads.get(&org).map_or((0, GENESIS), |h| (h.seq, h.hash));
-        placed.touched.insert(origin, after);
-    }
+    // Built at once (sorted, then bulk-loaded): a batch may touch as many
+    // origins as it has changes.
+    placed.touched = touched
+        .into_iter()
+        .map(|(org, origin)| {
+            let after = heads.get(&org).map_or((0, GENESIS), |h| (h.seq, h.hash));
+            (origin, after)
+        })
+        .collect();
     placed
 }
 

@@ -21,6 +21,7 @@ use crate::rules::TrainingFact;
 mod index;
 #[cfg(test)]
 mod index_tests;
+mod org_table;
 mod roster;
 pub mod snapshot;
 
@@ -55,8 +56,8 @@ pub enum Touch {
 /// The current state of every record held.
 #[derive(Debug, Default)]
 pub struct View {
-    heads: HashMap<OrgId, Head>,
-    rosters: HashMap<OrgId, Roster>,
+    heads: org_table::OrgTable<Head>,
+    rosters: org_table::OrgTable<Roster>,
     classes: Vec<ClassSlot>,
     /// What the rules read of each slot's class, by slot: kept apart from
     /// the slots so a pass over everyone's trainings reads 20 bytes per class.
@@ -93,7 +94,7 @@ impl View {
 
     /// Every origin held, with its head.
     pub fn heads(&self) -> impl Iterator<Item = (OrgId, &Head)> {
-        self.heads.iter().map(|(o, h)| (*o, h))
+        self.heads.iter()
     }
 
     /// Records that `origin`'s log now ends at `head`.
@@ -131,7 +132,7 @@ impl View {
         match record {
             Record::Roster(r) => {
                 let person = r.person;
-                if self.rosters.entry(origin).or_default().insert(r) {
+                if self.rosters.or_default(origin).insert(r) {
                     self.person_rosters.entry(person).or_default().push(origin);
                 }
                 Touch::Person(person)
@@ -285,7 +286,7 @@ impl View {
         self.rosters
             .iter()
             .filter(|(_, r)| !r.is_empty())
-            .map(|(o, _)| *o)
+            .map(|(o, _)| o)
     }
 
     /// The entry of `person` on `org`'s roster.
@@ -482,7 +483,7 @@ impl View {
         let mut people: Vec<PersonId> = self
             .rosters
             .iter()
-            .filter(|(org, _)| orgs.is_within(**org, root))
+            .filter(|(org, _)| orgs.is_within(*org, root))
             .flat_map(|(_, roster)| roster.iter().map(|e| e.person))
             .collect();
         people.sort_unstable();

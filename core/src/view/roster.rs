@@ -4,51 +4,71 @@
 //! table of whole entries would keep spare slots of an entry's size (up to
 //! half of the table); here a spare slot costs a position.
 
-use std::collections::HashMap;
-
+use crate::hashing::PersonMap;
 use crate::model::{PersonId, RosterEntry};
+
+/// Up to this many entries, a roster finds a person by reading its entries
+/// (most orgs of a directory of 100,000 hold a handful, each costing a
+/// table otherwise); past it, through the index of positions.
+const SCANNED_MAX: usize = 8;
 
 /// The entries of one org's roster, each person once.
 #[derive(Debug, Default)]
 pub(crate) struct Roster {
     entries: Vec<RosterEntry>,
-    position: HashMap<PersonId, u32>,
+    /// Every entry's position once the roster has grown past
+    /// [`SCANNED_MAX`]; empty before.
+    position: PersonMap<u32>,
 }
 
 impl Roster {
+    /// Where `person`'s entry is.
+    fn find(&self, person: &PersonId) -> Option<usize> {
+        if self.position.is_empty() {
+            self.entries.iter().position(|e| e.person == *person)
+        } else {
+            self.position.get(person).map(|&i| i as usize)
+        }
+    }
+
     /// Sets `person`'s entry; true when the person had none.
     pub fn insert(&mut self, entry: RosterEntry) -> bool {
-        match self.position.get(&entry.person) {
-            Some(&i) => {
-                self.entries[i as usize] = entry;
-                false
-            }
-            None => {
-                self.position
-                    .insert(entry.person, self.entries.len() as u32);
-                self.entries.push(entry);
-                true
-            }
+        if let Some(i) = self.find(&entry.person) {
+            self.entries[i] = entry;
+            return false;
         }
+        let at = self.entries.len() as u32;
+        if !self.position.is_empty() {
+            self.position.insert(entry.person, at);
+        } else if self.entries.len() == SCANNED_MAX {
+            self.position.reserve(SCANNED_MAX + 1);
+            for (i, e) in self.entries.iter().enumerate() {
+                self.position.insert(e.person, i as u32);
+            }
+            self.position.insert(entry.person, at);
+        }
+        self.entries.push(entry);
+        true
     }
 
     /// Removes `person`'s entry (the last entry takes its place); true when
     /// there was one.
     pub fn remove(&mut self, person: &PersonId) -> bool {
-        let Some(i) = self.position.remove(person) else {
+        let Some(i) = self.find(person) else {
             return false;
         };
-        self.entries.swap_remove(i as usize);
-        if let Some(moved) = self.entries.get(i as usize) {
-            self.position.insert(moved.person, i);
+        self.entries.swap_remove(i);
+        if !self.position.is_empty() {
+            self.position.remove(person);
+            if let Some(moved) = self.entries.get(i) {
+                self.position.insert(moved.person, i as u32);
+            }
         }
         true
     }
 
     pub fn get(&self, person: &PersonId) -> Option<&RosterEntry> {
-        self.position
-            .get(person)
-            .map(|&i| &self.entries[i as usize])
+        self.find(person).map(|i| &self.entries[i])
     }
 
     /// Every entry, in no particular order.
@@ -67,7 +87,9 @@ impl Roster {
     /// Room for `n` more entries.
     pub fn reserve(&mut self, n: usize) {
         self.entries.reserve_exact(n);
-        self.position.reserve(n);
+        if self.entries.len() + n > SCANNED_MAX {
+            self.position.reserve(n);
+        }
     }
 
     /// Gives back the vector's spare capacity.
@@ -101,23 +123,30 @@ mod tests {
 
     #[test]
     fn entries_replace_and_remove_by_person() {
-        let people: Vec<RosterEntry> = (0..50).map(|i| entry(i * 7, "甲")).collect();
+        // Read through (under SCANNED_MAX), then indexed.
+        for n in [3, SCANNED_MAX as u32, SCANNED_MAX as u32 + 1, 50] {
+            replace_and_remove(n);
+        }
+    }
+
+    fn replace_and_remove(n: u32) {
+        let people: Vec<RosterEntry> = (0..n).map(|i| entry(i * 7, "甲")).collect();
         let mut roster = Roster::default();
         for e in &people {
             assert!(roster.insert(e.clone()));
         }
         assert!(!roster.insert(RosterEntry {
             name: "乙".into(),
-            ..people[3].clone()
+            ..people[1].clone()
         }));
-        assert_eq!(roster.len(), 50);
-        assert_eq!(roster.get(&people[3].person).unwrap().name, "乙");
+        assert_eq!(roster.len(), n as usize);
+        assert_eq!(roster.get(&people[1].person).unwrap().name, "乙");
         // Remove every other one, the last and the first among them.
         for e in people.iter().step_by(2).rev() {
             assert!(roster.remove(&e.person));
             assert!(!roster.remove(&e.person));
         }
-        assert_eq!(roster.len(), 25);
+        assert_eq!(roster.len(), n as usize / 2);
         for (i, e) in people.iter().enumerate() {
             assert_eq!(roster.get(&e.person).is_some(), i % 2 == 1, "{i}");
         }

@@ -70,7 +70,7 @@ impl Join for Serial {
 /// The rosters and obligations, read apart from the rest.
 #[derive(Default)]
 struct People {
-    rosters: HashMap<OrgId, super::Roster>,
+    rosters: super::org_table::OrgTable<super::Roster>,
     person_rosters: HashMap<PersonId, Vec<OrgId>>,
     obligations: HashMap<OrgId, BTreeMap<(ObligationKind, Date), Obligation>>,
 }
@@ -100,7 +100,7 @@ impl View {
     /// heads, then two length-prefixed halves that read apart.
     pub fn write_snapshot(&self, w: &mut Writer) {
         w.len(self.heads.len());
-        for (o, h) in &self.heads {
+        for (o, h) in self.heads.iter() {
             w.u32(o.index() as u32);
             w.u64(h.seq);
             w.bytes(&h.hash);
@@ -109,7 +109,7 @@ impl View {
         }
         section(w, |w| {
             w.len(self.rosters.len());
-            for (o, roster) in &self.rosters {
+            for (o, roster) in self.rosters.iter() {
                 w.u32(o.index() as u32);
                 w.len(roster.len());
                 for e in roster.iter() {
@@ -193,7 +193,6 @@ impl View {
     ) -> Result<View, Malformed> {
         let mut v = View::default();
         let n = r.count(1 + 1 + 32 + 16)?;
-        v.heads.reserve(n);
         for _ in 0..n {
             let o = org(r, orgs)?;
             let head = Head {

@@ -559,11 +559,17 @@ impl Node {
         let _writing = self.lock_writes();
         let mut heads: HashMap<OrgId, Head> = {
             let view = self.view();
-            batches
-                .iter()
-                .flat_map(|b| &b.changes)
-                .filter_map(|v| view.head(v.org).map(|h| (v.org, *h)))
-                .collect()
+            let changes = batches.iter().map(|b| b.changes.len()).sum();
+            // Room for as many origins as changes: placing adds each
+            // origin's head, and a batch may hold one change per origin.
+            let mut heads = HashMap::with_capacity(changes);
+            heads.extend(
+                batches
+                    .iter()
+                    .flat_map(|b| &b.changes)
+                    .filter_map(|v| view.head(v.org).map(|h| (v.org, *h))),
+            );
+            heads
         };
         let now = now_ms();
         let hash_at = |origin: &str, seq: u64| self.hash_at(origin, seq);

@@ -16,12 +16,12 @@ struct PackRead {
 }
 
 /// A run of one origin's consecutive changes being packed.
-struct NewRun<'o> {
-    origin: &'o str,
-    first: u64,
-    last: u64,
+pub(super) struct NewRun<'o> {
+    pub origin: &'o str,
+    pub first: u64,
+    pub last: u64,
     /// Its segment.
-    segment: Vec<u8>,
+    pub segment: Vec<u8>,
 }
 
 /// Bytes the segment of `run` takes.
@@ -36,7 +36,7 @@ fn segment_bytes(run: &[&LogEntry]) -> usize {
 /// `order` (sorted by origin and seq) cut into runs of one origin's
 /// consecutive changes, each a segment of up to
 /// [`segment::SEGMENT_MAX_BYTES`] (more only for a single larger change).
-fn cut_runs<'e, 'o>(order: &'o [&'e LogEntry]) -> Vec<&'o [&'e LogEntry]> {
+pub(super) fn cut_runs<'e, 'o>(order: &'o [&'e LogEntry]) -> Vec<&'o [&'e LogEntry]> {
     let mut runs = Vec::new();
     let (mut start, mut bytes) = (0, segment::HEADER);
     for (i, e) in order.iter().enumerate() {
@@ -60,7 +60,7 @@ fn cut_runs<'e, 'o>(order: &'o [&'e LogEntry]) -> Vec<&'o [&'e LogEntry]> {
 /// Writes `runs` in packs of up to [`segment::SEGMENT_MAX_BYTES`] with
 /// `put` (key, value), adding each to `index` once it is put. The error is
 /// `put`'s, or a run that overlaps one indexed.
-fn write_packs(
+pub(super) fn write_packs(
     index: &mut pack::Index,
     runs: Vec<NewRun<'_>>,
     mut put: impl FnMut([u8; 9], &[u8]) -> Result<(), StoreError>,
@@ -144,14 +144,35 @@ fn merge<'a>(
     b: impl Iterator<Item = Result<LogEntry, StoreError>> + 'a,
 ) -> impl Iterator<Item = Result<LogEntry, StoreError>> + 'a {
     let (mut a, mut b) = (a.peekable(), b.peekable());
+    let mut last: Option<(String, u64)> = None;
     std::iter::from_fn(move || {
-        let first = match (a.peek(), b.peek()) {
-            (None, None) => return None,
-            (Some(_), None) | (Some(Err(_)), _) => true,
-            (None, Some(_)) | (_, Some(Err(_))) => false,
-            (Some(Ok(x)), Some(Ok(y))) => (x.origin.as_str(), x.seq) <= (y.origin.as_str(), y.seq),
-        };
-        if first { a.next() } else { b.next() }
+        loop {
+            let first = match (a.peek(), b.peek()) {
+                (None, None) => return None,
+                (Some(_), None) | (Some(Err(_)), _) => true,
+                (None, Some(_)) | (_, Some(Err(_))) => false,
+                (Some(Ok(x)), Some(Ok(y))) => {
+                    (x.origin.as_str(), x.seq) <= (y.origin.as_str(), y.seq)
+                }
+            };
+            let next = if first { a.next() } else { b.next() };
+            let Some(Ok(entry)) = next else {
+                return next;
+            };
+            // A run moved while it was read is met twice (see
+            // `Store::read_run`): once is enough.
+            if last
+                .as_ref()
+                .is_some_and(|(o, s)| *o == entry.origin && *s >= entry.seq)
+            {
+                continue;
+            }
+            match &mut last {
+                Some((o, s)) if *o == entry.origin => *s = entry.seq,
+                _ => last = Some((entry.origin.clone(), entry.seq)),
+            }
+            return Some(Ok(entry));
+        }
     })
 }
 
@@ -270,114 +291,8 @@ impl Store {
         self.packed.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Moves every origin with more than one packed run into segments, and
-    /// packs anew the other runs of the packs that held them, in one atomic
-    /// batch (a crash leaves the packs as they were, or as they became).
-    /// Packs holding only origins of one run stay as they are.
-    fn compact(&self, index: &mut pack::Index) -> Result<(), StoreError> {
-        let all = index.all();
-        let mut moving: std::collections::HashSet<&str> = Default::default();
-        let mut touched: std::collections::BTreeSet<u64> = Default::default();
-        for (i, (origin, run)) in all.iter().enumerate() {
-            let next = all.get(i + 1).map(|(o, _)| o);
-            let prev = i.checked_sub(1).map(|p| &all[p].0);
-            if next == Some(origin) || prev == Some(origin) {
-                moving.insert(origin);
-                touched.insert(run.pack);
-            }
-        }
-        if moving.is_empty() {
-            let runs = index.runs();
-            index.compacted(runs);
-            return Ok(());
-        }
-        let mut left = index.emptied();
-        for (origin, run) in &all {
-            if !touched.contains(&run.pack) {
-                left.add(origin, *run)
-                    .map_err(|reason| self.corrupt(reason))?;
-            }
-        }
-        let mut batch = sled::Batch::default();
-        let mut moved: std::collections::BTreeMap<String, Vec<LogEntry>> = Default::default();
-        let mut repack: Vec<(String, pack::Packed, Vec<u8>)> = Vec::new();
-        for &id in &touched {
-            let value = self
-                .segments
-                .get(pack::key(id))
-                .map_err(|e| self.engine(e))?
-                .ok_or_else(|| self.corrupt(format!("log pack {id} is missing")))?;
-            let runs = pack::runs(&value)
-                .map_err(|reason| self.corrupt(format!("log pack {id}: {reason}")))?;
-            for r in runs {
-                let run = pack::Packed {
-                    first: r.first,
-                    last: r.last,
-                    pack: id,
-                };
-                if moving.contains(r.origin) {
-                    let entries = self.decode_run(r.origin, run, r)?;
-                    moved
-                        .entry(r.origin.to_owned())
-                        .or_default()
-                        .extend(entries);
-                } else {
-                    repack.push((r.origin.to_owned(), run, r.segment.to_vec()));
-                }
-            }
-            batch.remove(&pack::key(id)[..]);
-        }
-        let mut value = Vec::new();
-        for (origin, mut entries) in moved {
-            entries.sort_by_key(|e| e.seq);
-            let order: Vec<&LogEntry> = entries.iter().collect();
-            for run in cut_runs(&order) {
-                let last = run[run.len() - 1];
-                value.clear();
-                segment::encode(
-                    &mut value,
-                    run.iter().map(|e| (e.received_at_ms, e.change.as_ref())),
-                );
-                batch.insert(log_key(&origin, last.seq), value.as_slice());
-            }
-        }
-        let repack: Vec<NewRun> = repack
-            .iter()
-            .map(|(origin, run, segment)| NewRun {
-                origin,
-                first: run.first,
-                last: run.last,
-                segment: segment.clone(),
-            })
-            .collect();
-        let mut inserts = Vec::new();
-        write_packs(&mut left, repack, |key, value| {
-            inserts.push((key, value.to_vec()));
-            Ok(())
-        })
-        .map_err(|e| e.unwrap_or_else(|reason| self.corrupt(reason)))?;
-        for (key, value) in inserts {
-            batch.insert(&key[..], value);
-        }
-        if !touched.is_empty() {
-            self.segments
-                .apply_batch(batch)
-                .map_err(|e| self.engine(e))?;
-        }
-        let runs = left.runs();
-        left.compacted(runs);
-        tracing::debug!(
-            moved = moving.len(),
-            packs = touched.len(),
-            left = runs,
-            "packed runs compacted"
-        );
-        *index = left;
-        Ok(())
-    }
-
     /// The changes of a packed run.
-    fn decode_run(
+    pub(super) fn decode_run(
         &self,
         origin: &str,
         run: pack::Packed,
@@ -394,7 +309,34 @@ impl Store {
 
     /// The changes of the packed run `run` of `origin`; `cache` keeps the
     /// last pack read (one pack holds many origins' runs, read in order).
+    ///
+    /// A reader takes runs from the index and reads their packs after: a
+    /// compaction (or a cut) in between moves the run. If the index no
+    /// longer lists it there, its seqs are read from where they are now
+    /// (the scans that call this skip what they yield twice).
     fn read_run(
+        &self,
+        origin: &str,
+        run: pack::Packed,
+        cache: &mut Option<PackRead>,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        match self.read_packed(origin, run, cache) {
+            Err(_) if self.packed().holding(origin, run.last) != Some(run) => {
+                let mut moved = Vec::new();
+                for seq in run.first..=run.last {
+                    match self.entry(origin, seq)? {
+                        Some(entry) => moved.push(entry),
+                        None => break,
+                    }
+                }
+                Ok(moved)
+            }
+            read => read,
+        }
+    }
+
+    /// [`Store::read_run`] from the pack the index named.
+    fn read_packed(
         &self,
         origin: &str,
         run: pack::Packed,
@@ -425,8 +367,8 @@ impl Store {
         let found = read
             .runs
             .iter()
+            .find(|r| r.last == run.last && read.value[r.origin.clone()] == *origin.as_bytes())
             .map(|r| r.of(&read.value))
-            .find(|r| r.last == run.last && r.origin == origin)
             .ok_or_else(|| {
                 self.corrupt(format!(
                     "log pack {} lacks the run of {origin} ending at seq {}",
@@ -1056,6 +998,65 @@ mod tests {
         assert_eq!(store.packed().runs(), 50);
         assert!(store.segments.contains_key(pack::key(0)).unwrap());
         assert!(dense(&read_back(&store), &ends));
+    }
+
+    #[test]
+    fn a_scan_reads_runs_a_compaction_moves_under_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.packed_mut().compact_at(60);
+        let mut ends: Vec<(String, u64)> = (0..30).map(|i| (format!("U{i:06}"), 0)).collect();
+        let round = |ends: &mut Vec<(String, u64)>| {
+            let batch: Vec<LogEntry> = ends
+                .iter_mut()
+                .map(|(o, n)| {
+                    *n += 1;
+                    // About 9 runs to a pack: a scan reads several.
+                    LogEntry {
+                        change: Bytes::from(vec![*n as u8; 400]),
+                        ..entry(o, *n)
+                    }
+                })
+                .collect();
+            store.append(&batch).unwrap();
+        };
+        round(&mut ends);
+        round(&mut ends);
+        assert_eq!(store.packed().runs(), 0, "compacted at 60");
+        round(&mut ends);
+        let before = ends.clone();
+        // Scans under way when a compaction moves every run they listed.
+        let mut all = store.scan_all();
+        let mut one = store.scan("U000007", 0);
+        let first: Vec<_> = all.by_ref().take(5).map(Result::unwrap).collect();
+        assert_eq!(one.next().unwrap().unwrap().seq, 1);
+        round(&mut ends);
+        round(&mut ends);
+        let rest: Vec<LogEntry> = all.map(Result::unwrap).collect();
+        let seen: Vec<(String, u64)> = first
+            .iter()
+            .chain(&rest)
+            .map(|e| (e.origin.clone(), e.seq))
+            .collect();
+        // Everything held when the scan began, once each and in order; of
+        // what came after, at most a dense part of each origin's.
+        let mut expected = Vec::new();
+        for (o, n) in &before {
+            expected.extend((1..=*n).map(|s| (o.clone(), s)));
+        }
+        let held: Vec<(String, u64)> = seen
+            .iter()
+            .filter(|(o, s)| before.iter().any(|(b, n)| b == o && s <= n))
+            .cloned()
+            .collect();
+        assert_eq!(held, expected);
+        let mut sorted = seen.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, seen, "in order, once each");
+        let mine: Vec<u64> = one.map(|e| e.unwrap().seq).collect();
+        assert!(mine.starts_with(&[2, 3]), "{mine:?}");
+        assert!(mine.windows(2).all(|w| w[1] == w[0] + 1), "{mine:?}");
     }
 
     #[test]

@@ -72,6 +72,7 @@ use bytes::Bytes;
 mod accounts;
 mod bulletins;
 mod checkpoints;
+mod compaction;
 mod imports;
 mod log;
 mod meta;

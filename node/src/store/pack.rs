@@ -29,7 +29,7 @@
 //! seq (u64 BE) ‖ segment length (u32 BE) ‖ segment)`, each segment in
 //! [the segments' format](super::segment), ending at its last seq.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use super::segment;
 
@@ -214,10 +214,12 @@ pub(super) struct Packed {
     pub pack: u64,
 }
 
-/// Every packed run, by origin, each origin's in seq order.
+/// Every packed run, by origin, each origin's in seq order. A hash map:
+/// an append of many origins' runs adds as many keys, and only an open, a
+/// whole scan or a compaction wants them in order.
 #[derive(Debug)]
 pub(super) struct Index {
-    by_origin: BTreeMap<String, Vec<Packed>>,
+    by_origin: HashMap<String, Vec<Packed>>,
     runs: usize,
     next: u64,
     /// Runs the last compaction left packed.
@@ -229,7 +231,7 @@ pub(super) struct Index {
 impl Default for Index {
     fn default() -> Index {
         Index {
-            by_origin: BTreeMap::new(),
+            by_origin: HashMap::new(),
             runs: 0,
             next: 0,
             left: 0,
@@ -241,9 +243,12 @@ impl Default for Index {
 impl Index {
     /// Adds a run. Runs of one origin must not overlap.
     pub fn add(&mut self, origin: &str, run: Packed) -> Result<(), String> {
-        let runs = match self.by_origin.get_mut(origin) {
-            Some(runs) => runs,
-            None => self.by_origin.entry(origin.to_owned()).or_default(),
+        let Some(runs) = self.by_origin.get_mut(origin) else {
+            // Most origins of a pack have this one run.
+            self.by_origin.insert(origin.to_owned(), vec![run]);
+            self.runs += 1;
+            self.next = self.next.max(run.pack + 1);
+            return Ok(());
         };
         let at = runs.partition_point(|r| r.last < run.first);
         if runs.get(at).is_some_and(|r| r.first <= run.last) {
@@ -333,15 +338,22 @@ impl Index {
         self.by_origin.get(origin)?.last().copied()
     }
 
-    /// Every origin with a packed run, in order.
+    /// Every origin with a packed run, in no particular order.
     pub fn origins(&self) -> impl Iterator<Item = &str> {
         self.by_origin.keys().map(String::as_str)
     }
 
+    /// Whether an origin has more than one packed run.
+    pub fn has_many(&self) -> bool {
+        self.by_origin.values().any(|runs| runs.len() > 1)
+    }
+
     /// Every packed run, by origin then seq.
     pub fn all(&self) -> Vec<(String, Packed)> {
+        let mut origins: Vec<(&String, &Vec<Packed>)> = self.by_origin.iter().collect();
+        origins.sort_unstable_by_key(|(o, _)| *o);
         let mut out = Vec::with_capacity(self.runs);
-        for (origin, runs) in &self.by_origin {
+        for (origin, runs) in origins {
             out.extend(runs.iter().map(|r| (origin.clone(), *r)));
         }
         out
@@ -363,7 +375,7 @@ impl Index {
     /// An index of no runs that goes on from this one's ids and settings.
     pub fn emptied(&self) -> Index {
         Index {
-            by_origin: BTreeMap::new(),
+            by_origin: HashMap::new(),
             runs: 0,
             next: self.next,
             left: 0,
@@ -457,7 +469,9 @@ mod tests {
         assert_eq!(index.after("A", 0).len(), 2);
         assert_eq!(index.last("A"), Some(run(5, 6, 3)));
         assert_eq!(index.take_id(), 4);
-        assert_eq!(index.origins().collect::<Vec<_>>(), ["A", "B"]);
+        let mut origins: Vec<&str> = index.origins().collect();
+        origins.sort_unstable();
+        assert_eq!(origins, ["A", "B"]);
         index.remove("B", 1);
         assert_eq!(index.runs(), 2);
         assert_eq!(index.origins().count(), 1);
