@@ -43,11 +43,7 @@ impl Store {
         let mut moved: std::collections::BTreeMap<String, Vec<LogEntry>> = Default::default();
         let mut repack: Vec<(String, pack::Packed, Vec<u8>)> = Vec::new();
         for &id in &touched {
-            let value = self
-                .segments
-                .get(pack::key(id))
-                .map_err(|e| self.engine(e))?
-                .ok_or_else(|| self.corrupt(format!("log pack {id} is missing")))?;
+            let value = self.pack_value(id)?;
             let runs = pack::runs(&value)
                 .map_err(|reason| self.corrupt(format!("log pack {id}: {reason}")))?;
             for r in runs {

@@ -291,6 +291,14 @@ impl Store {
         self.packed.write().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The stored value of pack `id`, which the index names.
+    pub(super) fn pack_value(&self, id: u64) -> Result<sled::IVec, StoreError> {
+        self.segments
+            .get(pack::key(id))
+            .map_err(|e| self.engine(e))?
+            .ok_or_else(|| self.corrupt(format!("log pack {id} is missing")))
+    }
+
     /// The changes of a packed run.
     pub(super) fn decode_run(
         &self,
@@ -478,14 +486,11 @@ impl Store {
         let mut index = self.packed_mut();
         let cut = index.after(origin, seq);
         let mut packs: Vec<u64> = cut.iter().map(|r| r.pack).collect();
+        packs.sort_unstable();
         packs.dedup();
         let mut kept_runs = Vec::new();
         for id in packs {
-            let value = self
-                .segments
-                .get(pack::key(id))
-                .map_err(|e| self.engine(e))?
-                .ok_or_else(|| self.corrupt(format!("log pack {id} is missing")))?;
+            let value = self.pack_value(id)?;
             let runs = pack::runs(&value)
                 .map_err(|reason| self.corrupt(format!("log pack {id}: {reason}")))?;
             let mut segments: Vec<Vec<u8>> = Vec::with_capacity(runs.len());
