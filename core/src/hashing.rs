@@ -1,6 +1,8 @@
 //! Hashing for the maps keyed by person id that hold a million entries (the
-//! view's attendance, a rollup's counted entries): a seeded folded multiply
-//! per id instead of SipHash, which costs several times more per lookup.
+//! view's attendance, a rollup's counted entries) and by org code (the
+//! directory's 100,000 codes, looked up for every change received): a
+//! seeded folded multiply per word instead of SipHash, which costs several
+//! times more per lookup.
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
@@ -8,39 +10,39 @@ use std::hash::{BuildHasher, Hasher};
 
 use crate::model::PersonId;
 
-/// Builds [`PersonHasher`]s with a seed drawn once per map (from the
+/// Builds [`FoldHasher`]s with a seed drawn once per map (from the
 /// standard library's per-process random keys), so the layout of a map is
 /// not predictable from the ids alone.
 #[derive(Debug, Clone, Copy)]
-pub struct PersonHash {
+pub struct FoldHash {
     seed: u64,
 }
 
-impl Default for PersonHash {
-    fn default() -> PersonHash {
-        PersonHash {
+impl Default for FoldHash {
+    fn default() -> FoldHash {
+        FoldHash {
             seed: RandomState::new().hash_one(0x6c75_6e78_756e_u64),
         }
     }
 }
 
-impl BuildHasher for PersonHash {
-    type Hasher = PersonHasher;
+impl BuildHasher for FoldHash {
+    type Hasher = FoldHasher;
 
-    fn build_hasher(&self) -> PersonHasher {
-        PersonHasher { state: self.seed }
+    fn build_hasher(&self) -> FoldHasher {
+        FoldHasher { state: self.seed }
     }
 }
 
 /// A folded 64×64→128-bit multiply per word: every bit of the id reaches
 /// both the low bits (the bucket) and the high ones (the tag) of the hash.
-pub struct PersonHasher {
+pub struct FoldHasher {
     state: u64,
 }
 
 const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
 
-impl Hasher for PersonHasher {
+impl Hasher for FoldHasher {
     fn write(&mut self, bytes: &[u8]) {
         for chunk in bytes.chunks(8) {
             let mut word = [0u8; 8];
@@ -59,5 +61,5 @@ impl Hasher for PersonHasher {
     }
 }
 
-/// A map keyed by person id, hashed with [`PersonHash`].
-pub type PersonMap<V> = HashMap<PersonId, V, PersonHash>;
+/// A map keyed by person id, hashed with [`FoldHash`].
+pub type PersonMap<V> = HashMap<PersonId, V, FoldHash>;

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use crate::hashing::FoldHash;
 use crate::model::{Date, Level, parse_date};
 
 /// The built-in directory, embedded in the binary.
@@ -80,18 +81,53 @@ pub fn is_valid_code(code: &str) -> bool {
     if b.len() == 6 && b.iter().all(u8::is_ascii_digit) {
         return true;
     }
-    (2..=32).contains(&b.len())
+    (2..=CODE_MAX).contains(&b.len())
         && b[0].is_ascii_uppercase()
         && b[1..]
             .iter()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'-')
 }
 
+/// The longest org code [`is_valid_code`] accepts.
+const CODE_MAX: usize = 32;
+
+/// An org code held inline as a map key: looking one up among 100,000
+/// reads the table's slot, not the slot and then a string elsewhere on
+/// the heap (every change received looks up its origin).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CodeKey {
+    len: u8,
+    bytes: [u8; CODE_MAX],
+}
+
+impl CodeKey {
+    /// The key of `code`; none for a code longer than any valid one (which
+    /// the directory cannot hold).
+    fn of(code: &str) -> Option<CodeKey> {
+        let len = code.len();
+        if len > CODE_MAX {
+            return None;
+        }
+        let mut bytes = [0; CODE_MAX];
+        bytes[..len].copy_from_slice(code.as_bytes());
+        Some(CodeKey {
+            len: len as u8,
+            bytes,
+        })
+    }
+}
+
+impl std::hash::Hash for CodeKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write(&self.bytes[..usize::from(self.len)]);
+    }
+}
+
 /// The tree of bureaus.
 #[derive(Debug, Clone)]
 pub struct OrgDirectory {
     orgs: Vec<Org>,
-    by_code: HashMap<String, OrgId>,
+    by_code: HashMap<CodeKey, OrgId, FoldHash>,
     children: Vec<Vec<OrgId>>,
     depth: Vec<u8>,
     /// Orgs in each org's subtree, itself included.
@@ -103,7 +139,7 @@ impl OrgDirectory {
     pub fn builtin() -> OrgDirectory {
         let mut dir = OrgDirectory {
             orgs: Vec::new(),
-            by_code: HashMap::new(),
+            by_code: HashMap::default(),
             children: Vec::new(),
             depth: Vec::new(),
             sizes: Vec::new(),
@@ -136,7 +172,7 @@ impl OrgDirectory {
             if !is_valid_code(code) {
                 return Err(row_err(line, format!("org code {code:?} is malformed")));
             }
-            if self.by_code.contains_key(code) {
+            if self.get(code).is_some() {
                 return Err(row_err(line, format!("org {code} is listed twice")));
             }
             if name.is_empty() {
@@ -152,7 +188,7 @@ impl OrgDirectory {
                 }
                 None
             } else {
-                let p = *self.by_code.get(parent).ok_or_else(|| {
+                let p = self.get(parent).ok_or_else(|| {
                     row_err(
                         line,
                         format!("parent {parent} of {code} is not in the directory"),
@@ -177,7 +213,7 @@ impl OrgDirectory {
                 return Err(row_err(line, format!("more than {ORGS_MAX} orgs")));
             }
             let id = OrgId(self.orgs.len() as u32);
-            self.by_code.insert(code.to_owned(), id);
+            self.by_code.insert(Self::key(code), id);
             self.depth
                 .push(parent.map_or(0, |p| self.depth[p.index()].saturating_add(1)));
             self.children.push(Vec::new());
@@ -288,7 +324,7 @@ impl OrgDirectory {
             let parent_id = if parent.is_empty() {
                 None
             } else {
-                Some(*self.by_code.get(parent).ok_or_else(|| {
+                Some(self.get(parent).ok_or_else(|| {
                     row_err(
                         line,
                         format!("parent {parent} of {code} is not in the directory"),
@@ -312,7 +348,7 @@ impl OrgDirectory {
                     ),
                 ));
             }
-            match self.by_code.get(code).copied() {
+            match self.get(code) {
                 None => {
                     let Some(p) = parent_id else {
                         return Err(row_err(line, "a second national org".into()));
@@ -321,7 +357,7 @@ impl OrgDirectory {
                         return Err(row_err(line, format!("more than {ORGS_MAX} orgs")));
                     }
                     let id = OrgId(self.orgs.len() as u32);
-                    self.by_code.insert(code.to_owned(), id);
+                    self.by_code.insert(Self::key(code), id);
                     self.depth.push(self.depth[p.index()].saturating_add(1));
                     self.children.push(Vec::new());
                     self.children[p.index()].push(id);
@@ -431,7 +467,16 @@ impl OrgDirectory {
 
     /// Looks up a code.
     pub fn get(&self, code: &str) -> Option<OrgId> {
-        self.by_code.get(code).copied()
+        self.by_code.get(&CodeKey::of(code)?).copied()
+    }
+
+    /// The key of a code checked by [`is_valid_code`].
+    fn key(code: &str) -> CodeKey {
+        debug_assert!(is_valid_code(code));
+        CodeKey::of(code).unwrap_or(CodeKey {
+            len: 0,
+            bytes: [0; CODE_MAX],
+        })
     }
 
     pub fn org(&self, id: OrgId) -> &Org {
@@ -703,5 +748,27 @@ mod tests {
         assert!(!is_valid_code("A"));
         assert!(!is_valid_code("a1"));
         assert!(!is_valid_code("X\u{0}"));
+    }
+
+    #[test]
+    fn codes_are_found_by_their_whole_bytes() {
+        let longest = format!("Z{}", "9".repeat(CODE_MAX - 1));
+        let mut orgs = OrgDirectory::builtin();
+        let csv =
+            format!("code,name,level,parent\nZ1,甲,county,410100\n{longest},乙,county,410100\n");
+        orgs.add_csv("orgs.csv", &csv).expect("valid rows");
+        let (z1, last) = (
+            orgs.get("Z1").expect("Z1"),
+            orgs.get(&longest).expect("32 bytes"),
+        );
+        assert_ne!(z1, last);
+        assert_eq!(orgs.code(last), longest);
+        // Prefixes, extensions and codes longer than any valid one are not found.
+        for absent in ["Z", "Z10", "Z1\u{0}", "", "41010", "4101020"] {
+            assert_eq!(orgs.get(absent), None, "{absent:?}");
+        }
+        assert_eq!(orgs.get(&format!("{longest}9")), None);
+        assert_eq!(orgs.get(&"9".repeat(4096)), None);
+        assert_eq!(orgs.get("410102").map(|o| orgs.code(o)), Some("410102"));
     }
 }

@@ -25,7 +25,7 @@ use crate::view::{Touch, View};
 
 mod counted;
 
-use crate::hashing::PersonHash;
+use crate::hashing::FoldHash;
 use counted::{Counted, Figures};
 
 /// Which of `parts` parts `person` is counted in by [`Rollup::build_part`]
@@ -109,7 +109,7 @@ pub struct Rollup {
     own: Vec<OwnFigures>,
     subtree: Vec<OwnFigures>,
     /// People whose figures may have changed since they were counted.
-    dirty: HashSet<PersonId, PersonHash>,
+    dirty: HashSet<PersonId, FoldHash>,
     /// Class slots changed since: their attendees' figures may have.
     dirty_classes: HashSet<u32>,
 }

@@ -19,7 +19,16 @@
 //! The first coverage query after the changes is timed too. Then the view's
 //! memory per attendance row, at a county of 100,000 people and a million rows.
 //!
-//! Run: `cargo bench -p lunxun-node --bench shapes` (under a minute).
+//! A shape and its usual counterpart are measured in turns, each in a fresh
+//! node: one unreported round of both (a process's first hundred megabytes
+//! of allocations and the first fsyncs cost more than the next, whichever
+//! shape pays them), then [`ROUNDS`] rounds, the order alternating. Each
+//! figure is the median of its rounds; each ratio is the median of the
+//! rounds' ratios (the two sides of a round run seconds apart, so a slow
+//! spell of the machine falls on both), printed with every round's.
+//!
+//! Run: `cargo bench -p lunxun-node --bench shapes` (about two minutes).
+//! `LUNXUN_BENCH_ROUNDS` sets the rounds (3).
 //! `LUNXUN_BENCH_SHAPE_SIZE` sets the 100,000 (the others scale with it);
 //! `LUNXUN_BENCH_SHAPES=origins` runs only the many-origins shape, `=others`
 //! the other three.
@@ -308,33 +317,102 @@ fn measure(
     })
 }
 
-fn report(name: &str, shape: Figures, usual: Figures) {
-    let ratio = |a: f64, b: f64| a / b.max(1e-9);
-    let n = shape.changes as u64;
-    let u = usual.changes as u64;
-    let (sv, uv) = (per(shape.view, n), per(usual.view, u));
-    let (si, ui) = (per(shape.ingest, n), per(usual.ingest, u));
-    let (sr, ur) = (
-        per(shape.replay, shape.replayed),
-        per(usual.replay, usual.replayed),
-    );
-    println!("{name}: {n} changes (usual shape: {u})");
+/// Rounds of each comparison after its unreported one.
+const ROUNDS: usize = 3;
+
+fn rounds() -> usize {
+    std::env::var("LUNXUN_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(ROUNDS)
+        .max(1)
+}
+
+/// One side of a comparison: the changes applied first (not timed), then
+/// the timed ones.
+type Side<'a> = (&'a Changes, &'a Changes);
+
+/// Each reported round's figures of both sides.
+struct Compared {
+    usual: Vec<Figures>,
+    shape: Vec<Figures>,
+}
+
+/// `usual` and `shape` measured in turns, each in a fresh node under `dir`
+/// (removed after): one unreported round, then [`rounds`] rounds, the
+/// order alternating.
+fn compare(dir: &Path, csv: Option<&str>, usual: Side, shape: Side) -> anyhow::Result<Compared> {
+    let mut out = Compared {
+        usual: Vec::new(),
+        shape: Vec::new(),
+    };
+    for round in 0..=rounds() {
+        let (u_dir, s_dir) = (
+            dir.join(format!("usual-{round}")),
+            dir.join(format!("shape-{round}")),
+        );
+        let (u, s) = if round % 2 == 1 {
+            let s = measure(&s_dir, csv, shape.0, shape.1)?;
+            (measure(&u_dir, csv, usual.0, usual.1)?, s)
+        } else {
+            let u = measure(&u_dir, csv, usual.0, usual.1)?;
+            (u, measure(&s_dir, csv, shape.0, shape.1)?)
+        };
+        std::fs::remove_dir_all(&u_dir)?;
+        std::fs::remove_dir_all(&s_dir)?;
+        if round > 0 {
+            out.usual.push(u);
+            out.shape.push(s);
+        }
+    }
+    Ok(out)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => v[n / 2],
+        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+fn report(name: &str, c: &Compared) {
+    let (n, u) = (c.shape[0].changes, c.usual[0].changes);
     println!(
-        "  view apply + rollup mark: {sv:.2} µs/change, usual {uv:.2} ({:.2}x)",
-        ratio(sv, uv)
+        "{name}: {n} changes (usual shape: {u}); medians of {} rounds",
+        c.shape.len()
     );
-    println!(
-        "  ingest at the national node: {si:.2} µs/change, usual {ui:.2} ({:.2}x)",
-        ratio(si, ui)
+    // Per change of each round, shape and usual, and their ratio.
+    let line = |what: &str, of: &dyn Fn(&Figures) -> f64| {
+        let s: Vec<f64> = c.shape.iter().map(of).collect();
+        let u: Vec<f64> = c.usual.iter().map(of).collect();
+        let ratios: Vec<f64> = s.iter().zip(&u).map(|(s, u)| s / u.max(1e-9)).collect();
+        let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+        println!(
+            "  {what}: {:.2} µs/change, usual {:.2} ({:.2}x; rounds {})",
+            median(s),
+            median(u),
+            median(ratios),
+            each.join(", ")
+        );
+    };
+    line("view apply + rollup mark", &|f| {
+        per(f.view, f.changes as u64)
+    });
+    line("ingest at the national node", &|f| {
+        per(f.ingest, f.changes as u64)
+    });
+    line(
+        &format!("reopen (replay {} changes)", c.shape[0].replayed),
+        &|f| per(f.replay, f.replayed),
     );
+    let query = |v: &[Figures]| median(v.iter().map(|f| f.query.as_secs_f64() * 1e3).collect());
     println!(
-        "  reopen (replay {} changes): {sr:.2} µs/change, usual {ur:.2} ({:.2}x)",
-        shape.replayed,
-        ratio(sr, ur)
-    );
-    println!(
-        "  first coverage query after: {:.1?}, usual {:.1?}",
-        shape.query, usual.query
+        "  first coverage query after: {:.1} ms, usual {:.1} ms",
+        query(&c.shape),
+        query(&c.usual)
     );
 }
 
@@ -433,9 +511,13 @@ fn main() -> anyhow::Result<()> {
         let shape = one_person(county, size);
         let n = shape.len();
         let usual_n = usual(&orgs, county, 1, n);
-        let u = measure(&tmp.path().join("usual-1"), None, &none, &usual_n)?;
-        let s = measure(&tmp.path().join("one-person"), None, &none, &shape)?;
-        report(&format!("one person in {size} classes"), s, u);
+        let c = compare(
+            &tmp.path().join("one-person"),
+            None,
+            (&none, &usual_n),
+            (&none, &shape),
+        )?;
+        report(&format!("one person in {size} classes"), &c);
         println!(
             "  view per change at {size} classes over at half as many: {:.2}x",
             growth(&orgs, |n| one_person(county, n), size)
@@ -443,22 +525,20 @@ fn main() -> anyhow::Result<()> {
 
         // One class of `size` people, then half its attendance deleted.
         let shape = one_class(county, size);
-        let n2 = shape.len();
-        let usual_n2 = if n2 == n {
-            usual_n.clone()
+        let usual_n2 = if shape.len() == n {
+            usual_n
         } else {
-            usual(&orgs, county, 1, n2)
+            usual(&orgs, county, 1, shape.len())
         };
-        let u = if n2 == n {
-            u
-        } else {
-            measure(&tmp.path().join("usual-2"), None, &none, &usual_n2)?
-        };
-        let s = measure(&tmp.path().join("one-class"), None, &none, &shape)?;
+        let c = compare(
+            &tmp.path().join("one-class"),
+            None,
+            (&none, &usual_n2),
+            (&none, &shape),
+        )?;
         report(
             &format!("one class of {size} people, then half of it deleted"),
-            s,
-            u,
+            &c,
         );
         println!(
             "  view per change at {size} people over at half as many: {:.2}x (usual shape: {:.2}x)",
@@ -497,15 +577,18 @@ fn main() -> anyhow::Result<()> {
                 (county, Record::Class(c))
             })
             .collect();
-        let u = measure(&tmp.path().join("usual-3"), None, &base, &more)?;
-        let s = measure(&tmp.path().join("class-edits"), None, &base, &shape)?;
+        let c = compare(
+            &tmp.path().join("class-edits"),
+            None,
+            (&base, &more),
+            (&base, &shape),
+        )?;
         report(
             &format!(
                 "{edits} title edits of one class ({members} attendees) after a rollup exists, over {} changes",
                 base.len()
             ),
-            s,
-            u,
+            &c,
         );
         drop((base, more));
     }
@@ -529,9 +612,13 @@ fn main() -> anyhow::Result<()> {
     big_orgs.add_csv("orgs.csv", &csv)?;
     let shape = one_each(&big_orgs, origins);
     let usual_4 = usual(&orgs, county, 3, origins);
-    let u = measure(&tmp.path().join("usual-4"), Some(&csv), &none, &usual_4)?;
-    let s = measure(&tmp.path().join("origins"), Some(&csv), &none, &shape)?;
-    report(&format!("{origins} origins of one change each"), s, u);
+    let c = compare(
+        &tmp.path().join("origins"),
+        Some(&csv),
+        (&none, &usual_4),
+        (&none, &shape),
+    )?;
+    report(&format!("{origins} origins of one change each"), &c);
     println!(
         "  view per change at {origins} origins over at half as many: {:.2}x",
         growth(&big_orgs, |n| one_each(&big_orgs, n), origins)

@@ -6,10 +6,10 @@
 //! person (what a recount looks up), the first in a flat map of 16-byte
 //! slots and any further one — a person active on several rosters, rare — in
 //! a side map, so counting a person allocates nothing. The maps hash ids with
-//! a seeded multiply ([`PersonHash`]) rather than SipHash.
+//! a seeded multiply ([`FoldHash`]) rather than SipHash.
 
 use crate::figures::{OwnFigures, RuleCount};
-use crate::hashing::{PersonHash, PersonMap};
+use crate::hashing::{FoldHash, PersonMap};
 use crate::model::{PersonId, Rank};
 use crate::orgs::OrgId;
 use crate::rules::{RotationCounts, RotationStatus};
@@ -139,7 +139,7 @@ pub(crate) struct Counted {
 impl Counted {
     pub fn with_capacity(people: usize) -> Counted {
         Counted {
-            first: PersonMap::with_capacity_and_hasher(people, PersonHash::default()),
+            first: PersonMap::with_capacity_and_hasher(people, FoldHash::default()),
             more: PersonMap::default(),
         }
     }

@@ -84,7 +84,7 @@ impl Store {
                 origin,
                 first: run.first,
                 last: run.last,
-                segment: segment.clone(),
+                segment,
             })
             .collect();
         let mut inserts = Vec::new();

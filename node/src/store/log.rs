@@ -13,6 +13,9 @@ struct PackRead {
     id: u64,
     value: sled::IVec,
     runs: Vec<pack::RunAt>,
+    /// Where the next run read is looked for first: a scan reads a pack's
+    /// runs in the order they are stored.
+    next: usize,
 }
 
 /// A run of one origin's consecutive changes being packed.
@@ -21,7 +24,7 @@ pub(super) struct NewRun<'o> {
     pub first: u64,
     pub last: u64,
     /// Its segment.
-    pub segment: Vec<u8>,
+    pub segment: &'o [u8],
 }
 
 /// Bytes the segment of `run` takes.
@@ -82,9 +85,7 @@ pub(super) fn write_packs(
         value.clear();
         pack::encode(
             &mut value,
-            group
-                .iter()
-                .map(|r| (r.origin, r.last, r.segment.as_slice())),
+            group.iter().map(|r| (r.origin, r.last, r.segment)),
         );
         let id = index.take_id();
         put(pack::key(id), &value).map_err(Ok)?;
@@ -168,8 +169,15 @@ fn merge<'a>(
                 continue;
             }
             match &mut last {
-                Some((o, s)) if *o == entry.origin => *s = entry.seq,
-                _ => last = Some((entry.origin.clone(), entry.seq)),
+                Some((o, s)) => {
+                    if *o != entry.origin {
+                        // The buffer is reused: no allocation per origin.
+                        o.clear();
+                        o.push_str(&entry.origin);
+                    }
+                    *s = entry.seq;
+                }
+                None => last = Some((entry.origin.clone(), entry.seq)),
             }
             return Some(Ok(entry));
         }
@@ -244,31 +252,44 @@ impl Store {
             .iter()
             .filter(|r| pack::fits(&r[0].origin, segment_bytes(r)))
             .count();
-        let mut packed = Vec::new();
-        let mut value = Vec::with_capacity(segment::SEGMENT_MAX_BYTES + 1024);
+        // Each run's segment is encoded at the end of `encoded`: a packed
+        // one stays there (one buffer for all of them), another is stored
+        // and its bytes dropped.
+        let mut encoded = Vec::with_capacity(segment::SEGMENT_MAX_BYTES + 1024);
+        let mut spans = Vec::new();
         for run in runs {
             let last = run[run.len() - 1];
-            value.clear();
+            let start = encoded.len();
             segment::encode(
-                &mut value,
+                &mut encoded,
                 run.iter().map(|e| (e.received_at_ms, e.change.as_ref())),
             );
-            if short > 1 && pack::fits(&last.origin, value.len()) {
-                packed.push(NewRun {
-                    origin: &last.origin,
-                    first: run[0].seq,
-                    last: last.seq,
-                    segment: value.clone(),
-                });
+            if short > 1 && pack::fits(&last.origin, encoded.len() - start) {
+                spans.push((
+                    last.origin.as_str(),
+                    run[0].seq,
+                    last.seq,
+                    start..encoded.len(),
+                ));
                 continue;
             }
             self.segments
-                .insert(log_key(&last.origin, last.seq), value.as_slice())
+                .insert(log_key(&last.origin, last.seq), &encoded[start..])
                 .map_err(|e| self.engine(e))?;
+            encoded.truncate(start);
         }
-        if packed.is_empty() {
+        if spans.is_empty() {
             return Ok(());
         }
+        let packed: Vec<NewRun> = spans
+            .into_iter()
+            .map(|(origin, first, last, span)| NewRun {
+                origin,
+                first,
+                last,
+                segment: &encoded[span],
+            })
+            .collect();
         let mut index = self.packed_mut();
         write_packs(&mut index, packed, |key, value| {
             self.segments
@@ -369,20 +390,24 @@ impl Store {
                     id: run.pack,
                     value,
                     runs,
+                    next: 0,
                 })
             }
         };
-        let found = read
-            .runs
-            .iter()
-            .find(|r| r.last == run.last && read.value[r.origin.clone()] == *origin.as_bytes())
-            .map(|r| r.of(&read.value))
-            .ok_or_else(|| {
-                self.corrupt(format!(
-                    "log pack {} lacks the run of {origin} ending at seq {}",
-                    run.pack, run.last
-                ))
-            })?;
+        let count = read.runs.len();
+        let at = (0..count).map(|i| (read.next + i) % count).find(|&i| {
+            let r = &read.runs[i];
+            r.last == run.last && read.value[r.origin.clone()] == *origin.as_bytes()
+        });
+        if let Some(at) = at {
+            read.next = at + 1;
+        }
+        let found = at.map(|at| read.runs[at].of(&read.value)).ok_or_else(|| {
+            self.corrupt(format!(
+                "log pack {} lacks the run of {origin} ending at seq {}",
+                run.pack, run.last
+            ))
+        })?;
         self.decode_run(origin, run, found)
     }
 

@@ -29,7 +29,11 @@
 //! seq (u64 BE) ‖ segment length (u32 BE) ‖ segment)`, each segment in
 //! [the segments' format](super::segment), ending at its last seq.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::{HashTable, hash_table};
+use lunxun_core::hashing::FoldHash;
+use smallvec::SmallVec;
 
 use super::segment;
 
@@ -214,12 +218,25 @@ pub(super) struct Packed {
     pub pack: u64,
 }
 
-/// Every packed run, by origin, each origin's in seq order. A hash map:
+/// An origin's packed runs, in seq order: most have one.
+type Runs = SmallVec<[Packed; 1]>;
+
+/// An origin and its packed runs, with the origin's hash (a table growing
+/// to 100,000 origins rehashes without reading their strings again).
+#[derive(Debug)]
+struct Entry {
+    hash: u64,
+    origin: Box<str>,
+    runs: Runs,
+}
+
+/// Every packed run, by origin, each origin's in seq order. A hash table:
 /// an append of many origins' runs adds as many keys, and only an open, a
 /// whole scan or a compaction wants them in order.
 #[derive(Debug)]
 pub(super) struct Index {
-    by_origin: HashMap<String, Vec<Packed>>,
+    by_origin: HashTable<Entry>,
+    hasher: FoldHash,
     runs: usize,
     next: u64,
     /// Runs the last compaction left packed.
@@ -231,7 +248,8 @@ pub(super) struct Index {
 impl Default for Index {
     fn default() -> Index {
         Index {
-            by_origin: HashMap::new(),
+            by_origin: HashTable::new(),
+            hasher: FoldHash::default(),
             runs: 0,
             next: 0,
             left: 0,
@@ -241,23 +259,38 @@ impl Default for Index {
 }
 
 impl Index {
+    fn find(&self, origin: &str) -> Option<&Entry> {
+        let hash = self.hasher.hash_one(origin);
+        self.by_origin.find(hash, |e| *e.origin == *origin)
+    }
+
     /// Adds a run. Runs of one origin must not overlap.
     pub fn add(&mut self, origin: &str, run: Packed) -> Result<(), String> {
-        let Some(runs) = self.by_origin.get_mut(origin) else {
-            // Most origins of a pack have this one run.
-            self.by_origin.insert(origin.to_owned(), vec![run]);
-            self.runs += 1;
-            self.next = self.next.max(run.pack + 1);
-            return Ok(());
-        };
-        let at = runs.partition_point(|r| r.last < run.first);
-        if runs.get(at).is_some_and(|r| r.first <= run.last) {
-            return Err(format!(
-                "packed runs of {origin} overlap at seqs {}..={}",
-                run.first, run.last
-            ));
+        let hash = self.hasher.hash_one(origin);
+        let entry = self
+            .by_origin
+            .entry(hash, |e| *e.origin == *origin, |e| e.hash);
+        match entry {
+            hash_table::Entry::Vacant(v) => {
+                // Most origins of a pack have this one run.
+                v.insert(Entry {
+                    hash,
+                    origin: origin.into(),
+                    runs: smallvec::smallvec![run],
+                });
+            }
+            hash_table::Entry::Occupied(mut o) => {
+                let runs = &mut o.get_mut().runs;
+                let at = runs.partition_point(|r| r.last < run.first);
+                if runs.get(at).is_some_and(|r| r.first <= run.last) {
+                    return Err(format!(
+                        "packed runs of {origin} overlap at seqs {}..={}",
+                        run.first, run.last
+                    ));
+                }
+                runs.insert(at, run);
+            }
         }
-        runs.insert(at, run);
         self.runs += 1;
         self.next = self.next.max(run.pack + 1);
         Ok(())
@@ -277,33 +310,45 @@ impl Index {
         }
         let count = runs.len();
         let next = runs.iter().map(|r| r.1.pack + 1).fold(next, u64::max);
-        let mut by_origin: Vec<(String, Vec<Packed>)> = Vec::new();
+        let mut grouped: Vec<(String, Runs)> = Vec::new();
         for (origin, run) in runs {
-            match by_origin.last_mut() {
+            match grouped.last_mut() {
                 Some((o, list)) if *o == origin => list.push(run),
-                _ => by_origin.push((origin, vec![run])),
+                _ => grouped.push((origin, smallvec::smallvec![run])),
             }
         }
-        Ok(Index {
-            by_origin: by_origin.into_iter().collect(),
+        let mut index = Index {
+            by_origin: HashTable::with_capacity(grouped.len()),
             runs: count,
             next,
             left: count,
-            compact_at: COMPACT_AT,
-        })
+            ..Index::default()
+        };
+        for (origin, runs) in grouped {
+            let hash = index.hasher.hash_one(origin.as_str());
+            let entry = Entry {
+                hash,
+                origin: origin.into_boxed_str(),
+                runs,
+            };
+            index.by_origin.insert_unique(hash, entry, |e| e.hash);
+        }
+        Ok(index)
     }
 
     /// Removes the run of `origin` ending at `last`.
     pub fn remove(&mut self, origin: &str, last: u64) {
-        let Some(runs) = self.by_origin.get_mut(origin) else {
+        let hash = self.hasher.hash_one(origin);
+        let Ok(mut entry) = self.by_origin.find_entry(hash, |e| *e.origin == *origin) else {
             return;
         };
+        let runs = &mut entry.get_mut().runs;
         if let Some(at) = runs.iter().position(|r| r.last == last) {
             runs.remove(at);
             self.runs -= 1;
         }
         if runs.is_empty() {
-            self.by_origin.remove(origin);
+            entry.remove();
         }
     }
 
@@ -320,41 +365,41 @@ impl Index {
 
     /// The packed runs of `origin` ending after `after`, in seq order.
     pub fn after(&self, origin: &str, after: u64) -> Vec<Packed> {
-        self.by_origin.get(origin).map_or_else(Vec::new, |runs| {
-            let at = runs.partition_point(|r| r.last <= after);
-            runs[at..].to_vec()
+        self.find(origin).map_or_else(Vec::new, |e| {
+            let at = e.runs.partition_point(|r| r.last <= after);
+            e.runs[at..].to_vec()
         })
     }
 
     /// The packed run of `origin` holding `seq`.
     pub fn holding(&self, origin: &str, seq: u64) -> Option<Packed> {
-        let runs = self.by_origin.get(origin)?;
+        let runs = &self.find(origin)?.runs;
         let at = runs.partition_point(|r| r.last < seq);
         runs.get(at).filter(|r| r.first <= seq).copied()
     }
 
     /// The last packed run of `origin`.
     pub fn last(&self, origin: &str) -> Option<Packed> {
-        self.by_origin.get(origin)?.last().copied()
+        self.find(origin)?.runs.last().copied()
     }
 
     /// Every origin with a packed run, in no particular order.
     pub fn origins(&self) -> impl Iterator<Item = &str> {
-        self.by_origin.keys().map(String::as_str)
+        self.by_origin.iter().map(|e| &*e.origin)
     }
 
     /// Whether an origin has more than one packed run.
     pub fn has_many(&self) -> bool {
-        self.by_origin.values().any(|runs| runs.len() > 1)
+        self.by_origin.iter().any(|e| e.runs.len() > 1)
     }
 
     /// Every packed run, by origin then seq.
     pub fn all(&self) -> Vec<(String, Packed)> {
-        let mut origins: Vec<(&String, &Vec<Packed>)> = self.by_origin.iter().collect();
-        origins.sort_unstable_by_key(|(o, _)| *o);
+        let mut entries: Vec<&Entry> = self.by_origin.iter().collect();
+        entries.sort_unstable_by(|a, b| a.origin.cmp(&b.origin));
         let mut out = Vec::with_capacity(self.runs);
-        for (origin, runs) in origins {
-            out.extend(runs.iter().map(|r| (origin.clone(), *r)));
+        for e in entries {
+            out.extend(e.runs.iter().map(|r| (String::from(&*e.origin), *r)));
         }
         out
     }
@@ -375,11 +420,9 @@ impl Index {
     /// An index of no runs that goes on from this one's ids and settings.
     pub fn emptied(&self) -> Index {
         Index {
-            by_origin: HashMap::new(),
-            runs: 0,
             next: self.next,
-            left: 0,
             compact_at: self.compact_at,
+            ..Index::default()
         }
     }
 
@@ -489,5 +532,36 @@ mod tests {
         assert_eq!((built.runs(), built.next), (3, 4));
         let overlapping = vec![("A".into(), run(1, 2, 1)), ("A".into(), run(2, 4, 2))];
         assert!(Index::of(overlapping, 0).is_err());
+    }
+
+    #[test]
+    fn the_index_grows_to_many_origins_and_lists_them_in_order() {
+        let mut index = Index::default();
+        let run = |first, last, pack| Packed { first, last, pack };
+        // Added out of order, the table growing many times over.
+        for i in (0..5_000u64).rev() {
+            index.add(&format!("U{i:06}"), run(1, 1, i / 20)).unwrap();
+        }
+        for i in (0..5_000u64).step_by(7) {
+            index.add(&format!("U{i:06}"), run(2, 3, 300)).unwrap();
+        }
+        let all = index.all();
+        assert_eq!(all.len(), index.runs());
+        assert!(
+            all.windows(2)
+                .all(|w| (&w[0].0, w[0].1.first) < (&w[1].0, w[1].1.first))
+        );
+        assert_eq!(index.holding("U000007", 3), Some(run(2, 3, 300)));
+        assert_eq!(index.holding("U000008", 2), None);
+        assert_eq!(index.last("U004999"), Some(run(1, 1, 249)));
+        assert!(index.has_many());
+        for i in (0..5_000u64).step_by(7) {
+            index.remove(&format!("U{i:06}"), 3);
+        }
+        assert!(!index.has_many());
+        assert_eq!(index.runs(), 5_000);
+        index.remove("U000000", 1);
+        assert_eq!(index.last("U000000"), None);
+        assert_eq!(index.origins().count(), 4_999);
     }
 }
