@@ -22,6 +22,8 @@
 //! accepted changes durably before anything is acknowledged.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::hashing::{FoldHash, OrgMap, OrgSet};
 use std::fmt;
 
 use bytes::Bytes;
@@ -252,17 +254,17 @@ impl Placed {
 /// before one append. `hash_at` looks up the hash held at an earlier seq.
 pub fn place(
     verified: Vec<Verified>,
-    heads: &mut HashMap<OrgId, Head>,
+    heads: &mut OrgMap<Head>,
     hash_at: impl Fn(&str, u64) -> Option<Hash>,
     now_ms: i64,
 ) -> Placed {
     let mut placed = Placed::default();
     placed.accepted.reserve(verified.len());
-    let mut blocked: HashSet<OrgId> = HashSet::new();
+    let mut blocked = OrgSet::default();
     // Origins touched, with one of their codes, in first-seen order (the
     // set beside it keeps a batch of many origins linear).
     let mut touched: Vec<(OrgId, String)> = Vec::new();
-    let mut seen: HashSet<OrgId> = HashSet::with_capacity(verified.len());
+    let mut seen = OrgSet::with_capacity_and_hasher(verified.len(), FoldHash::default());
     for v in verified {
         if seen.insert(v.org) {
             touched.push((v.org, v.change.origin.clone()));
@@ -330,7 +332,7 @@ pub fn place(
 pub fn place_signed(
     verified: Vec<Verified>,
     signatures: &Signatures,
-    heads: &mut HashMap<OrgId, Head>,
+    heads: &mut OrgMap<Head>,
     hash_at: impl Fn(&str, u64) -> Option<Hash>,
     now_ms: i64,
 ) -> Placed {
@@ -520,7 +522,7 @@ mod tests {
                     bytes: Bytes::new(),
                 });
             }
-            let mut heads = HashMap::new();
+            let mut heads = OrgMap::default();
             let placed = place_signed(batch, &signatures, &mut heads, |_, _| None, 0);
             for (i, origin) in ORIGINS.iter().enumerate() {
                 let org = orgs.get(origin).unwrap();

@@ -255,13 +255,22 @@ fn view_apply(orgs: &OrgDirectory, base: &Changes, timed: &Changes) -> Duration 
 }
 
 /// Per-change view time of `shape` at `size` over that at `size / 2`: near 1
-/// when its cost per change does not grow with it.
+/// when its cost per change does not grow with it. Each size is applied
+/// [`rounds`] times in turn after one unreported pass of both; the median
+/// of each.
 fn growth(orgs: &OrgDirectory, shape: impl Fn(usize) -> Changes, size: usize) -> f64 {
     let none = Changes::new();
     let (big, half) = (shape(size), shape(size / 2));
-    let b = per(view_apply(orgs, &none, &big), big.len() as u64);
-    let h = per(view_apply(orgs, &none, &half), half.len() as u64);
-    b / h.max(1e-9)
+    let (mut b, mut h) = (Vec::new(), Vec::new());
+    for round in 0..=rounds() {
+        let bt = per(view_apply(orgs, &none, &big), big.len() as u64);
+        let ht = per(view_apply(orgs, &none, &half), half.len() as u64);
+        if round > 0 {
+            b.push(bt);
+            h.push(ht);
+        }
+    }
+    median(b) / median(h).max(1e-9)
 }
 
 /// `base` (not timed), then a coverage query (the rollup exists), then

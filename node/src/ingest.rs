@@ -155,7 +155,6 @@ pub fn verify_holding_unknown(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
 
     use super::*;
     use crate::changelog::{Change, GENESIS, Hash};
@@ -268,7 +267,7 @@ mod tests {
         let zhengzhou = orgs.get("410100").unwrap();
         let a = log("410102", 5, "a");
         let b = log("410103", 3, "b");
-        let mut heads = HashMap::new();
+        let mut heads = lunxun_core::hashing::OrgMap::default();
         let held = |_: &str, _: u64| None;
 
         // Batch: a1..a3, b2 (gap), b1.
@@ -351,7 +350,6 @@ mod tests {
 
 #[cfg(test)]
 mod properties {
-    use std::collections::HashMap;
 
     use super::*;
     use crate::changelog::{Change, GENESIS};
@@ -411,7 +409,7 @@ mod properties {
                     prop_assert!(v.change.hash_is_valid());
                     prop_assert!(orgs.is_within(v.org, sender));
                 }
-                let mut heads = HashMap::new();
+                let mut heads = lunxun_core::hashing::OrgMap::default();
                 let _ = place(verified, &mut heads, |_, _| None, 0);
             }
         }

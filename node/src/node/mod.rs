@@ -9,7 +9,7 @@
 //!
 //! Opening the log (replay, torn tails, an interrupted write) is in `replay`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
@@ -29,6 +29,7 @@ use crate::orgs::OrgId;
 use crate::rollup::Rollups;
 use crate::store::{Hold, LogEntry, Store};
 use crate::view::View;
+use lunxun_core::hashing::{FoldHash, OrgMap};
 
 mod ack;
 pub mod downward;
@@ -557,12 +558,12 @@ impl Node {
         with_append: impl FnOnce(&[Placed]) -> Result<()>,
     ) -> Result<Vec<Placed>> {
         let _writing = self.lock_writes();
-        let mut heads: HashMap<OrgId, Head> = {
+        let mut heads: OrgMap<Head> = {
             let view = self.view();
             let changes = batches.iter().map(|b| b.changes.len()).sum();
             // Room for as many origins as changes: placing adds each
             // origin's head, and a batch may hold one change per origin.
-            let mut heads = HashMap::with_capacity(changes);
+            let mut heads = OrgMap::with_capacity_and_hasher(changes, FoldHash::default());
             heads.extend(
                 batches
                     .iter()

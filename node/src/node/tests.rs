@@ -237,7 +237,7 @@ fn a_hole_in_packed_runs_is_a_torn_tail() {
     let dir = tempfile::tempdir().unwrap();
     let node = Node::init(dir.path(), config("100000")).unwrap();
     let counties = ["410102", "410103", "410104", "410105", "410106", "410108"];
-    let mut chains: HashMap<&str, (u64, Hash)> = HashMap::new();
+    let mut chains: std::collections::HashMap<&str, (u64, Hash)> = Default::default();
     let mut next = |origin: &'static str, n: u32| -> LogEntry {
         let (seq, prev) = chains.entry(origin).or_insert((0, GENESIS));
         let id = person_id(&format!("{origin}19800101{n:03}"));

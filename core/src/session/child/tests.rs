@@ -22,7 +22,7 @@ fn record(n: u64) -> Bytes {
 struct Parent {
     orgs: OrgDirectory,
     sender: OrgId,
-    heads: HashMap<OrgId, Head>,
+    heads: crate::hashing::OrgMap<Head>,
     logs: BTreeMap<String, Vec<Hash>>,
     applied: HashMap<(String, u64), u32>,
 }
@@ -34,7 +34,7 @@ impl Parent {
         Parent {
             orgs,
             sender,
-            heads: HashMap::new(),
+            heads: Default::default(),
             logs: BTreeMap::new(),
             applied: HashMap::new(),
         }

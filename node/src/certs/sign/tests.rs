@@ -1,7 +1,7 @@
 //! Signing and verifying checkpoints: what a receiver accepts, rejects and
 //! holds back, and that no changed byte gets through.
 
-use std::collections::HashMap;
+use lunxun_core::hashing::OrgMap;
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
@@ -240,7 +240,7 @@ fn receive(changes: Vec<Bytes>, checkpoints: Vec<Bytes>) -> Result<Vec<Bytes>, S
             Err(Err(e)) => return Err(e),
         }
     }
-    let mut heads = HashMap::new();
+    let mut heads = OrgMap::default();
     let placed = ingest::place_signed(verified, &signatures, &mut heads, |_, _| None, 0);
     Ok(placed.accepted.into_iter().map(|(_, _, b, _)| b).collect())
 }
@@ -259,7 +259,7 @@ fn a_receiver_applies_only_what_a_checkpoint_vouches_for() {
     let placed = ingest::place_signed(
         verified,
         &Signatures::default(),
-        &mut HashMap::new(),
+        &mut OrgMap::default(),
         |_, _| None,
         0,
     );
@@ -295,7 +295,13 @@ fn a_receiver_applies_only_what_a_checkpoint_vouches_for() {
         ],
         rejected: Vec::new(),
     };
-    let placed = ingest::place_signed(verified, &signatures, &mut HashMap::new(), |_, _| None, 0);
+    let placed = ingest::place_signed(
+        verified,
+        &signatures,
+        &mut OrgMap::default(),
+        |_, _| None,
+        0,
+    );
     assert!(placed.accepted.is_empty());
     assert_eq!(placed.held[0].reason, HeldReason::Contradicted);
     assert!(
