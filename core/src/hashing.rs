@@ -9,7 +9,6 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 
 use crate::model::PersonId;
-use crate::orgs::OrgId;
 
 /// Builds [`FoldHasher`]s with a seed drawn once per map (from the
 /// standard library's per-process random keys), so the layout of a map is
@@ -84,13 +83,6 @@ impl Hasher for FoldHasher {
 
 /// A map keyed by person id, hashed with [`FoldHash`].
 pub type PersonMap<V> = HashMap<PersonId, V, FoldHash>;
-
-/// A map keyed by org id (a batch may touch 100,000 origins), hashed with
-/// [`FoldHash`].
-pub type OrgMap<V> = HashMap<OrgId, V, FoldHash>;
-
-/// A set of org ids, hashed with [`FoldHash`].
-pub type OrgSet = std::collections::HashSet<OrgId, FoldHash>;
 
 #[cfg(test)]
 mod tests {

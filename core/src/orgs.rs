@@ -88,6 +88,13 @@ pub fn is_valid_code(code: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'-')
 }
 
+/// A map keyed by org id (a batch may touch 100,000 origins), hashed with
+/// [`FoldHash`].
+pub type OrgMap<V> = HashMap<OrgId, V, FoldHash>;
+
+/// A set of org ids, hashed with [`FoldHash`].
+pub type OrgSet = std::collections::HashSet<OrgId, FoldHash>;
+
 /// The longest org code [`is_valid_code`] accepts.
 const CODE_MAX: usize = 32;
 

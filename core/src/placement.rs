@@ -23,7 +23,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::hashing::{FoldHash, OrgMap, OrgSet};
+use crate::hashing::FoldHash;
+use crate::orgs::{OrgMap, OrgSet};
 use std::fmt;
 
 use bytes::Bytes;

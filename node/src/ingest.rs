@@ -267,7 +267,7 @@ mod tests {
         let zhengzhou = orgs.get("410100").unwrap();
         let a = log("410102", 5, "a");
         let b = log("410103", 3, "b");
-        let mut heads = lunxun_core::hashing::OrgMap::default();
+        let mut heads = lunxun_core::orgs::OrgMap::default();
         let held = |_: &str, _: u64| None;
 
         // Batch: a1..a3, b2 (gap), b1.
@@ -409,7 +409,7 @@ mod properties {
                     prop_assert!(v.change.hash_is_valid());
                     prop_assert!(orgs.is_within(v.org, sender));
                 }
-                let mut heads = lunxun_core::hashing::OrgMap::default();
+                let mut heads = lunxun_core::orgs::OrgMap::default();
                 let _ = place(verified, &mut heads, |_, _| None, 0);
             }
         }

@@ -25,11 +25,11 @@ use crate::config::{Config, ORGS_FILE, POLICY_FILE, STORE_DIR};
 use crate::error::{Error, Result};
 use crate::ingest::{self, Checked, Placed};
 use crate::model::Record;
-use crate::orgs::OrgId;
+use crate::orgs::{OrgId, OrgMap};
 use crate::rollup::Rollups;
 use crate::store::{Hold, LogEntry, Store};
 use crate::view::View;
-use lunxun_core::hashing::{FoldHash, OrgMap};
+use lunxun_core::hashing::FoldHash;
 
 mod ack;
 pub mod downward;

@@ -22,7 +22,7 @@ fn record(n: u64) -> Bytes {
 struct Parent {
     orgs: OrgDirectory,
     sender: OrgId,
-    heads: crate::hashing::OrgMap<Head>,
+    heads: crate::orgs::OrgMap<Head>,
     logs: BTreeMap<String, Vec<Hash>>,
     applied: HashMap<(String, u64), u32>,
 }

@@ -55,7 +55,7 @@ struct Store {
     pending: VecDeque<Pending>,
     /// The heads placement sees: the durable logs and the appends under way
     /// (the node places and appends under one write lock).
-    heads: crate::hashing::OrgMap<Head>,
+    heads: crate::orgs::OrgMap<Head>,
     /// Durable applications per change.
     applied: HashMap<(String, u64), u32>,
 }

@@ -1,7 +1,7 @@
 //! Signing and verifying checkpoints: what a receiver accepts, rejects and
 //! holds back, and that no changed byte gets through.
 
-use lunxun_core::hashing::OrgMap;
+use lunxun_core::orgs::OrgMap;
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
