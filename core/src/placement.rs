@@ -22,9 +22,6 @@
 //! accepted changes durably before anything is acknowledged.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-
-use crate::hashing::FoldHash;
-use crate::orgs::{OrgMap, OrgSet};
 use std::fmt;
 
 use bytes::Bytes;
@@ -32,7 +29,7 @@ use bytes::Bytes;
 use crate::changelog::{Admission, Change, GENESIS, Hash, Head, admit};
 use crate::checkpoint::{Signatures, Signed, confirmed_upto};
 use crate::model::{Invalid, Record};
-use crate::orgs::{OrgDirectory, OrgId};
+use crate::orgs::{OrgDirectory, OrgId, OrgMap, OrgSet};
 
 /// Why a whole batch was refused; nothing of it was written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -265,7 +262,7 @@ pub fn place(
     // Origins touched, with one of their codes, in first-seen order (the
     // set beside it keeps a batch of many origins linear).
     let mut touched: Vec<(OrgId, String)> = Vec::new();
-    let mut seen = OrgSet::with_capacity_and_hasher(verified.len(), FoldHash::default());
+    let mut seen = OrgSet::with_capacity_and_hasher(verified.len(), Default::default());
     for v in verified {
         if seen.insert(v.org) {
             touched.push((v.org, v.change.origin.clone()));

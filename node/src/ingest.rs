@@ -155,7 +155,6 @@ pub fn verify_holding_unknown(
 
 #[cfg(test)]
 mod tests {
-
     use super::*;
     use crate::changelog::{Change, GENESIS, Hash};
     use crate::model::Record;
@@ -350,7 +349,6 @@ mod tests {
 
 #[cfg(test)]
 mod properties {
-
     use super::*;
     use crate::changelog::{Change, GENESIS};
     use crate::model::Record;

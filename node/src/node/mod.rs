@@ -29,7 +29,6 @@ use crate::orgs::{OrgId, OrgMap};
 use crate::rollup::Rollups;
 use crate::store::{Hold, LogEntry, Store};
 use crate::view::View;
-use lunxun_core::hashing::FoldHash;
 
 mod ack;
 pub mod downward;
@@ -563,7 +562,7 @@ impl Node {
             let changes = batches.iter().map(|b| b.changes.len()).sum();
             // Room for as many origins as changes: placing adds each
             // origin's head, and a batch may hold one change per origin.
-            let mut heads = OrgMap::with_capacity_and_hasher(changes, FoldHash::default());
+            let mut heads = OrgMap::with_capacity_and_hasher(changes, Default::default());
             heads.extend(
                 batches
                     .iter()
